@@ -1,0 +1,424 @@
+"""The async UniPile REST client: one shared httpx.AsyncClient, retries, per-account bounds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+
+from unipile._counting import record_request
+from unipile._errors import (
+    RateLimitedError,
+    UnipileError,
+    UpstreamConnectionError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+    error_from_response,
+)
+from unipile._timestamps import format_timestamp
+from unipile._types import (
+    Account,
+    AccountType,
+    Chat,
+    ChatAttendee,
+    Email,
+    EmailAttendee,
+    EmailSent,
+    Folder,
+    Message,
+    MessageSent,
+    Page,
+    Webhook,
+)
+
+__all__ = ["DEFAULT_TIMEOUT", "Recipient", "UnipileClient"]
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+Recipient = str | EmailAttendee
+"""An email recipient: a bare address, or an attendee whose display name is sent along."""
+
+# Errors that prove the request never left this process, so even a send may be tried again.
+_NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def _query_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _query(**values: object) -> dict[str, str]:
+    """Keyword filters → query params; ``None`` is left out and ``from_`` is sent as ``from``."""
+    return {key.rstrip("_"): _query_value(v) for key, v in values.items() if v is not None}
+
+
+def _recipients(recipients: Sequence[Recipient]) -> str:
+    def one(recipient: Recipient) -> dict[str, str]:
+        if isinstance(recipient, str):
+            return {"identifier": recipient}
+        if recipient.display_name is None:
+            return {"identifier": recipient.identifier}
+        return {"identifier": recipient.identifier, "display_name": recipient.display_name}
+
+    return json.dumps([one(r) for r in recipients])
+
+
+def _multipart(fields: Mapping[str, str | None]) -> list[tuple[str, tuple[None, str]]]:
+    # A `None` file name makes httpx write a plain form field while still using multipart.
+    return [(name, (None, value)) for name, value in fields.items() if value is not None]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    # Only the delay-seconds form is read: an HTTP-date Retry-After was never seen upstream.
+    try:
+        return max(0.0, float(response.headers["retry-after"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _decode_error(response: httpx.Response) -> UnipileError:
+    try:
+        body: object = response.json()
+    except ValueError:
+        body = None
+    return error_from_response(response.status_code, body, retry_after=_retry_after(response))
+
+
+def _decode_success(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise UpstreamUnavailableError(
+            f"UniPile answered {response.status_code} without a JSON body",
+            status=response.status_code,
+        ) from exc
+
+
+class UnipileClient:
+    """Async client for UniPile's REST API v1 at ``{dsn}/api/v1``.
+
+    Idempotent calls (GET, PUT, DELETE and the read-state PATCH) are retried on 429, 5xx,
+    timeouts and connection errors, with exponential backoff and full jitter; a Retry-After
+    header is honoured when it fits within ``backoff_max``, otherwise the error is raised at once
+    so a caller serving a user is not held up. POSTs are retried only when the connection could
+    not be opened, since otherwise UniPile may already have sent the message.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        dsn: str,
+        api_key: str,
+        *,
+        timeout: httpx.Timeout | None = None,
+        max_retries: int = 4,
+        backoff_base: float = 0.2,
+        backoff_max: float = 5.0,
+        per_account_concurrency: int = 8,
+    ) -> None:
+        self._http = http
+        # A trailing slash would give `//api/v1`, which UniPile does not normalise.
+        self._base_url = dsn.rstrip("/") + "/api/v1"
+        self._headers = {"X-API-KEY": api_key, "accept": "application/json"}
+        self._timeout = timeout or DEFAULT_TIMEOUT
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._per_account_concurrency = per_account_concurrency
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+
+    # -- accounts -------------------------------------------------------------------------
+
+    async def list_accounts(
+        self, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Account]:
+        return await self._page("/accounts", Account.from_json, _query(limit=limit, cursor=cursor))
+
+    async def get_account(self, account_id: str) -> Account:
+        data = await self._get(f"/accounts/{account_id}", account_id=account_id)
+        return Account.from_json(data)
+
+    # -- chats and messages ---------------------------------------------------------------
+
+    async def list_chats(
+        self,
+        *,
+        account_id: str | None = None,
+        account_type: AccountType | str | None = None,
+        unread: bool | None = None,
+        before: datetime | None = None,
+        after: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Chat]:
+        params = _query(
+            account_id=account_id,
+            account_type=account_type,
+            unread=unread,
+            before=before,
+            after=after,
+            limit=limit,
+            cursor=cursor,
+        )
+        return await self._page("/chats", Chat.from_json, params, account_id=account_id)
+
+    async def get_chat(self, chat_id: str, *, account_id: str | None = None) -> Chat:
+        data = await self._get(
+            f"/chats/{chat_id}", params=_query(account_id=account_id), account_id=account_id
+        )
+        return Chat.from_json(data)
+
+    async def list_chat_messages(
+        self,
+        chat_id: str,
+        *,
+        sender_id: str | None = None,
+        before: datetime | None = None,
+        after: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Message]:
+        params = _query(sender_id=sender_id, before=before, after=after, limit=limit, cursor=cursor)
+        return await self._page(f"/chats/{chat_id}/messages", Message.from_json, params)
+
+    async def list_chat_attendees(self, chat_id: str) -> Page[ChatAttendee]:
+        return await self._page(f"/chats/{chat_id}/attendees", ChatAttendee.from_json, {})
+
+    async def list_account_attendees(
+        self, *, account_id: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> Page[ChatAttendee]:
+        params = _query(account_id=account_id, limit=limit, cursor=cursor)
+        return await self._page(
+            "/chat_attendees", ChatAttendee.from_json, params, account_id=account_id
+        )
+
+    async def get_message(self, message_id: str) -> Message:
+        return Message.from_json(await self._get(f"/messages/{message_id}"))
+
+    async def send_chat_message(
+        self, chat_id: str, *, text: str, account_id: str | None = None
+    ) -> MessageSent:
+        form = _multipart({"text": text, "account_id": account_id})
+        data = await self._send(f"/chats/{chat_id}/messages", files=form, account_id=account_id)
+        return MessageSent.from_json(data)
+
+    async def set_chat_read(self, chat_id: str, *, read: bool) -> None:
+        body = {"action": "setReadStatus", "value": read}
+        await self._call("PATCH", f"/chats/{chat_id}", json=body)
+
+    # -- emails ---------------------------------------------------------------------------
+
+    async def list_emails(
+        self,
+        *,
+        account_id: str | None = None,
+        folder: str | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+        any_email: Sequence[str] | None = None,
+        before: datetime | None = None,
+        after: datetime | None = None,
+        meta_only: bool | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Email]:
+        params = _query(
+            account_id=account_id,
+            folder=folder,
+            from_=from_,
+            to=to,
+            any_email=any_email,
+            before=before,
+            after=after,
+            meta_only=meta_only,
+            limit=limit,
+            cursor=cursor,
+        )
+        return await self._page("/emails", Email.from_json, params, account_id=account_id)
+
+    async def get_email(self, email_id: str, *, account_id: str | None = None) -> Email:
+        data = await self._get(
+            f"/emails/{email_id}", params=_query(account_id=account_id), account_id=account_id
+        )
+        return Email.from_json(data)
+
+    async def set_email_read(
+        self, email_id: str, *, read: bool, account_id: str | None = None
+    ) -> None:
+        await self._call(
+            "PUT",
+            f"/emails/{email_id}",
+            params=_query(account_id=account_id),
+            json={"unread": not read},
+            account_id=account_id,
+        )
+
+    async def send_email(
+        self,
+        *,
+        account_id: str,
+        body: str,
+        to: Sequence[Recipient],
+        cc: Sequence[Recipient] = (),
+        bcc: Sequence[Recipient] = (),
+        subject: str | None = None,
+        reply_to: str | None = None,
+    ) -> EmailSent:
+        form = _multipart(
+            {
+                "account_id": account_id,
+                "body": body,
+                "to": _recipients(to),
+                "cc": _recipients(cc) if cc else None,
+                "bcc": _recipients(bcc) if bcc else None,
+                "subject": subject,
+                "reply_to": reply_to,
+            }
+        )
+        return EmailSent.from_json(await self._send("/emails", files=form, account_id=account_id))
+
+    async def list_folders(self, *, account_id: str | None = None) -> Page[Folder]:
+        params = _query(account_id=account_id)
+        return await self._page("/folders", Folder.from_json, params, account_id=account_id)
+
+    # -- webhooks -------------------------------------------------------------------------
+
+    async def list_webhooks(
+        self, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Webhook]:
+        return await self._page("/webhooks", Webhook.from_json, _query(limit=limit, cursor=cursor))
+
+    async def create_webhook(
+        self,
+        *,
+        request_url: str,
+        source: str,
+        name: str | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+        events: Sequence[str] | None = None,
+        account_ids: Sequence[str] | None = None,
+    ) -> str:
+        """Register a webhook and return its id.
+
+        UniPile sends no ``Content-Type`` on API-created webhooks unless it is in ``headers``.
+        """
+        body: dict[str, Any] = {
+            "request_url": request_url,
+            "source": source,
+            "headers": [{"key": key, "value": value} for key, value in headers],
+        }
+        if name is not None:
+            body["name"] = name
+        if events is not None:
+            body["events"] = list(events)
+        if account_ids is not None:
+            body["account_ids"] = list(account_ids)
+        data = await self._send("/webhooks", json=body)
+        return str(data["webhook_id"])
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._call("DELETE", f"/webhooks/{webhook_id}")
+
+    # -- transport ------------------------------------------------------------------------
+
+    async def _page(
+        self,
+        path: str,
+        parse: Callable[[Mapping[str, Any]], T],
+        params: Mapping[str, str],
+        *,
+        account_id: str | None = None,
+    ) -> Page[T]:
+        data = await self._get(path, params=params, account_id=account_id)
+        return Page(items=tuple(map(parse, data.get("items") or ())), cursor=data.get("cursor"))
+
+    async def _get(
+        self, path: str, *, params: Mapping[str, str] | None = None, account_id: str | None = None
+    ) -> Any:
+        return await self._call("GET", path, params=params, account_id=account_id)
+
+    async def _send(self, path: str, *, account_id: str | None = None, **body: Any) -> Any:
+        return await self._call("POST", path, account_id=account_id, idempotent=False, **body)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        account_id: str | None = None,
+        idempotent: bool = True,
+        **request: Any,
+    ) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = await self._attempt(method, path, account_id, request)
+            except UnipileError as error:
+                delay = self._retry_delay(error, attempt, idempotent)
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+                attempt += 1
+                continue
+            return _decode_success(response)
+
+    async def _attempt(
+        self, method: str, path: str, account_id: str | None, request: Mapping[str, Any]
+    ) -> httpx.Response:
+        record_request()
+        async with self._account_slot(account_id):
+            try:
+                response = await self._http.request(
+                    method,
+                    self._base_url + path,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    **request,
+                )
+            except httpx.TimeoutException as exc:
+                raise UpstreamTimeoutError(f"UniPile {method} {path} timed out") from exc
+            except httpx.TransportError as exc:
+                raise UpstreamConnectionError(f"UniPile {method} {path}: {exc!r}") from exc
+        if response.is_success:
+            return response
+        raise _decode_error(response)
+
+    def _retry_delay(self, error: UnipileError, attempt: int, idempotent: bool) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` to give up with ``error``."""
+        if attempt >= self._max_retries:
+            return None
+        if not isinstance(error, RateLimitedError | UpstreamUnavailableError):
+            return None
+        if not idempotent and not isinstance(error.__cause__, _NOTHING_SENT):
+            return None
+        if error.retry_after is not None:
+            return error.retry_after if error.retry_after <= self._backoff_max else None
+        ceiling = min(self._backoff_max, self._backoff_base * 2**attempt)
+        return random.uniform(0.0, ceiling)
+
+    @asynccontextmanager
+    async def _account_slot(self, account_id: str | None) -> AsyncIterator[None]:
+        # Calls addressed by chat/message id do not name their account, so they are not bounded.
+        if account_id is None:
+            yield
+            return
+        semaphore = self._semaphores.get(account_id)
+        if semaphore is None:
+            semaphore = self._semaphores[account_id] = asyncio.Semaphore(
+                self._per_account_concurrency
+            )
+        async with semaphore:
+            yield

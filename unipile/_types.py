@@ -1,0 +1,574 @@
+"""Typed results of the client: frozen slotted dataclasses parsed by hand (no validation layer).
+
+Parsing is tolerant on purpose: unknown extra fields are ignored and an enum value this code does
+not know is kept as the raw value (``AccountType | str``, ``ChatType | int``...), because UniPile's
+service is newer than any published schema and emits values the SDK does not list yet.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, Self, TypeVar
+
+from unipile._identifiers import is_whatsapp_group_jid
+from unipile._timestamps import parse_optional_timestamp, parse_timestamp
+
+__all__ = [
+    "Account",
+    "AccountSource",
+    "AccountType",
+    "Chat",
+    "ChatAttendee",
+    "ChatType",
+    "Email",
+    "EmailAttachment",
+    "EmailAttendee",
+    "EmailKind",
+    "EmailReference",
+    "EmailSent",
+    "Folder",
+    "FolderRole",
+    "IdentifierType",
+    "Message",
+    "MessageAttachment",
+    "MessageSent",
+    "Page",
+    "Reaction",
+    "SourceStatus",
+    "Webhook",
+]
+
+T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
+V = TypeVar("V")
+
+# `muted_until: -1` is read as "muted with no end"; this is a guess, the sources only give the type.
+MUTED_FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+class AccountType(enum.StrEnum):
+    WHATSAPP = "WHATSAPP"
+    LINKEDIN = "LINKEDIN"
+    INSTAGRAM = "INSTAGRAM"
+    TELEGRAM = "TELEGRAM"
+    MESSENGER = "MESSENGER"
+    TWITTER = "TWITTER"
+    SLACK = "SLACK"
+    MAIL = "MAIL"
+    GOOGLE_OAUTH = "GOOGLE_OAUTH"
+    OUTLOOK = "OUTLOOK"
+    ICLOUD = "ICLOUD"
+    EXCHANGE = "EXCHANGE"
+    GOOGLE_CALENDAR = "GOOGLE_CALENDAR"
+    MOBILE = "MOBILE"
+    # Only in email `type` and webhook account filters, never as an account's own type.
+    GOOGLE = "GOOGLE"
+
+
+class SourceStatus(enum.StrEnum):
+    OK = "OK"
+    STOPPED = "STOPPED"
+    ERROR = "ERROR"
+    CREDENTIALS = "CREDENTIALS"
+    PERMISSIONS = "PERMISSIONS"
+    CONNECTING = "CONNECTING"
+
+
+class ChatType(enum.IntEnum):
+    SINGLE = 0
+    GROUP = 1
+    CHANNEL = 2
+
+
+class EmailKind(enum.StrEnum):
+    REF = "0_ref"
+    META = "1_meta"
+    FULL = "2_full"
+
+
+class FolderRole(enum.StrEnum):
+    INBOX = "inbox"
+    SENT = "sent"
+    ARCHIVE = "archive"
+    DRAFTS = "drafts"
+    TRASH = "trash"
+    SPAM = "spam"
+    ALL = "all"
+    IMPORTANT = "important"
+    STARRED = "starred"
+    UNKNOWN = "unknown"
+
+
+class IdentifierType(enum.StrEnum):
+    CHAT_ATTENDEE_ID = "CHAT_ATTENDEE_ID"
+    PHONE_NUMBER = "PHONE_NUMBER"
+    EMAIL_ADDRESS = "EMAIL_ADDRESS"
+    MESSENGER_ID = "MESSENGER_ID"
+    MESSENGER_THREAD_ID = "MESSENGER_THREAD_ID"
+    TIKTOK_ID = "TIKTOK_ID"
+    TIKTOK_THREAD_ID = "TIKTOK_THREAD_ID"
+    TWITTER_ID = "TWITTER_ID"
+    TWITTER_THREAD_ID = "TWITTER_THREAD_ID"
+    INSTAGRAM_ID = "INSTAGRAM_ID"
+    INSTAGRAM_THREAD_ID = "INSTAGRAM_THREAD_ID"
+    LINKEDIN_ID = "LINKEDIN_ID"
+    LINKEDIN_THREAD_ID = "LINKEDIN_THREAD_ID"
+    GROUP_THREAD = "GROUP_THREAD"
+
+
+def _enum(cls: type[E], value: V) -> E | V:
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
+def _flag(value: object) -> bool:
+    """UniPile sends most booleans as 0/1 and a few as JSON booleans; accept both."""
+    return bool(value)
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def _mappings(value: object) -> Iterable[Mapping[str, Any]]:
+    return (v for v in value if isinstance(v, Mapping)) if isinstance(value, list) else ()
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list; pass ``cursor`` back untouched to get the next, ``None`` = last page."""
+
+    items: tuple[T, ...]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSource:
+    id: str
+    status: SourceStatus | str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(id=data["id"], status=_enum(SourceStatus, data["status"]))
+
+
+def _own_identifier(params: Mapping[str, Any]) -> str | None:
+    mail = params.get("mail")
+    if isinstance(mail, Mapping):
+        return _opt_str(mail.get("username")) or _opt_str(mail.get("imap_user"))
+    im = params.get("im")
+    if isinstance(im, Mapping):
+        for key in ("phone_number", "id", "user_id", "username"):
+            if found := _opt_str(im.get(key)):
+                return found
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+    type: AccountType | str
+    created_at: datetime
+    connection_params: Mapping[str, Any]
+    sources: tuple[AccountSource, ...]
+    own_identifier: str | None
+    """The account's own address: mail username, WhatsApp phone digits, or provider member id."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        params = data.get("connection_params") or {}
+        return cls(
+            id=data["id"],
+            name=data.get("name") or "",
+            type=_enum(AccountType, data["type"]),
+            created_at=parse_timestamp(data["created_at"]),
+            connection_params=params,
+            sources=tuple(AccountSource.from_json(s) for s in _mappings(data.get("sources"))),
+            own_identifier=_own_identifier(params),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    value: str
+    sender_id: str
+    is_sender: bool
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(data["value"], data["sender_id"], _flag(data.get("is_sender")))
+
+
+@dataclass(frozen=True, slots=True)
+class MessageAttachment:
+    id: str
+    type: str
+    unavailable: bool
+    mimetype: str | None
+    file_size: int | None
+    file_name: str | None
+    url: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            id=data.get("id") or "",
+            type=data.get("type") or "file",
+            unavailable=_flag(data.get("unavailable")),
+            mimetype=_opt_str(data.get("mimetype")),
+            file_size=_opt_int(data.get("file_size")),
+            file_name=_opt_str(data.get("file_name")),
+            url=_opt_str(data.get("url")),
+        )
+
+
+def _seen_by(value: object) -> Mapping[str, bool | datetime]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {
+        user: parse_timestamp(seen) if isinstance(seen, str) else bool(seen)
+        for user, seen in value.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    account_id: str
+    chat_id: str
+    chat_provider_id: str | None
+    provider_id: str | None
+    sender_id: str
+    sender_attendee_id: str | None
+    text: str | None
+    subject: str | None
+    timestamp: datetime
+    is_sender: bool
+    seen: bool
+    seen_by: Mapping[str, bool | datetime]
+    delivered: bool
+    hidden: bool
+    deleted: bool
+    edited: bool
+    is_event: bool
+    attachments: tuple[MessageAttachment, ...]
+    reactions: tuple[Reaction, ...]
+    quoted: Mapping[str, Any] | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        quoted = data.get("quoted")
+        return cls(
+            id=data["id"],
+            account_id=data["account_id"],
+            chat_id=data["chat_id"],
+            chat_provider_id=_opt_str(data.get("chat_provider_id")),
+            provider_id=_opt_str(data.get("provider_id")),
+            sender_id=data.get("sender_id") or "",
+            sender_attendee_id=_opt_str(data.get("sender_attendee_id")),
+            text=_opt_str(data.get("text")),
+            subject=_opt_str(data.get("subject")),
+            timestamp=parse_timestamp(data["timestamp"]),
+            is_sender=_flag(data.get("is_sender")),
+            seen=_flag(data.get("seen")),
+            seen_by=_seen_by(data.get("seen_by")),
+            delivered=_flag(data.get("delivered")),
+            hidden=_flag(data.get("hidden")),
+            deleted=_flag(data.get("deleted")),
+            edited=_flag(data.get("edited")),
+            is_event=_flag(data.get("is_event")),
+            attachments=tuple(map(MessageAttachment.from_json, _mappings(data.get("attachments")))),
+            reactions=tuple(map(Reaction.from_json, _mappings(data.get("reactions")))),
+            quoted=quoted if isinstance(quoted, Mapping) else None,
+        )
+
+
+def _muted_until(value: object) -> datetime | None:
+    if value == -1:
+        return MUTED_FOREVER
+    return parse_optional_timestamp(value)
+
+
+def _last_message(data: Mapping[str, Any]) -> Message | None:
+    # GET /chats/{id} names it `lastMessage`; accept the snake_case spelling too.
+    raw = data.get("lastMessage", data.get("last_message"))
+    return Message.from_json(raw) if isinstance(raw, Mapping) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: str
+    account_id: str
+    account_type: AccountType | str
+    provider_id: str
+    attendee_provider_id: str | None
+    name: str | None
+    subject: str | None
+    type: ChatType | int
+    timestamp: datetime | None
+    unread_count: int
+    archived: bool
+    muted_until: datetime | None
+    """``None`` = not muted; ``MUTED_FOREVER`` (``datetime.max``) for UniPile's ``-1``."""
+    read_only: int
+    """0 = writable, 1 = read only, 2 = as UniPile sends it (meaning undocumented)."""
+    folder: tuple[str, ...]
+    last_message: Message | None
+    """Only filled by ``get_chat``; list items carry no message."""
+
+    @property
+    def is_group(self) -> bool:
+        return self.type in (ChatType.GROUP, ChatType.CHANNEL) or is_whatsapp_group_jid(
+            self.provider_id
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            id=data["id"],
+            account_id=data["account_id"],
+            account_type=_enum(AccountType, data.get("account_type", "")),
+            provider_id=data.get("provider_id") or "",
+            attendee_provider_id=_opt_str(data.get("attendee_provider_id")),
+            name=_opt_str(data.get("name")),
+            subject=_opt_str(data.get("subject")),
+            type=_enum(ChatType, data.get("type", 0)),
+            timestamp=parse_optional_timestamp(data.get("timestamp")),
+            unread_count=_opt_int(data.get("unread_count")) or 0,
+            archived=_flag(data.get("archived")),
+            muted_until=_muted_until(data.get("muted_until")),
+            read_only=_opt_int(data.get("read_only")) or 0,
+            folder=_strings(data.get("folder")),
+            last_message=_last_message(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChatAttendee:
+    id: str
+    account_id: str
+    provider_id: str
+    name: str
+    is_self: bool
+    hidden: bool
+    picture_url: str | None
+    profile_url: str | None
+    specifics: Mapping[str, Any]
+    """Provider-specific extras as sent (LinkedIn: member_urn, headline, network_distance...)."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        specifics = data.get("specifics")
+        return cls(
+            id=data["id"],
+            account_id=data["account_id"],
+            provider_id=data["provider_id"],
+            name=data.get("name") or "",
+            is_self=_flag(data.get("is_self")),
+            hidden=_flag(data.get("hidden")),
+            picture_url=_opt_str(data.get("picture_url")),
+            profile_url=_opt_str(data.get("profile_url")),
+            specifics=specifics if isinstance(specifics, Mapping) else {},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EmailAttendee:
+    identifier: str
+    identifier_type: IdentifierType | str
+    display_name: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            identifier=data["identifier"],
+            identifier_type=_enum(IdentifierType, data.get("identifier_type", "EMAIL_ADDRESS")),
+            display_name=_opt_str(data.get("display_name")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EmailAttachment:
+    id: str
+    name: str
+    size: int
+    mime: str | None
+    extension: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            id=data.get("id") or "",
+            name=data.get("name") or "",
+            size=_opt_int(data.get("size")) or 0,
+            mime=_opt_str(data.get("mime")),
+            extension=_opt_str(data.get("extension")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EmailReference:
+    message_id: str | None
+    id: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(_opt_str(data.get("message_id")), _opt_str(data.get("id")))
+
+
+def _attendees(value: object) -> tuple[EmailAttendee, ...]:
+    return tuple(map(EmailAttendee.from_json, _mappings(value)))
+
+
+def _optional(parse: Callable[[Mapping[str, Any]], T], value: object) -> T | None:
+    return parse(value) if isinstance(value, Mapping) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    id: str
+    account_id: str
+    kind: EmailKind | str
+    type: AccountType | str
+    date: datetime
+    read_date: datetime | None
+    role: FolderRole | str
+    folders: tuple[str, ...]
+    folder_ids: tuple[str, ...]
+    message_id: str
+    provider_id: str
+    thread_id: str | None
+    subject: str | None
+    from_attendee: EmailAttendee | None
+    """``None`` only for ``0_ref`` emails."""
+    to_attendees: tuple[EmailAttendee, ...]
+    cc_attendees: tuple[EmailAttendee, ...]
+    bcc_attendees: tuple[EmailAttendee, ...]
+    reply_to_attendees: tuple[EmailAttendee, ...]
+    body: str
+    body_plain: str
+    has_attachments: bool
+    attachments: tuple[EmailAttachment, ...]
+    in_reply_to: EmailReference | None
+    origin: str | None
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_date is not None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            id=data["id"],
+            account_id=data["account_id"],
+            kind=_enum(EmailKind, data.get("kind", "")),
+            type=_enum(AccountType, data.get("type", "")),
+            date=parse_timestamp(data["date"]),
+            read_date=parse_optional_timestamp(data.get("read_date")),
+            role=_enum(FolderRole, data.get("role", "unknown")),
+            folders=_strings(data.get("folders")),
+            folder_ids=_strings(data.get("folderIds")),
+            message_id=data.get("message_id") or "",
+            provider_id=data.get("provider_id") or "",
+            thread_id=_opt_str(data.get("thread_id")),
+            subject=_opt_str(data.get("subject")),
+            from_attendee=_optional(EmailAttendee.from_json, data.get("from_attendee")),
+            to_attendees=_attendees(data.get("to_attendees")),
+            cc_attendees=_attendees(data.get("cc_attendees")),
+            bcc_attendees=_attendees(data.get("bcc_attendees")),
+            reply_to_attendees=_attendees(data.get("reply_to_attendees")),
+            body=data.get("body") or "",
+            body_plain=data.get("body_plain") or "",
+            has_attachments=_flag(data.get("has_attachments")),
+            attachments=tuple(map(EmailAttachment.from_json, _mappings(data.get("attachments")))),
+            in_reply_to=_optional(EmailReference.from_json, data.get("in_reply_to")),
+            origin=_opt_str(data.get("origin")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    id: str
+    name: str
+    account_id: str
+    provider_id: str
+    role: FolderRole | str
+    nb_mails: int | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            id=data["id"],
+            name=data.get("name") or "",
+            account_id=data["account_id"],
+            provider_id=data.get("provider_id") or "",
+            role=_enum(FolderRole, data.get("role", "unknown")),
+            nb_mails=_opt_int(data.get("nb_mails")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: str
+    name: str | None
+    request_url: str
+    enabled: bool
+    format: str
+    headers: tuple[tuple[str, str], ...]
+    account_ids: tuple[str, ...]
+    """Empty = every current and future account."""
+    events: tuple[str, ...]
+    source: str | None
+    """Not in UniPile's list schema; filled when the service (or the sandbox) sends it."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            id=data["id"],
+            name=_opt_str(data.get("name")),
+            request_url=data["request_url"],
+            enabled=_flag(data.get("enabled", True)),
+            format=data.get("format") or "json",
+            headers=tuple((h["key"], h["value"]) for h in _mappings(data.get("headers"))),
+            account_ids=tuple(a["id"] for a in _mappings(data.get("account_ids"))),
+            events=_strings(data.get("events")),
+            source=_opt_str(data.get("source")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSent:
+    message_id: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(_opt_str(data.get("message_id")))
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSent:
+    tracking_id: str | None
+    id: str | None
+    provider_id: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            _opt_str(data.get("tracking_id")),
+            _opt_str(data.get("id")),
+            _opt_str(data.get("provider_id")),
+        )
