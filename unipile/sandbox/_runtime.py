@@ -1,0 +1,188 @@
+"""The sandbox's state as one object: data, faults, stats, webhooks and live-mode actions."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from unipile.sandbox._faults import Faults, RequestStats
+from unipile.sandbox._problems import disconnected, invalid, missing, not_found
+from unipile.sandbox._shapes import JSON, email_attendee
+from unipile.sandbox._store import DISCONNECTED_STATUSES, SandboxStore, account_ids
+from unipile.sandbox._webhooks import (
+    Deliverer,
+    WebhookRecord,
+    account_status_payload,
+    email_payload,
+    message_payload,
+)
+from unipile.sandbox.demo import TEXTS, build_demo
+from unipile.sandbox.settings import SandboxSettings
+
+ACCOUNT_STATUSES = frozenset(
+    {
+        "OK",
+        "ERROR",
+        "STOPPED",
+        "CREDENTIALS",
+        "PERMISSIONS",
+        "CONNECTING",
+        "RECONNECTED",
+        "SYNC_SUCCESS",
+        "CREATION_SUCCESS",
+    }
+)
+# Webhook-only statuses that leave the account's source working.
+_RECONNECTING_STATUSES = frozenset({"RECONNECTED", "SYNC_SUCCESS", "CREATION_SUCCESS"})
+
+
+class Sandbox:
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        # Separate generators, so injecting faults does not change the ids live mode creates.
+        self.fault_rng = random.Random(f"faults-{settings.seed}")
+        self.store = SandboxStore(build_demo(settings.seed), random.Random(f"live-{settings.seed}"))
+        self.faults = Faults.from_settings(settings)
+        self.stats = RequestStats()
+        self.webhooks: dict[str, WebhookRecord] = {}
+        self.deliverer: Deliverer | None = None
+        """Set by the app's lifespan, which owns its HTTP client."""
+
+    def require_connected(self, account_id: str) -> None:
+        if (
+            account_id in self.faults.disconnected_accounts
+            or self.store.status(account_id) in DISCONNECTED_STATUSES
+        ):
+            raise disconnected(account_id)
+
+    def require_accounts_connected(self, filter_value: str | None) -> None:
+        """Check each known account of an ``account_id`` filter (unknown ids just match nothing)."""
+        for account_id in account_ids(filter_value) or ():
+            if account_id in self.store.accounts:
+                self.require_connected(account_id)
+
+    def notify(self, source: str, event: str, account_id: str, payload: JSON) -> None:
+        if self.deliverer is None:
+            return
+        for webhook in self.webhooks.values():
+            if webhook.wants(source, event, account_id):
+                self.deliverer.deliver(webhook, payload)
+
+    # -- writes through the API, shared with live mode ------------------------------------
+
+    def send_chat_message(self, chat: JSON, sender: JSON, text: str, *, notify: bool) -> JSON:
+        store = self.store
+        message = store.add_chat_message(chat, sender, text)
+        if notify:
+            account = store.account(chat["account_id"])
+            own = store.self_attendee(account["id"])["provider_id"]
+            attendees = store.chat_attendees(chat["id"])
+            payload = message_payload(account, chat, message, attendees, sender, own)
+            self.notify("messaging", "message_received", account["id"], payload)
+        return message
+
+    def receive_email(self, account: JSON, email: JSON) -> JSON:
+        self.notify("email", "mail_received", account["id"], email_payload(email))
+        return email
+
+    # -- live mode ------------------------------------------------------------------------
+
+    def post_live_message(self, body: Mapping[str, Any]) -> JSON:
+        """``POST /_sandbox/messages``: a message into a chat or an email into a thread."""
+        account = self.store.account(_required(body, "account_id"))
+        text = _required(body, "text")
+        if account["type"] in ("GOOGLE_OAUTH", "OUTLOOK", "MAIL"):
+            return self._live_email(account, _required(body, "thread_id"), body, text)
+        return self._live_chat_message(account, _required(body, "chat_id"), body, text)
+
+    def _live_chat_message(
+        self, account: JSON, chat_id: str, body: Mapping[str, Any], text: str
+    ) -> JSON:
+        store, sender_id = self.store, body.get("sender")
+        if chat_id not in store.chats:
+            if not sender_id:
+                raise missing("sender is required to start a new chat")
+            other = store.attendee(account, sender_id, body.get("sender_name"))
+            store.start_chat(account, chat_id, other)
+        chat = store.chat(chat_id)
+        if chat["account_id"] != account["id"]:
+            raise not_found("Chat")
+        if sender_id:
+            sender = store.attendee(account, sender_id, body.get("sender_name"))
+            store.join_chat(chat, sender)
+        else:
+            others = [a for a in store.chat_attendees(chat_id) if not a["is_self"]]
+            sender = store.rng.choice(others)
+        return self.send_chat_message(chat, sender, text, notify=True)
+
+    def _live_email(
+        self, account: JSON, thread_id: str, body: Mapping[str, Any], text: str
+    ) -> JSON:
+        store = self.store
+        thread = store.thread(account["id"], thread_id)
+        me = store.own_attendee(account["id"])
+        if thread:
+            parent = thread[-1]
+            them = _other_party(thread, me["identifier"])
+            subject = store.reply_subject(parent)
+        elif body.get("sender"):
+            parent, them = None, email_attendee(body["sender"], body.get("sender_name"))
+            subject = str(body.get("subject") or "(no subject)")
+        else:
+            raise missing("sender is required to start a new email thread")
+        sender = them
+        if body.get("sender"):
+            sender = email_attendee(body["sender"], body.get("sender_name"))
+        to = [them] if sender["identifier"].lower() == me["identifier"].lower() else [me]
+        email = store.add_email(
+            account,
+            sender=sender,
+            to=to,
+            cc=[],
+            subject=subject,
+            body=text,
+            thread_id=thread_id,
+            parent=parent,
+        )
+        return self.receive_email(account, email)
+
+    def set_account_status(self, account_id: str, status: str) -> JSON:
+        if status not in ACCOUNT_STATUSES:
+            raise invalid(f"status must be one of {sorted(ACCOUNT_STATUSES)}")
+        account = self.store.account(account_id)
+        account["sources"][0]["status"] = "OK" if status in _RECONNECTING_STATUSES else status
+        payload = account_status_payload(account, status)
+        self.notify("account_status", status.lower(), account_id, payload)
+        return account
+
+    async def generate(self, interval_s: float) -> None:
+        """Keep the demo inbox alive: a random inbound message every ``interval_s``."""
+        rng = self.store.rng
+        while True:
+            await asyncio.sleep(interval_s)
+            chats = list(self.store.chats.values())
+            chat = rng.choice(chats)
+            account_id = chat["account_id"]
+            if self.store.status(account_id) not in DISCONNECTED_STATUSES:
+                body = {"account_id": account_id, "chat_id": chat["id"], "text": rng.choice(TEXTS)}
+                self.post_live_message(body)
+
+
+def _required(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise missing(f"{key} is required")
+    return value
+
+
+def _other_party(thread: list[JSON], own_address: str) -> JSON:
+    for email in thread:
+        for attendee in (email["from_attendee"], *email["to_attendees"]):
+            if attendee["identifier"].lower() != own_address.lower():
+                return dict(attendee)
+    return dict(thread[0]["from_attendee"])
+
+
+__all__ = ["ACCOUNT_STATUSES", "Sandbox"]

@@ -1,0 +1,585 @@
+"""Deterministic demo data: four connected accounts and the CRM that goes with them.
+
+``build_demo(seed)`` builds everything in memory from the seed alone (timestamps are relative to
+``ANCHOR``, not to now), so two runs with the same seed give identical data. The sandbox serves
+``Demo``'s UniPile objects; the server's seed loader reads ``Demo.crm`` and each account's
+``owner``/``shared``.
+
+The participants are chosen to exercise CRM matching: exact contact addresses and mixed-case
+``+tag`` variants of them, company domains seen on subdomains, personal-mail domains, phones the
+CRM stores in national form that WhatsApp shows as JIDs (and international ones), one email
+address and one phone shared by two contacts, LinkedIn ids carried by contacts, and many people
+the CRM does not know.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import phonenumbers
+
+from unipile._identifiers import WHATSAPP_GROUP_SUFFIX, phone_to_whatsapp_jid
+from unipile._timestamps import format_timestamp
+from unipile.sandbox._shapes import (
+    JSON,
+    account_json,
+    attendee_json,
+    chat_json,
+    email_attendee,
+    email_json,
+    folder_json,
+    message_json,
+    new_id,
+)
+
+__all__ = [
+    "ANCHOR",
+    "DEMO_DEFAULT_REGION",
+    "Demo",
+    "DemoAccount",
+    "DemoCompany",
+    "DemoContact",
+    "DemoCrm",
+    "build_demo",
+]
+
+ANCHOR = datetime(2026, 11, 20, tzinfo=UTC)
+"""The demo's "now": all activity lies in the 60 days before it."""
+SPAN = timedelta(days=60)
+DEMO_DEFAULT_REGION = "FR"
+"""Region the demo workspace parses national phone numbers with."""
+
+GMAIL_ID, OUTLOOK_ID = "acc_gmail_demo_000001", "acc_outlook_demo_00001"
+WHATSAPP_ID, LINKEDIN_ID = "acc_whatsapp_demo_0001", "acc_linkedin_demo_0001"
+
+
+@dataclass(frozen=True)
+class DemoCompany:
+    key: str
+    name: str
+    domains: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DemoContact:
+    """A CRM contact: ``phones`` as people type them, ``provider_ids`` are LinkedIn member ids."""
+
+    key: str
+    first_name: str
+    last_name: str
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+    provider_ids: tuple[str, ...]
+    company_key: str | None
+
+
+@dataclass(frozen=True)
+class DemoCrm:
+    companies: tuple[DemoCompany, ...]
+    contacts: tuple[DemoContact, ...]
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A connected account: its UniPile ``Account`` object and which demo user owns it."""
+
+    id: str
+    type: str
+    name: str
+    owner: Literal["alice", "bob"]
+    shared: bool
+    """Shared with the whole workspace rather than private to ``owner``."""
+    data: JSON = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Demo:
+    """Everything the sandbox serves, as UniPile JSON objects, plus the matching demo CRM."""
+
+    seed: int
+    accounts: tuple[DemoAccount, ...]
+    chats: tuple[JSON, ...]
+    """Chat objects as ``GET /chats`` lists them."""
+    messages: tuple[JSON, ...]
+    attendees: tuple[JSON, ...]
+    """ChatAttendee objects, one per person per account (self included)."""
+    chat_attendee_ids: Mapping[str, tuple[str, ...]]
+    """chat id → ids of its attendees."""
+    emails: tuple[JSON, ...]
+    """Email objects of kind ``2_full``; a conversation is all emails sharing a ``thread_id``."""
+    folders: tuple[JSON, ...]
+    crm: DemoCrm
+
+
+FIRST = (
+    "Léa Hugo Chloé Louis Manon Jules Camille Gabriel Inès Arthur Sarah Nathan Julie Théo Laura "
+    "Adam Emily James Olivia Harry Amelia George Isla Jack Mia Lukas Hannah Felix Lena Jonas"
+).split()
+LAST = (
+    "Durand Petit Roux Fournier Girard Bonnet Dupuis Lambert Fontaine Rousseau Vincent Muller "
+    "Taylor Brown Wilson Evans Thomas Johnson Walker Wright Schmidt Schneider Fischer Weber Becker"
+).split()
+PERSONAL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.fr")
+UNKNOWN_DOMAINS = ("contoso.com", "fabrikam.net", "northwind-traders.com", "tailspin.io")
+SUBJECTS = (
+    "Quote for Q1",
+    "Invoice 2026-114",
+    "Meeting next week",
+    "Contract renewal",
+    "Demo follow-up",
+    "Partnership",
+    "Delivery schedule",
+    "Support ticket",
+    "Pricing question",
+    "Onboarding",
+)
+TEXTS = (
+    "Hi! Are you available tomorrow?",
+    "Thanks, received.",
+    "Can you send me the quote?",
+    "Let's talk on Monday.",
+    "Bonjour, je vous rappelle demain.",
+    "Perfect, see you then 👍",
+    "I have forwarded it to the team.",
+    "What about the delivery date?",
+    "Merci beaucoup !",
+    "Sounds good to me.",
+    "Could you call me back?",
+    "The invoice is attached.",
+)
+GROUP_NAMES = ("Team lunch", "Project Atlas", "Salon Lyon 2026", "Famille", "Sales EMEA", "Support")
+
+# (key, name, domains, phone region)
+COMPANIES = (
+    ("acme", "Acme Corp", ("acme-corp.com",), "FR"),
+    ("globex", "Globex", ("globex.co.uk",), "GB"),
+    ("initech", "Initech", ("initech.fr", "initech.com"), "FR"),
+    ("umbrella", "Umbrella Logistik", ("umbrella-logistik.de",), "DE"),
+    ("hooli", "Hooli", ("hooli.io",), "GB"),
+    ("soylent", "Soylent", ("soylent.fr",), "FR"),
+    ("stark", "Stark Industries", ("stark-industries.com",), "GB"),
+    ("wayne", "Wayne Enterprises", ("wayne-enterprises.co.uk",), "GB"),
+)
+# region → (mobile prefixes, length of the E.164 string)
+_MOBILES = {
+    "FR": (("+336", "+337"), 12),
+    "GB": (("+4474", "+4475", "+4477", "+4478", "+4479"), 13),
+    "DE": (("+49151", "+49160", "+49170"), 14),
+}
+_LINKEDIN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
+
+@dataclass
+class _Person:
+    """Someone as channels show them; several may map to one CRM contact (address variants)."""
+
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    """E.164."""
+    linkedin_id: str | None = None
+
+
+def _phone(rng: random.Random, region: str) -> str:
+    """A random E.164 mobile number that ``phonenumbers`` accepts as valid."""
+    prefixes, length = _MOBILES[region]
+    while True:
+        prefix = rng.choice(prefixes)
+        candidate = prefix + "".join(rng.choices("0123456789", k=length - len(prefix)))
+        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            return candidate
+
+
+def _typed(e164: str, national: bool) -> str:
+    fmt = phonenumbers.PhoneNumberFormat
+    style = fmt.NATIONAL if national else fmt.INTERNATIONAL
+    return phonenumbers.format_number(phonenumbers.parse(e164), style)
+
+
+def _linkedin_id(rng: random.Random) -> str:
+    return "ACoAA" + "".join(rng.choices(_LINKEDIN_ALPHABET, k=34))
+
+
+def _address(first: str, last: str, domain: str) -> str:
+    plain = (first + "." + last).lower()
+    return plain.translate(str.maketrans("éèëàç", "eeeac")) + "@" + domain
+
+
+class _CrmBuilder:
+    """Builds the CRM and the people who write, so that every awkward case is present."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.contacts: list[DemoContact] = []
+        self.must_email: list[_Person] = []
+        self.must_phone: list[_Person] = []
+        self.must_linkedin: list[_Person] = []
+        self.people: list[_Person] = []
+
+    def contact(
+        self,
+        key: str,
+        name: tuple[str, str],
+        *,
+        emails: tuple[str, ...] = (),
+        phone: tuple[str, bool] | None = None,
+        linkedin: bool = False,
+        company: str | None = None,
+    ) -> _Person:
+        """Add a contact and the person who shows up on channels with its first identities."""
+        person = _Person(f"{name[0]} {name[1]}", emails[0] if emails else None)
+        if phone is not None:
+            person.phone = phone[0]
+        if linkedin:
+            person.linkedin_id = _linkedin_id(self.rng)
+        self.contacts.append(
+            DemoContact(
+                key=key,
+                first_name=name[0],
+                last_name=name[1],
+                emails=emails,
+                phones=(_typed(*phone),) if phone else (),
+                provider_ids=(person.linkedin_id,) if person.linkedin_id else (),
+                company_key=company,
+            )
+        )
+        self.people.append(person)
+        return person
+
+    def special_cases(self) -> None:
+        fr = _phone(self.rng, "FR")
+        jane = self.contact(
+            "jane_doe",
+            ("Jane", "Doe"),
+            emails=("jane.doe@acme-corp.com",),
+            phone=(fr, True),
+            linkedin=True,
+            company="acme",
+        )
+        tagged = _Person(jane.name, "Jane.Doe+invoices@Acme-Corp.com")
+        oliver = self.contact(
+            "oliver_smith",
+            ("Oliver", "Smith"),
+            emails=("oliver.smith@globex.co.uk",),
+            phone=(_phone(self.rng, "GB"), False),
+            company="globex",
+        )
+        subdomain = _Person("Priya Patel", "priya.patel@eu.mail.globex.co.uk")
+        marc = self.contact(
+            "marc_lefevre",
+            ("Marc", "Lefèvre"),
+            emails=("marc.lefevre@gmail.com",),
+            phone=(_phone(self.rng, "FR"), False),
+        )
+        sophie = self.contact(
+            "sophie_bernard",
+            ("Sophie", "Bernard"),
+            emails=("sophie.bernard@yahoo.com",),
+            phone=(_phone(self.rng, "FR"), True),
+            linkedin=True,
+        )
+        tom = self.contact(
+            "tom_baker", ("Tom", "Baker"), emails=("tom.baker@outlook.com",), company="stark"
+        )
+        shared_mail, shared_phone = self._shared_identities()
+        self.must_email += [jane, tagged, oliver, subdomain, marc, sophie, tom, shared_mail]
+        self.must_phone += [jane, oliver, marc, sophie, shared_phone]
+        self.must_linkedin += [jane, sophie]
+
+    def _shared_identities(self) -> tuple[_Person, _Person]:
+        """Two contacts share an address, two others a phone: one person writes from each."""
+        mail, phone = "contact@initech.fr", (_phone(self.rng, "FR"), True)
+        for key, first in (("paul_martin", "Paul"), ("claire_martin", "Claire")):
+            emails = (f"{first.lower()}.martin@initech.fr", mail)
+            self.contact(key, (first, "Martin"), emails=emails, company="initech")
+        for key, first in (("luc_moreau", "Luc"), ("emma_moreau", "Emma")):
+            self.contact(key, (first, "Moreau"), phone=phone, company="soylent")
+        # The four contacts' own channel identities are replaced by the shared ones.
+        del self.people[-4:]
+        shared = (_Person("Initech", mail), _Person("Moreau", phone=phone[0]))
+        self.people.extend(shared)
+        return shared
+
+    def company_contacts(self) -> None:
+        for key, _name, domains, region in COMPANIES:
+            for _ in range(3):
+                first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
+                person = self.contact(
+                    f"{key}_{first}_{last}".lower(),
+                    (first, last),
+                    emails=(_address(first, last, domains[0]),),
+                    phone=(_phone(self.rng, region), region == DEMO_DEFAULT_REGION),
+                    linkedin=self.rng.random() < 0.5,
+                    company=key,
+                )
+                if person.linkedin_id:
+                    self.must_linkedin.append(person)
+
+    def unknown_people(self, count: int) -> None:
+        for _ in range(count):
+            first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
+            domain = self.rng.choice(PERSONAL_DOMAINS + UNKNOWN_DOMAINS)
+            region = self.rng.choice(("FR", "FR", "GB", "DE"))
+            person = _Person(f"{first} {last}", _address(first, last, domain))
+            person.phone = _phone(self.rng, region)
+            if self.rng.random() < 0.6:
+                person.linkedin_id = _linkedin_id(self.rng)
+            self.people.append(person)
+
+    def crm(self) -> DemoCrm:
+        companies = tuple(DemoCompany(key, name, domains) for key, name, domains, _ in COMPANIES)
+        return DemoCrm(companies=companies, contacts=tuple(self.contacts))
+
+
+def _iso(moment: datetime) -> str:
+    return format_timestamp(moment)
+
+
+class _InboxBuilder:
+    """Builds the UniPile side: accounts, chats with messages and attendees, email threads."""
+
+    def __init__(self, rng: random.Random, people: _CrmBuilder) -> None:
+        self.rng = rng
+        self.people = people
+        self.accounts: list[DemoAccount] = []
+        self.chats: list[JSON] = []
+        self.messages: list[JSON] = []
+        self.attendees: dict[tuple[str, str], JSON] = {}
+        self.chat_attendee_ids: dict[str, tuple[str, ...]] = {}
+        self.emails: list[JSON] = []
+        self.folders: list[JSON] = []
+
+    def account(self, account_id: str, kind: str, name: str, params: JSON, **owner: Any) -> JSON:
+        created = _iso(ANCHOR - SPAN - timedelta(days=30))
+        source = "MAILS" if "mail" in params else "MESSAGING"
+        data = account_json(account_id, kind, name, created, params, source)
+        self.accounts.append(DemoAccount(account_id, kind, name, data=data, **owner))
+        return data
+
+    def start(self) -> datetime:
+        # Conversations start early enough for their first item to fall before ANCHOR.
+        window = SPAN - timedelta(days=3)
+        return ANCHOR - SPAN + timedelta(seconds=self.rng.randrange(int(window.total_seconds())))
+
+    def step(self, moment: datetime, max_minutes: int) -> datetime:
+        return moment + timedelta(seconds=self.rng.randrange(60, max_minutes * 60), milliseconds=1)
+
+    def counterparts(self, must: list[_Person], pool: list[_Person], count: int) -> list[_Person]:
+        return must + [self.rng.choice(pool) for _ in range(count - len(must))]
+
+    # -- messaging ------------------------------------------------------------------------
+
+    def attendee(self, account: JSON, provider_id: str, name: str, is_self: bool = False) -> JSON:
+        key = (account["id"], provider_id)
+        if key not in self.attendees:
+            self.attendees[key] = attendee_json(
+                attendee_id=new_id(self.rng),
+                account=account,
+                provider_id=provider_id,
+                name=name,
+                is_self=is_self,
+            )
+        return self.attendees[key]
+
+    def chat(self, account: JSON, me: JSON, others: list[JSON], group_name: str | None) -> None:
+        provider_id = (
+            f"1203630{self.rng.randrange(10**11):011d}{WHATSAPP_GROUP_SUFFIX}"
+            if group_name and account["type"] == "WHATSAPP"
+            else (group_name and new_id(self.rng)) or others[0]["provider_id"]
+        )
+        chat = chat_json(
+            chat_id=new_id(self.rng),
+            account=account,
+            provider_id=provider_id,
+            name=group_name or others[0]["name"],
+            group=group_name is not None,
+            timestamp="",
+            attendee_provider_id=None if group_name else others[0]["provider_id"],
+        )
+        self.chat_attendee_ids[chat["id"]] = tuple(a["id"] for a in [me, *others])
+        moment = self.start()
+        unread = 0
+        for _ in range(self.rng.randint(2, 30 if account["type"] == "WHATSAPP" else 10)):
+            moment = self.step(moment, 900)
+            if moment >= ANCHOR:
+                break
+            sender = me if self.rng.random() < 0.45 else self.rng.choice(others)
+            self.messages.append(
+                message_json(
+                    message_id=new_id(self.rng),
+                    chat=chat,
+                    sender=sender,
+                    text=self.rng.choice(TEXTS),
+                    timestamp=_iso(moment),
+                    provider_id=new_id(self.rng).upper(),
+                )
+            )
+            unread = 0 if sender is me else unread + 1
+            chat["timestamp"] = _iso(moment)
+        if not chat["timestamp"]:
+            chat["timestamp"] = _iso(moment)
+        chat["unread_count"] = unread if self.rng.random() < 0.4 else 0
+        self.chats.append(chat)
+
+    def whatsapp(self, account: JSON, own_jid: str) -> None:
+        me = self.attendee(account, own_jid, "Bob", is_self=True)
+        pool = [p for p in self.people.people if p.phone]
+        for person in self.counterparts(self.people.must_phone, pool, 150):
+            assert person.phone is not None
+            self.chat(account, me, [self.jid_attendee(account, person)], None)
+        for index in range(20):
+            members = self.rng.sample(pool, self.rng.randint(2, 6))
+            others = [self.jid_attendee(account, p) for p in members]
+            self.chat(account, me, others, f"{GROUP_NAMES[index % len(GROUP_NAMES)]} {index}")
+
+    def jid_attendee(self, account: JSON, person: _Person) -> JSON:
+        assert person.phone is not None
+        return self.attendee(account, phone_to_whatsapp_jid(person.phone), person.name)
+
+    def linkedin(self, account: JSON, own_id: str) -> None:
+        me = self.attendee(account, own_id, "Alice Martin", is_self=True)
+        pool = [p for p in self.people.people if p.linkedin_id]
+        for person in self.counterparts(self.people.must_linkedin, pool, 90):
+            assert person.linkedin_id is not None
+            self.chat(account, me, [self.attendee(account, person.linkedin_id, person.name)], None)
+
+    # -- email ----------------------------------------------------------------------------
+
+    def mailbox(self, account: JSON, names: tuple[str, str], provider_ids: tuple[str, str]) -> None:
+        inbox, sent = (
+            folder_json(
+                folder_id=new_id(self.rng),
+                account_id=account["id"],
+                name=name,
+                role=role,
+                provider_id=provider_id,
+            )
+            for name, role, provider_id in zip(names, ("inbox", "sent"), provider_ids, strict=True)
+        )
+        me = email_attendee(account["name"], "Alice Martin")
+        pool = [p for p in self.people.people if p.email]
+        threads = 130 if account["type"] == "GOOGLE_OAUTH" else 90
+        for person in self.counterparts(self.people.must_email, pool, threads):
+            cc = [self.rng.choice(pool)] if self.rng.random() < 0.3 else []
+            self.thread(account, (inbox, sent), me, person, cc)
+        for folder in (inbox, sent):
+            folder["nb_mails"] = sum(folder["id"] in e["folderIds"] for e in self.emails)
+            self.folders.append(folder)
+
+    def thread(
+        self,
+        account: JSON,
+        folders: tuple[JSON, JSON],
+        me: JSON,
+        person: _Person,
+        cc: list[_Person],
+    ) -> None:
+        assert person.email is not None
+        them = email_attendee(person.email, person.name)
+        copies = [email_attendee(p.email, p.name) for p in cc if p.email]
+        thread_id, subject = f"{self.rng.getrandbits(64):016x}", self.rng.choice(SUBJECTS)
+        moment, previous = self.start(), None
+        inbound = self.rng.random() < 0.8
+        for index in range(self.rng.randint(1, 6)):
+            moment = self.step(moment, 3000)
+            if moment >= ANCHOR:
+                break
+            author = them if inbound else me
+            unread = inbound and moment > ANCHOR - timedelta(days=4) and self.rng.random() < 0.6
+            email = email_json(
+                email_id=new_id(self.rng),
+                account=account,
+                folder=folders[not inbound],
+                date=_iso(moment),
+                read_date=None if unread else _iso(moment),
+                thread_id=thread_id,
+                subject=("Re: " if index else "") + subject,
+                sender=author,
+                to=[me] if inbound else [them],
+                cc=copies,
+                body_plain=f"Hello,\n{self.rng.choice(TEXTS)}\n-- {author['display_name']}",
+                in_reply_to=previous
+                and {"message_id": previous["message_id"], "id": previous["id"]},
+                attachments=self.attachments(),
+            )
+            self.emails.append(email)
+            previous, inbound = email, not inbound
+
+    def attachments(self) -> list[JSON] | None:
+        if self.rng.random() > 0.15:
+            return None
+        size = self.rng.randrange(10_000, 2_000_000)
+        return [
+            {
+                "id": new_id(self.rng),
+                "name": "document.pdf",
+                "size": size,
+                "extension": "pdf",
+                "mime": "application/pdf",
+            }
+        ]
+
+
+def build_demo(seed: int = 7) -> Demo:
+    """Build the demo data for ``seed``; the same seed always gives the same data."""
+    rng = random.Random(seed)
+    people = _CrmBuilder(rng)
+    people.special_cases()
+    people.company_contacts()
+    people.unknown_people(160)
+    inbox = _InboxBuilder(rng, people)
+    gmail = inbox.account(
+        GMAIL_ID,
+        "GOOGLE_OAUTH",
+        "alice@northwind.fr",
+        {"mail": {"id": "alice@northwind.fr", "username": "alice@northwind.fr"}},
+        owner="alice",
+        shared=False,
+    )
+    outlook = inbox.account(
+        OUTLOOK_ID,
+        "OUTLOOK",
+        "alice.martin@outlook.fr",
+        {"mail": {"id": "alice.martin@outlook.fr", "username": "alice.martin@outlook.fr"}},
+        owner="alice",
+        shared=False,
+    )
+    bob_phone = _phone(rng, "FR")[1:]
+    whatsapp = inbox.account(
+        WHATSAPP_ID,
+        "WHATSAPP",
+        bob_phone,
+        {"im": {"phone_number": bob_phone}},
+        owner="bob",
+        shared=False,
+    )
+    alice_linkedin = _linkedin_id(rng)
+    linkedin = inbox.account(
+        LINKEDIN_ID,
+        "LINKEDIN",
+        "Alice Martin",
+        {"im": {"id": alice_linkedin, "username": "Alice Martin", "premiumContractId": None}},
+        owner="alice",
+        shared=True,
+    )
+    inbox.mailbox(gmail, ("INBOX", "[Gmail]/Sent Mail"), ("INBOX", "SENT"))
+    inbox.mailbox(
+        outlook, ("Inbox", "Sent Items"), ("AQMkADAwATNiZmYAZS1pbmJveA", "AQMkADAwATNiZmYAZS1zZW50")
+    )
+    inbox.whatsapp(whatsapp, bob_phone + "@s.whatsapp.net")
+    inbox.linkedin(linkedin, alice_linkedin)
+    return Demo(
+        seed=seed,
+        accounts=tuple(inbox.accounts),
+        chats=tuple(inbox.chats),
+        messages=tuple(inbox.messages),
+        attendees=tuple(inbox.attendees.values()),
+        chat_attendee_ids=inbox.chat_attendee_ids,
+        emails=tuple(inbox.emails),
+        folders=tuple(inbox.folders),
+        crm=people.crm(),
+    )
