@@ -1,0 +1,67 @@
+"""Fixtures: a real sandbox over HTTP (uvicorn in a thread) and clients talking to it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+# The project is not installed in the venv and pytest's config sets no `pythonpath`: make the
+# repository root importable so `.venv/bin/pytest tests/unipile` works from a plain checkout.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from unipile_testkit import API_KEY, ClientFactory  # noqa: E402
+
+from unipile import UnipileClient  # noqa: E402
+from unipile.sandbox import SandboxSettings  # noqa: E402
+from unipile.sandbox.testing import running_sandbox  # noqa: E402
+
+
+@pytest.fixture
+def sandbox_settings() -> SandboxSettings:
+    """Override in a test module (or parametrize) to start the sandbox with other knobs."""
+    return SandboxSettings(api_key=API_KEY, webhook_retry_delays=(0.05, 0.1, 0.1, 0.1, 0.1))
+
+
+@pytest.fixture
+def sandbox_url(sandbox_settings: SandboxSettings) -> Iterator[str]:
+    with running_sandbox(sandbox_settings) as url:
+        yield url
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+@pytest.fixture
+def make_client(http: httpx.AsyncClient, sandbox_url: str) -> ClientFactory:
+    """A client on the sandbox; keyword arguments override the fast test defaults."""
+
+    def make(**options: Any) -> UnipileClient:
+        settings: dict[str, Any] = {"backoff_base": 0.01, "backoff_max": 0.5}
+        settings.update(options)
+        dsn = settings.pop("dsn", sandbox_url)
+        api_key = settings.pop("api_key", API_KEY)
+        return UnipileClient(http, dsn, api_key, **settings)
+
+    return make
+
+
+@pytest.fixture
+def client(make_client: ClientFactory) -> UnipileClient:
+    return make_client()
+
+
+@pytest.fixture
+async def admin(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Plain HTTP to the sandbox, for its /_sandbox endpoints."""
+    async with httpx.AsyncClient(base_url=sandbox_url) as client:
+        yield client
