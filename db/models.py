@@ -1,0 +1,351 @@
+"""Switchboard's tables.
+
+Only what the CRM keeps lives here: tenants, connected accounts, CRM records with their
+normalised identifiers, and the conversations users chose (or rules decided) to store. Live
+conversations are never copied here by a read.
+
+Constraints are declared in `Meta` and created by the migrations, so the database enforces them
+whatever code writes to it. CHECK constraints are added by explicit `AddConstraint` operations,
+since Tortoise leaves them out of generated migrations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
+from tortoise.models import Model
+
+from db.vocabulary import (
+    AccountStatus,
+    Channel,
+    Direction,
+    IdentifierKind,
+    LinkSource,
+    MatchMethod,
+    NeverStoreKind,
+    ParticipantRole,
+    ReceiptState,
+    StoragePolicy,
+    StorageReason,
+)
+
+LINK_HAS_ONE_TARGET = CheckConstraint(
+    check="(contact_id IS NULL) <> (company_id IS NULL)",
+    name="conversation_link_one_target",
+)
+LINK_SOURCE_HAS_AUTHOR = CheckConstraint(
+    check="(source = 'USER' AND created_by_id IS NOT NULL) OR (source = 'MATCHER' AND rule IS NOT NULL)",
+    name="conversation_link_author",
+)
+
+
+class Workspace(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    slug = fields.CharField(max_length=64, unique=True)
+    default_region = fields.CharField(max_length=2, default="US")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "workspace"
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name="users", on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    email = fields.CharField(max_length=320, unique=True)
+    name = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "user"
+
+
+class Account(Model):
+    """An account connected through UniPile, owned by a user and optionally shared."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name="accounts", on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="accounts", on_delete=fields.RESTRICT
+    )
+    owner_id: int
+    shared = fields.BooleanField(default=False)
+    channel = fields.CharEnumField(Channel, max_length=16)
+    provider = fields.CharField(max_length=32)
+    unipile_id = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=320)
+    own_identifiers: Any = fields.JSONField(default=list)
+    status = fields.CharEnumField(AccountStatus, max_length=16, default=AccountStatus.OK)
+    last_error = fields.TextField(null=True)
+    status_changed_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "account"
+        indexes = [("workspace_id", "owner_id")]
+
+
+class Company(Model):
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name="companies", on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    name = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "company"
+        indexes = [("workspace_id", "name")]
+
+
+class CompanyDomain(Model):
+    """A company's registrable domain, normalised, unique within a workspace."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
+        "models.Company", related_name="domains", on_delete=fields.CASCADE
+    )
+    company_id: int
+    domain = fields.CharField(max_length=253)
+
+    class Meta:
+        table = "company_domain"
+        unique_together = (("workspace", "domain"),)
+
+
+class Contact(Model):
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name="contacts", on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    first_name = fields.CharField(max_length=200, default="")
+    last_name = fields.CharField(max_length=200, default="")
+    company: fields.ForeignKeyNullableRelation[Company] = fields.ForeignKeyField(
+        "models.Company", related_name="contacts", on_delete=fields.SET_NULL, null=True
+    )
+    company_id: int | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "contact"
+        indexes = [("workspace_id", "last_name", "first_name")]
+
+
+class ContactIdentifier(Model):
+    """An email address, phone number or provider id of a contact.
+
+    `value` is the normalised form used for lookup; `original` is what the user typed. Two contacts of
+    one workspace may share a value: that is an ambiguity the matcher reports, not an error.
+    """
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="identifiers", on_delete=fields.CASCADE
+    )
+    contact_id: int
+    kind = fields.CharEnumField(IdentifierKind, max_length=16)
+    value = fields.CharField(max_length=320)
+    original = fields.CharField(max_length=320)
+
+    class Meta:
+        table = "contact_identifier"
+        unique_together = (("contact", "kind", "value"),)
+        indexes = [("workspace_id", "kind", "value")]
+
+
+class Conversation(Model):
+    """A stored copy of a UniPile chat or email thread."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name="conversations", on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="conversations", on_delete=fields.CASCADE
+    )
+    account_id: int
+    external_id = fields.CharField(max_length=255)
+    channel = fields.CharEnumField(Channel, max_length=16)
+    subject = fields.TextField(null=True)
+    is_group = fields.BooleanField(default=False)
+    last_message_at = fields.DatetimeField(null=True)
+    unread_count = fields.IntField(default=0)
+    storage_reason = fields.CharEnumField(StorageReason, max_length=16)
+    stored_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "conversation"
+        unique_together = (("account", "external_id"),)
+        indexes = [("workspace_id", "last_message_at")]
+
+
+class ConversationParticipant(Model):
+    id = fields.IntField(primary_key=True)
+    conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
+        "models.Conversation", related_name="participants", on_delete=fields.CASCADE
+    )
+    conversation_id: int
+    identifier = fields.CharField(max_length=320)
+    identifier_type = fields.CharField(max_length=32)
+    display_name = fields.CharField(max_length=200, null=True)
+    role = fields.CharEnumField(ParticipantRole, max_length=8)
+    is_self = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "conversation_participant"
+        unique_together = (("conversation", "identifier", "role"),)
+        indexes = [("identifier",)]
+
+
+class Message(Model):
+    """A stored message, with the same fields as a live one."""
+
+    id = fields.IntField(primary_key=True)
+    conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
+        "models.Conversation", related_name="messages", on_delete=fields.CASCADE
+    )
+    conversation_id: int
+    external_id = fields.CharField(max_length=255)
+    sender: Any = fields.JSONField()
+    recipients: Any = fields.JSONField(default=dict)
+    direction = fields.CharEnumField(Direction, max_length=8)
+    text = fields.TextField(null=True)
+    html = fields.TextField(null=True)
+    sent_at = fields.DatetimeField()
+    is_read = fields.BooleanField(default=False)
+    attachments: Any = fields.JSONField(default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "message"
+        unique_together = (("conversation", "external_id"),)
+        indexes = [("conversation_id", "sent_at")]
+
+
+class ConversationLink(Model):
+    """A link between a conversation and a contact or a company.
+
+    Keyed by account and UniPile id rather than by the stored copy, so that a link or its
+    tombstone outlives a forgotten copy. `removed_at` marks a tombstone: a user removed the link
+    and the matcher must not create it again.
+    """
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="links", on_delete=fields.CASCADE
+    )
+    account_id: int
+    conversation_external_id = fields.CharField(max_length=255)
+    contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="links", on_delete=fields.CASCADE, null=True
+    )
+    contact_id: int | None
+    company: fields.ForeignKeyNullableRelation[Company] = fields.ForeignKeyField(
+        "models.Company", related_name="links", on_delete=fields.CASCADE, null=True
+    )
+    company_id: int | None
+    source = fields.CharEnumField(LinkSource, max_length=8)
+    rule = fields.CharEnumField(MatchMethod, max_length=16, null=True)
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.SET_NULL, null=True
+    )
+    created_by_id: int | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+    removed_at = fields.DatetimeField(null=True)
+    removed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.SET_NULL, null=True
+    )
+    removed_by_id: int | None
+
+    class Meta:
+        table = "conversation_link"
+        indexes = [("account_id", "conversation_external_id")]
+        constraints = [
+            UniqueConstraint(
+                fields=("account_id", "conversation_external_id", "contact_id"),
+                name="conversation_link_contact_unique",
+            ),
+            UniqueConstraint(
+                fields=("account_id", "conversation_external_id", "company_id"),
+                name="conversation_link_company_unique",
+            ),
+            LINK_HAS_ONE_TARGET,
+            LINK_SOURCE_HAS_AUTHOR,
+        ]
+
+
+class StoragePolicySetting(Model):
+    """A workspace's storage policy for one channel (a channel without a row uses the default)."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    channel = fields.CharEnumField(Channel, max_length=16)
+    policy = fields.CharEnumField(StoragePolicy, max_length=8)
+
+    class Meta:
+        table = "storage_policy"
+        unique_together = (("workspace", "channel"),)
+
+
+class NeverStoreEntry(Model):
+    """An address, number or domain whose conversations are never stored automatically."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    kind = fields.CharEnumField(NeverStoreKind, max_length=8)
+    value = fields.CharField(max_length=320)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "never_store"
+        unique_together = (("workspace", "kind", "value"),)
+
+
+class WebhookReceipt(Model):
+    """A UniPile webhook delivery, recorded before it is processed so that each runs once."""
+
+    id = fields.IntField(primary_key=True)
+    event_key = fields.CharField(max_length=255, unique=True)
+    event = fields.CharField(max_length=64)
+    payload: Any = fields.JSONField()
+    state = fields.CharEnumField(ReceiptState, max_length=16, default=ReceiptState.PENDING)
+    attempts = fields.IntField(default=0)
+    last_error = fields.TextField(null=True)
+    received_at = fields.DatetimeField(auto_now_add=True)
+    processed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "webhook_receipt"
+        indexes = [("state", "received_at")]
