@@ -674,21 +674,8 @@ class Migration(migrations.Migration):
             },
             bases=["Model"],
         ),
-        # Tortoise drops constraints declared in a CreateModel's options, so they are added here.
-        ops.AddConstraint(
-            model_name="ConversationLink",
-            constraint=UniqueConstraint(
-                fields=("account_id", "conversation_external_id", "contact_id"),
-                name="conversation_link_contact_unique",
-            ),
-        ),
-        ops.AddConstraint(
-            model_name="ConversationLink",
-            constraint=UniqueConstraint(
-                fields=("account_id", "conversation_external_id", "company_id"),
-                name="conversation_link_company_unique",
-            ),
-        ),
+        # Tortoise drops constraints declared in a CreateModel's options, so they are added here;
+        # CHECKs first, since SQLite adds them by rebuilding the table, which loses unique indexes.
         ops.AddConstraint(
             model_name="ConversationLink",
             constraint=CheckConstraint(
@@ -701,6 +688,20 @@ class Migration(migrations.Migration):
             constraint=CheckConstraint(
                 check="(source = 'USER' AND created_by_id IS NOT NULL) OR (source = 'MATCHER' AND rule IS NOT NULL)",
                 name="conversation_link_author",
+            ),
+        ),
+        ops.AddConstraint(
+            model_name="ConversationLink",
+            constraint=UniqueConstraint(
+                fields=("account_id", "conversation_external_id", "contact_id"),
+                name="conversation_link_contact_unique",
+            ),
+        ),
+        ops.AddConstraint(
+            model_name="ConversationLink",
+            constraint=UniqueConstraint(
+                fields=("account_id", "conversation_external_id", "company_id"),
+                name="conversation_link_company_unique",
             ),
         ),
     ]

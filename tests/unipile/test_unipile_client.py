@@ -233,3 +233,32 @@ async def test_count_requests_shared_by_child_tasks(client: UnipileClient) -> No
             await asyncio.gather(*(client.get_account(a) for a in (GMAIL, WHATSAPP, LINKEDIN)))
     assert inner.value == 3
     assert outer.value == 4
+
+
+async def test_unicode_survives_multipart(client: UnipileClient) -> None:
+    sent = await client.send_email(
+        account_id=GMAIL, body="Café ✓ 👍", to=["zoë@exämple.com"], subject="Réunion"
+    )
+    assert sent.id is not None
+    email = await client.get_email(sent.id)
+    assert (email.body_plain, email.subject) == ("Café ✓ 👍", "Réunion")
+    assert email.to_attendees[0].identifier == "zoë@exämple.com"
+
+
+async def test_sandbox_tolerates_the_node_sdk_put_body(
+    client: UnipileClient, http: httpx.AsyncClient, sandbox_url: str
+) -> None:
+    email = (await client.list_emails(account_id=GMAIL, limit=1)).items[0]
+    response = await http.put(
+        f"{sandbox_url}/api/v1/emails/{email.id}",
+        content=b"[object Object]",
+        headers={"X-API-KEY": "test-key", "Content-Type": "text/plain"},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"object": "EmailUpdated"}
+    bad_patch = await http.patch(
+        f"{sandbox_url}/api/v1/chats/{(await client.list_chats(limit=1)).items[0].id}",
+        json={"action": "archive"},
+        headers={"X-API-KEY": "test-key"},
+    )
+    assert bad_patch.status_code == 400 and bad_patch.json()["status"] == 400
