@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-# The project is not installed in the venv and pytest's config sets no `pythonpath`: make the
-# repository root importable so `.venv/bin/pytest tests/unipile` works from a plain checkout.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from unipile_testkit import API_KEY, ClientFactory  # noqa: E402
-
-from unipile import UnipileClient  # noqa: E402
-from unipile.sandbox import SandboxSettings  # noqa: E402
-from unipile.sandbox.testing import running_sandbox  # noqa: E402
+from tests.unipile.unipile_testkit import API_KEY, ClientFactory
+from unipile import UnipileClient
+from unipile.sandbox import SandboxSettings
+from unipile.sandbox.testing import running_sandbox
 
 
 @pytest.fixture

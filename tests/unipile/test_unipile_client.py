@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from unipile_testkit import GMAIL, LINKEDIN, OUTLOOK, WHATSAPP, collect
 
+from tests.unipile.unipile_testkit import GMAIL, LINKEDIN, OUTLOOK, WHATSAPP, collect
 from unipile import (
     AccountType,
     ChatType,

@@ -7,8 +7,8 @@ import time
 
 import httpx
 import pytest
-from unipile_testkit import GMAIL, WHATSAPP, ClientFactory
 
+from tests.unipile.unipile_testkit import GMAIL, WHATSAPP, ClientFactory
 from unipile import (
     AccountDisconnectedError,
     AuthenticationError,

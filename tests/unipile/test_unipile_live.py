@@ -15,8 +15,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from unipile_testkit import GMAIL, LINKEDIN, WHATSAPP
 
+from tests.unipile.unipile_testkit import GMAIL, LINKEDIN, WHATSAPP
 from unipile import UnipileClient
 from unipile.sandbox.testing import running_app
 

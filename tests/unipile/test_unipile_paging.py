@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from unipile_testkit import GMAIL, LINKEDIN, OUTLOOK, WHATSAPP, collect
 
+from tests.unipile.unipile_testkit import GMAIL, LINKEDIN, OUTLOOK, WHATSAPP, collect
 from unipile import Page, UnipileClient
 
 Lister = Callable[[UnipileClient, int, str | None], Awaitable[Page[Any]]]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from unipile_testkit import WHATSAPP, ClientFactory, collect
 
+from tests.unipile.unipile_testkit import WHATSAPP, ClientFactory, collect
 from unipile import UnipileClient, count_requests
 
 

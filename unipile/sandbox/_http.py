@@ -55,5 +55,8 @@ async def form(request: Request) -> dict[str, str]:
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if isinstance(name, str) and part.get_filename() is None:
-            fields[name] = cast(str, part.get_content())
+            # Form fields carry no charset; decoding as text would assume ASCII, browsers and
+            # httpx send UTF-8.
+            raw = cast(bytes, part.get_payload(decode=True))
+            fields[name] = raw.decode("utf-8")
     return fields

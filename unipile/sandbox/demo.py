@@ -18,7 +18,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import phonenumbers
 
@@ -353,11 +353,19 @@ class _InboxBuilder:
         self.emails: list[JSON] = []
         self.folders: list[JSON] = []
 
-    def account(self, account_id: str, kind: str, name: str, params: JSON, **owner: Any) -> JSON:
+    def account(
+        self,
+        account_id: str,
+        kind: str,
+        name: str,
+        params: JSON,
+        owner: Literal["alice", "bob"],
+        shared: bool = False,
+    ) -> JSON:
         created = _iso(ANCHOR - SPAN - timedelta(days=30))
         source = "MAILS" if "mail" in params else "MESSAGING"
         data = account_json(account_id, kind, name, created, params, source)
-        self.accounts.append(DemoAccount(account_id, kind, name, data=data, **owner))
+        self.accounts.append(DemoAccount(account_id, kind, name, owner, shared, data))
         return data
 
     def start(self) -> datetime:
@@ -386,11 +394,8 @@ class _InboxBuilder:
         return self.attendees[key]
 
     def chat(self, account: JSON, me: JSON, others: list[JSON], group_name: str | None) -> None:
-        provider_id = (
-            f"1203630{self.rng.randrange(10**11):011d}{WHATSAPP_GROUP_SUFFIX}"
-            if group_name and account["type"] == "WHATSAPP"
-            else (group_name and new_id(self.rng)) or others[0]["provider_id"]
-        )
+        # Only WhatsApp has group chats in the demo.
+        provider_id = self.group_jid() if group_name else others[0]["provider_id"]
         chat = chat_json(
             chat_id=new_id(self.rng),
             account=account,
@@ -424,6 +429,9 @@ class _InboxBuilder:
             chat["timestamp"] = _iso(moment)
         chat["unread_count"] = unread if self.rng.random() < 0.4 else 0
         self.chats.append(chat)
+
+    def group_jid(self) -> str:
+        return f"1203630{self.rng.randrange(10**11):011d}{WHATSAPP_GROUP_SUFFIX}"
 
     def whatsapp(self, account: JSON, own_jid: str) -> None:
         me = self.attendee(account, own_jid, "Bob", is_self=True)
