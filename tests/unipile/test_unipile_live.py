@@ -153,3 +153,11 @@ async def test_generator_keeps_the_inbox_alive() -> None:
             await asyncio.sleep(0.3)
             after = (await client.list_chats(limit=1)).items[0].timestamp
     assert before is not None and after is not None and after > before
+
+
+async def test_api_sends_fire_webhooks(client: UnipileClient, receiver: Receiver) -> None:
+    await client.create_webhook(request_url=receiver.url, source="email", events=["mail_sent"])
+    sent = await client.send_email(account_id=GMAIL, body="Hi", to=["x@example.org"], subject="S")
+    ((_, payload),) = await receiver.wait_for(1)
+    assert payload["event"] == "mail_sent" and payload["email_id"] == sent.id
+    assert payload["role"] == "sent"

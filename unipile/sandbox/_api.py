@@ -85,7 +85,7 @@ async def send_chat_message(request: Request) -> JSONResponse:
         raise missing("text is required")
     box = sandbox(request)
     me = box.store.self_attendee(chat["account_id"])
-    message = box.send_chat_message(chat, me, fields["text"], notify=False)
+    message = box.add_chat_message(chat, me, fields["text"])
     return ok({"object": "MessageSent", "message_id": message["id"]}, 201)
 
 
@@ -158,7 +158,7 @@ async def send_email(request: Request) -> JSONResponse:
     account = box.store.account(fields["account_id"])
     box.require_connected(account["id"])
     parent = _parent(request, fields)
-    email = box.store.add_email(
+    email = box.add_email(
         account,
         sender=box.store.own_attendee(account["id"]),
         to=_recipients(fields, "to"),

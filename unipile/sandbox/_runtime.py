@@ -10,7 +10,7 @@ from typing import Any
 from unipile.sandbox._faults import Faults, RequestStats
 from unipile.sandbox._problems import disconnected, invalid, missing, not_found
 from unipile.sandbox._shapes import JSON, email_attendee
-from unipile.sandbox._store import DISCONNECTED_STATUSES, SandboxStore, account_ids
+from unipile.sandbox._store import DISCONNECTED_STATUSES, SandboxStore, comma_list
 from unipile.sandbox._webhooks import (
     Deliverer,
     WebhookRecord,
@@ -59,7 +59,7 @@ class Sandbox:
 
     def require_accounts_connected(self, filter_value: str | None) -> None:
         """Check each known account of an ``account_id`` filter (unknown ids just match nothing)."""
-        for account_id in account_ids(filter_value) or ():
+        for account_id in comma_list(filter_value) or ():
             if account_id in self.store.accounts:
                 self.require_connected(account_id)
 
@@ -71,20 +71,24 @@ class Sandbox:
                 self.deliverer.deliver(webhook, payload)
 
     # -- writes through the API, shared with live mode ------------------------------------
+    # Guess: UniPile documents message_received for messages the account sends from another
+    # device; the sandbox also fires it (and mail_sent) for sends made through the API.
 
-    def send_chat_message(self, chat: JSON, sender: JSON, text: str, *, notify: bool) -> JSON:
+    def add_chat_message(self, chat: JSON, sender: JSON, text: str) -> JSON:
         store = self.store
         message = store.add_chat_message(chat, sender, text)
-        if notify:
-            account = store.account(chat["account_id"])
-            own = store.self_attendee(account["id"])["provider_id"]
-            attendees = store.chat_attendees(chat["id"])
-            payload = message_payload(account, chat, message, attendees, sender, own)
-            self.notify("messaging", "message_received", account["id"], payload)
+        account = store.account(chat["account_id"])
+        own = store.self_attendee(account["id"])["provider_id"]
+        attendees = store.chat_attendees(chat["id"])
+        payload = message_payload(account, chat, message, attendees, sender, own)
+        self.notify("messaging", "message_received", account["id"], payload)
         return message
 
-    def receive_email(self, account: JSON, email: JSON) -> JSON:
-        self.notify("email", "mail_received", account["id"], email_payload(email))
+    def add_email(self, account: JSON, **email_fields: Any) -> JSON:
+        """Store an email (see ``SandboxStore.add_email``) and fire mail_received/mail_sent."""
+        email = self.store.add_email(account, **email_fields)
+        event = "mail_sent" if email["role"] == "sent" else "mail_received"
+        self.notify("email", event, account["id"], email_payload(email, event))
         return email
 
     # -- live mode ------------------------------------------------------------------------
@@ -115,7 +119,7 @@ class Sandbox:
         else:
             others = [a for a in store.chat_attendees(chat_id) if not a["is_self"]]
             sender = store.rng.choice(others)
-        return self.send_chat_message(chat, sender, text, notify=True)
+        return self.add_chat_message(chat, sender, text)
 
     def _live_email(
         self, account: JSON, thread_id: str, body: Mapping[str, Any], text: str
@@ -136,7 +140,7 @@ class Sandbox:
         if body.get("sender"):
             sender = email_attendee(body["sender"], body.get("sender_name"))
         to = [them] if sender["identifier"].lower() == me["identifier"].lower() else [me]
-        email = store.add_email(
+        return self.add_email(
             account,
             sender=sender,
             to=to,
@@ -146,7 +150,6 @@ class Sandbox:
             thread_id=thread_id,
             parent=parent,
         )
-        return self.receive_email(account, email)
 
     def set_account_status(self, account_id: str, status: str) -> JSON:
         if status not in ACCOUNT_STATUSES:

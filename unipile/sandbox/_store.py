@@ -22,20 +22,22 @@ from unipile.sandbox._shapes import (
 )
 from unipile.sandbox.demo import Demo
 
-__all__ = ["DISCONNECTED_STATUSES", "SandboxStore", "account_ids"]
+__all__ = ["DISCONNECTED_STATUSES", "SandboxStore", "comma_list"]
 
 # Guess: the reference says non-OK accounts still answer GETs; the sandbox follows the project's
 # need to exercise reconnect flows and refuses account-scoped calls for these statuses.
 DISCONNECTED_STATUSES = frozenset({"CREDENTIALS", "ERROR", "PERMISSIONS", "STOPPED"})
 
 
-def _csv(value: str | None) -> set[str] | None:
-    return {part.strip().lower() for part in value.split(",") if part.strip()} if value else None
-
-
-def account_ids(value: str | None) -> set[str] | None:
-    """``account_id`` filter: one id or a comma-separated list."""
+def comma_list(value: str | None) -> set[str] | None:
+    """A filter taking one value or a comma-separated list (``account_id``, ``any_email``)."""
     return {part.strip() for part in value.split(",") if part.strip()} if value else None
+
+
+def _address_list(value: str | None) -> set[str] | None:
+    # Addresses match case-insensitively, as mail servers treat them.
+    values = comma_list(value)
+    return None if values is None else {v.lower() for v in values}
 
 
 def _addresses(email: JSON, *keys: str) -> set[str]:
@@ -47,9 +49,17 @@ def _addresses(email: JSON, *keys: str) -> set[str]:
     return found
 
 
-def _in_window(moment: str, filters: Mapping[str, str]) -> bool:
-    before, after = timestamp_filter(filters, "before"), timestamp_filter(filters, "after")
-    return (before is None or moment < before) and (after is None or moment > after)
+class _Window:
+    """The exclusive ``before``/``after`` filters, parsed (and validated) once per request."""
+
+    def __init__(self, filters: Mapping[str, str]) -> None:
+        self.before = timestamp_filter(filters, "before")
+        self.after = timestamp_filter(filters, "after")
+
+    def __contains__(self, moment: str) -> bool:
+        return (self.before is None or moment < self.before) and (
+            self.after is None or moment > self.after
+        )
 
 
 class SandboxStore:
@@ -117,34 +127,34 @@ class SandboxStore:
     # -- filtered lists -------------------------------------------------------------------
 
     def filter_chats(self, filters: Mapping[str, str]) -> Iterable[JSON]:
-        accounts = account_ids(filters.get("account_id"))
+        accounts = comma_list(filters.get("account_id"))
         kind, unread = filters.get("account_type"), bool_filter(filters, "unread")
-        _in_window("", filters)  # validates before/after even when no chat is tested
+        window = _Window(filters)
         return (
             chat
             for chat in self.chats.values()
             if (accounts is None or chat["account_id"] in accounts)
             and (kind is None or chat["account_type"] == kind)
             and (unread is None or (chat["unread_count"] > 0) == unread)
-            and _in_window(chat["timestamp"], filters)
+            and chat["timestamp"] in window
         )
 
     def filter_messages(self, chat_id: str, filters: Mapping[str, str]) -> Iterable[JSON]:
         sender = filters.get("sender_id")
-        _in_window("", filters)
+        window = _Window(filters)
         return (
             message
             for message in self.chat_messages.get(self.chat(chat_id)["id"], ())
             if (sender is None or sender in (message["sender_id"], message["sender_attendee_id"]))
-            and _in_window(message["timestamp"], filters)
+            and message["timestamp"] in window
         )
 
     def filter_emails(self, filters: Mapping[str, str]) -> Iterable[JSON]:
-        accounts = account_ids(filters.get("account_id"))
+        accounts = comma_list(filters.get("account_id"))
         folder_ids = self._folder_ids(filters.get("folder"))
-        sender, to = _csv(filters.get("from")), _csv(filters.get("to"))
-        anyone, thread = _csv(filters.get("any_email")), filters.get("thread_id")
-        _in_window("", filters)
+        sender, to = _address_list(filters.get("from")), _address_list(filters.get("to"))
+        anyone, thread = _address_list(filters.get("any_email")), filters.get("thread_id")
+        window = _Window(filters)
         everyone = ("from_attendee", "to_attendees", "cc_attendees", "bcc_attendees")
         return (
             email
@@ -155,7 +165,7 @@ class SandboxStore:
             and (sender is None or sender & _addresses(email, "from_attendee"))
             and (to is None or to & _addresses(email, *everyone[1:]))
             and (anyone is None or anyone & _addresses(email, *everyone))
-            and _in_window(email["date"], filters)
+            and email["date"] in window
         )
 
     def _folder_ids(self, provider_id: str | None) -> set[str] | None:

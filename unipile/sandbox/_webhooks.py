@@ -130,10 +130,10 @@ def message_payload(
     }
 
 
-def email_payload(email: JSON) -> JSON:
+def email_payload(email: JSON, event: str) -> JSON:
     """``mail_received``: the flat email object, plus ``event``, with ``email_id`` for ``id``."""
     flat = {k: v for k, v in email.items() if k not in ("object", "id", "kind", "folderIds")}
-    return {**flat, "event": "mail_received", "email_id": email["id"], "is_complete": True}
+    return {**flat, "event": event, "email_id": email["id"], "is_complete": True}
 
 
 def account_status_payload(account: JSON, status: str) -> JSON:
