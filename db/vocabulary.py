@@ -105,3 +105,18 @@ class ReceiptState(StrEnum):
 def sql_in(enum: type[StrEnum]) -> str:
     """The SQL list of an enumeration's values, for CHECK constraints."""
     return ", ".join(f"'{member.value}'" for member in enum)
+
+
+_CHANNEL_OF_PROVIDER = {
+    "GOOGLE_OAUTH": Channel.EMAIL,
+    "GOOGLE": Channel.EMAIL,
+    "OUTLOOK": Channel.EMAIL,
+    "MAIL": Channel.EMAIL,
+    "ICLOUD": Channel.EMAIL,
+    "EXCHANGE": Channel.EMAIL,
+}
+
+
+def channel_for_provider(provider: str) -> Channel:
+    """The channel of a UniPile account type: mail providers are EMAIL, the others name theirs."""
+    return _CHANNEL_OF_PROVIDER.get(provider) or Channel(provider)

@@ -1,0 +1,39 @@
+# Two commands: `make run` serves the API with the embedded defaults, `make test` runs the suite.
+# Both set up .venv first and are safe to repeat.
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && echo $$p && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint typecheck schema bench clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "switchboard: Python 3.11 or newer is required" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/switchboard migrate
+	@$(BIN)/switchboard seed-demo
+	@$(BIN)/switchboard serve
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+schema: $(STAMP)
+	$(BIN)/switchboard export-schema
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.inbox
+
+clean:
+	rm -rf $(VENV) var

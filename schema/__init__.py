@@ -1,0 +1,1 @@
+"""The GraphQL schema: Strawberry types, the root operations and the schema object."""

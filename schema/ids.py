@@ -1,0 +1,31 @@
+"""Opaque global ids: `base64("Type:key")`, as Relay's Global Object Identification asks."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from schema.errors import BadUserInput
+
+
+def to_global_id(type_name: str, key: str | int) -> str:
+    return base64.b64encode(f"{type_name}:{key}".encode()).decode()
+
+
+def from_global_id(global_id: str) -> tuple[str, str]:
+    """The type name and key of an id this server issued; anything else is bad input."""
+    try:
+        decoded = base64.b64decode(global_id.encode(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadUserInput(f"{global_id!r} is not an id this server issued") from None
+    type_name, separator, key = decoded.partition(":")
+    if not separator or not type_name or not key:
+        raise BadUserInput(f"{global_id!r} is not an id this server issued")
+    return type_name, key
+
+
+def int_key(global_id: str, expected_type: str) -> int:
+    type_name, key = from_global_id(global_id)
+    if type_name != expected_type or not key.isdigit():
+        raise BadUserInput(f"{global_id!r} is not the id of a {expected_type}")
+    return int(key)

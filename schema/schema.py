@@ -1,0 +1,45 @@
+"""The schema object, with its extensions."""
+
+from __future__ import annotations
+
+import logging
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
+
+from schema.errors import ErrorCode, is_unexpected
+from schema.query import Query
+
+MAX_QUERY_DEPTH = 12
+
+
+logger = logging.getLogger(__name__)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Hides unexpected errors behind `INTERNAL_SERVER_ERROR`, after logging them."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=self._should_mask, error_message="Internal server error.")
+
+    @staticmethod
+    def _should_mask(error: GraphQLError) -> bool:
+        return is_unexpected(error.original_error)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        logger.error("unexpected error in %s", error.path, exc_info=error.original_error)
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value}
+        return masked
+
+
+schema = strawberry.Schema(
+    query=Query,
+    extensions=[
+        MaskUnexpectedErrors,
+        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ],
+)

@@ -1,0 +1,53 @@
+"""Bearer tokens: HS256 JWTs naming a user and their workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+ALGORITHM = "HS256"
+BEARER_PREFIX = "bearer "
+
+
+class AuthenticationError(Exception):
+    """The request's credentials are missing, malformed, expired or not ours."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user_id: int
+    workspace_id: int
+
+
+def issue_token(identity: Identity, key: str, ttl: timedelta, now: datetime | None = None) -> str:
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": str(identity.user_id),
+        "workspace": identity.workspace_id,
+        "iat": issued,
+        "exp": issued + ttl,
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def decode_token(token: str, key: str) -> Identity:
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "workspace"]}
+        )
+        return Identity(user_id=int(claims["sub"]), workspace_id=int(claims["workspace"]))
+    except jwt.ExpiredSignatureError:
+        raise AuthenticationError("the token has expired") from None
+    except (jwt.InvalidTokenError, ValueError, TypeError):
+        raise AuthenticationError("the token is not valid") from None
+
+
+def identity_from_header(authorization: str | None, key: str) -> Identity:
+    """The identity in an `Authorization: Bearer <token>` value."""
+    if not authorization:
+        raise AuthenticationError("an Authorization: Bearer <token> header is required")
+    if not authorization.lower().startswith(BEARER_PREFIX):
+        raise AuthenticationError("the Authorization header must use the Bearer scheme")
+    return decode_token(authorization[len(BEARER_PREFIX) :].strip(), key)

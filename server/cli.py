@@ -1,0 +1,149 @@
+"""The `switchboard` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import uvicorn
+from tortoise import Tortoise
+
+from db.config import tortoise_config
+from db.migrate import apply_migrations
+from db.models import User
+from server.auth import Identity, issue_token
+from server.settings import Settings, SettingsError
+
+SCHEMA_FILE = Path("schema.graphql")
+
+
+class CommandError(Exception):
+    """A command cannot do what was asked; its message is the one line the user sees."""
+
+
+def load_settings() -> Settings:
+    return Settings.from_environ(os.environ)
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        await work()
+    finally:
+        await Tortoise.close_connections()
+
+
+def _prepare_data_dir(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def migrate(settings: Settings, arguments: argparse.Namespace) -> None:
+    _prepare_data_dir(settings)
+    asyncio.run(apply_migrations(settings.database_url))
+    print("migrations applied")
+
+
+def token(settings: Settings, arguments: argparse.Namespace) -> None:
+    async def print_token() -> None:
+        user = await User.get_or_none(email=arguments.email.strip().lower())
+        if user is None:
+            raise CommandError(f"no user with the email {arguments.email!r}")
+        ttl = timedelta(hours=arguments.hours or settings.token_ttl_hours)
+        identity = Identity(user_id=user.id, workspace_id=user.workspace_id)
+        print(issue_token(identity, settings.signing_key(), ttl))
+
+    asyncio.run(_with_database(settings, print_token))
+
+
+def export_schema(settings: Settings, arguments: argparse.Namespace) -> None:
+    from schema.schema import schema
+
+    arguments.output.write_text(schema.as_str() + "\n", encoding="utf-8")
+    print(f"wrote {arguments.output}")
+
+
+def serve(settings: Settings, arguments: argparse.Namespace) -> None:
+    from server.serve import serve_forever
+
+    _prepare_data_dir(settings)
+    configure_logging(settings)
+    asyncio.run(serve_forever(settings))
+
+
+def seed_demo(settings: Settings, arguments: argparse.Namespace) -> None:
+    from server.demo import load_demo
+
+    async def seed() -> None:
+        summary = await load_demo(settings.sandbox_seed)
+        print(summary.describe(settings))
+
+    asyncio.run(_with_database(settings, seed))
+
+
+def sandbox(settings: Settings, arguments: argparse.Namespace) -> None:
+    from unipile.sandbox import SandboxSettings, run_sandbox
+
+    sandbox_settings = SandboxSettings(
+        api_key=arguments.api_key,
+        seed=arguments.seed,
+        generator_interval_s=arguments.message_interval or None,
+    )
+    run_sandbox(sandbox_settings, host=arguments.host, port=arguments.port)
+
+
+Command = Callable[[Settings, argparse.Namespace], None]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard: a live-first inbox API.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("serve", help="serve the API (and the embedded sandbox when UNIPILE_DSN is unset)").set_defaults(run=serve)
+    commands.add_parser("migrate", help="apply the database migrations").set_defaults(run=migrate)
+    commands.add_parser("seed-demo", help="load the demo workspace, users, accounts and CRM (idempotent)").set_defaults(run=seed_demo)
+
+    token_parser = commands.add_parser("token", help="print a bearer token for a user")
+    token_parser.add_argument("--email", required=True)
+    token_parser.add_argument("--hours", type=float, help="lifetime (default: TOKEN_TTL_HOURS)")
+    token_parser.set_defaults(run=token)
+
+    export_parser = commands.add_parser("export-schema", help="write the GraphQL SDL")
+    export_parser.add_argument("--output", type=Path, default=SCHEMA_FILE)
+    export_parser.set_defaults(run=export_schema)
+
+    sandbox_parser = commands.add_parser("sandbox", help="serve the UniPile sandbox alone")
+    sandbox_parser.add_argument("--host", default="127.0.0.1")
+    sandbox_parser.add_argument("--port", type=int, default=8001)
+    sandbox_parser.add_argument("--api-key", required=True)
+    sandbox_parser.add_argument("--seed", type=int, default=7)
+    sandbox_parser.add_argument("--message-interval", type=float, default=0.0, help="seconds between generated messages; 0: off")
+    sandbox_parser.set_defaults(run=sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    run: Command = arguments.run
+    try:
+        run(load_settings(), arguments)
+    except SettingsError as error:
+        print(f"switchboard: configuration error: {error}", file=sys.stderr)
+        return 2
+    except CommandError as error:
+        print(f"switchboard: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

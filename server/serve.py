@@ -1,0 +1,41 @@
+"""Running the API, and the embedded UniPile sandbox beside it when no real UniPile is set."""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+
+from server.app import create_app
+from server.settings import Settings
+from unipile.sandbox import SandboxSettings, create_sandbox_app
+
+
+def _server(app: object, settings: Settings, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, host=settings.host, port=port, log_level=settings.log_level.lower(), lifespan="on"
+    )
+    return uvicorn.Server(config)
+
+
+def embedded_sandbox(settings: Settings) -> uvicorn.Server:
+    sandbox_settings = SandboxSettings(
+        api_key=settings.local_secret("sandbox"),
+        seed=settings.sandbox_seed,
+        generator_interval_s=settings.sandbox_message_interval or None,
+    )
+    return _server(create_sandbox_app(sandbox_settings), settings, settings.sandbox_port)
+
+
+async def serve_forever(settings: Settings) -> None:
+    servers = [_server(create_app(settings), settings, settings.port)]
+    if settings.uses_sandbox:
+        servers.append(embedded_sandbox(settings))
+        print(f"UniPile sandbox: http://{settings.host}:{settings.sandbox_port}/api/v1", flush=True)
+    print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql", flush=True)
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    # When one server stops (a signal, a failed start), the others follow.
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks)

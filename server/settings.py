@@ -1,0 +1,220 @@
+"""Switchboard's settings: one typed object read from the environment and an optional `.env`.
+
+Every variable is listed in `VARIABLES` with its default and meaning; the README's configuration
+table is that list. A bad value raises `SettingsError`, naming the variable, before anything starts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from db.config import DEFAULT_DATABASE_URL
+
+T = TypeVar("T")
+
+DATABASE_SCHEMES = ("sqlite", "postgres", "asyncpg")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+MIN_SECRET_LENGTH = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """A configuration variable has a value Switchboard cannot use."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    default: str
+    meaning: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("DATABASE_URL", DEFAULT_DATABASE_URL, "Database: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`."),
+    Variable("REDIS_URL", "", "Redis for pub/sub across processes; unset: in-process pub/sub."),
+    Variable("UNIPILE_DSN", "", "UniPile base URL (`https://apiN.unipile.com:PORT`); unset: the embedded sandbox."),
+    Variable("UNIPILE_API_KEY", "", "UniPile access token; required with `UNIPILE_DSN`."),
+    Variable("SANDBOX_PORT", "8001", "Port of the embedded UniPile sandbox (when `UNIPILE_DSN` is unset)."),
+    Variable("SANDBOX_SEED", "7", "Seed of the sandbox's demo data."),
+    Variable("SANDBOX_MESSAGE_INTERVAL", "0", "Seconds between generated demo messages; 0: off."),
+    Variable("WEBHOOK_SECRET", "", "Secret UniPile sends in the `Unipile-Auth` header; unset: generated under `DATA_DIR`."),
+    Variable("JWT_SECRET", "", "HS256 key that signs bearer tokens; unset: generated under `DATA_DIR`."),
+    Variable("TOKEN_TTL_HOURS", "24", "Lifetime of tokens printed by `switchboard token`."),
+    Variable("PUBLIC_URL", "", "URL where UniPile reaches this server's webhook; unset: `http://HOST:PORT`."),
+    Variable("HOST", "127.0.0.1", "Interface to serve on."),
+    Variable("PORT", "8000", "Port to serve on."),
+    Variable("LOG_LEVEL", "INFO", "One of DEBUG, INFO, WARNING, ERROR, CRITICAL."),
+    Variable("DATA_DIR", "var", "Folder for the SQLite file and generated secrets."),
+    Variable("SWITCHBOARD_REPORT_COST", "0", "1: each GraphQL response reports its database queries and UniPile calls."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    unipile_dsn: str | None
+    unipile_api_key: str | None
+    sandbox_port: int
+    sandbox_seed: int
+    sandbox_message_interval: float
+    webhook_secret: str | None
+    jwt_secret: str | None
+    token_ttl_hours: float
+    public_url: str
+    host: str
+    port: int
+    log_level: str
+    data_dir: Path
+    report_cost: bool
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.unipile_dsn is None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], env_file: Path | None = Path(".env")) -> Settings:
+        values = _merged(environ, env_file)
+        host = _text(values, "HOST")
+        port = _parse(values, "PORT", _port)
+        dsn, api_key = _unipile(values)
+        return cls(
+            database_url=_parse(values, "DATABASE_URL", _database_url),
+            redis_url=_optional(values, "REDIS_URL", _redis_url),
+            unipile_dsn=dsn,
+            unipile_api_key=api_key,
+            sandbox_port=_parse(values, "SANDBOX_PORT", _port),
+            sandbox_seed=_parse(values, "SANDBOX_SEED", int),
+            sandbox_message_interval=_parse(values, "SANDBOX_MESSAGE_INTERVAL", _non_negative),
+            webhook_secret=_optional(values, "WEBHOOK_SECRET", _secret),
+            jwt_secret=_optional(values, "JWT_SECRET", _secret),
+            token_ttl_hours=_parse(values, "TOKEN_TTL_HOURS", _positive),
+            public_url=_optional(values, "PUBLIC_URL", _http_url) or f"http://{host}:{port}",
+            host=host,
+            port=port,
+            log_level=_parse(values, "LOG_LEVEL", _log_level),
+            data_dir=Path(_text(values, "DATA_DIR")),
+            report_cost=_parse(values, "SWITCHBOARD_REPORT_COST", _flag),
+        )
+
+    def local_secret(self, name: str) -> str:
+        """A secret kept in `DATA_DIR`, created on first use, for the embedded default set-up."""
+        path = self.data_dir / f"{name}.secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
+
+    def signing_key(self) -> str:
+        return self.jwt_secret or self.local_secret("jwt")
+
+    def webhook_key(self) -> str:
+        return self.webhook_secret or self.local_secret("webhook")
+
+
+def _merged(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
+    from_file = dotenv_values(env_file) if env_file is not None and env_file.exists() else {}
+    defaults = {variable.name: variable.default for variable in VARIABLES}
+    file_values = {key: value for key, value in from_file.items() if value is not None}
+    known = {key: environ[key] for key in defaults if key in environ}
+    return {**defaults, **file_values, **known}
+
+
+def _text(values: Mapping[str, str], name: str) -> str:
+    return values[name].strip()
+
+
+def _parse(values: Mapping[str, str], name: str, parser: Callable[[str], T]) -> T:
+    try:
+        return parser(_text(values, name))
+    except ValueError as error:
+        raise SettingsError(name, str(error) or "invalid value") from None
+
+
+def _optional(values: Mapping[str, str], name: str, parser: Callable[[str], T]) -> T | None:
+    return _parse(values, name, parser) if _text(values, name) else None
+
+
+def _unipile(values: Mapping[str, str]) -> tuple[str | None, str | None]:
+    dsn = _optional(values, "UNIPILE_DSN", _http_url)
+    api_key = _text(values, "UNIPILE_API_KEY") or None
+    if dsn is not None and api_key is None:
+        raise SettingsError("UNIPILE_API_KEY", "required when UNIPILE_DSN is set")
+    return dsn, api_key
+
+
+def _database_url(value: str) -> str:
+    scheme = urlsplit(value).scheme
+    if scheme not in DATABASE_SCHEMES or "://" not in value:
+        raise ValueError(f"expected a URL starting with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}, got {value!r}")
+    return value
+
+
+def _redis_url(value: str) -> str:
+    if urlsplit(value).scheme not in REDIS_SCHEMES:
+        raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {value!r}")
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 < port < 65536:
+        raise ValueError(f"expected a port from 1 to 65535, got {value!r}")
+    return port
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError(f"expected a positive number, got {value!r}")
+    return number
+
+
+def _non_negative(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError(f"expected zero or a positive number, got {value!r}")
+    return number
+
+
+def _flag(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected 1 or 0, got {value!r}")
+
+
+def _secret(value: str) -> str:
+    # HS256 keys shorter than the hash are weak (RFC 7518, 3.2).
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
+    return value
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return level

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.settings import VARIABLES, Settings, SettingsError
+
+
+def settings_from(tmp_path: Path, **environ: str) -> Settings:
+    return Settings.from_environ(environ, env_file=tmp_path / ".env")
+
+
+def test_defaults_are_the_embedded_set_up(tmp_path: Path) -> None:
+    settings = settings_from(tmp_path)
+    assert settings.database_url == "sqlite://var/switchboard.sqlite3"
+    assert settings.redis_url is None
+    assert settings.uses_sandbox
+    assert (settings.host, settings.port, settings.sandbox_port) == ("127.0.0.1", 8000, 8001)
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert not settings.report_cost
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_URL", "nonsense"),
+        ("DATABASE_URL", "mysql://root@localhost/db"),
+        ("REDIS_URL", "localhost:6379"),
+        ("UNIPILE_DSN", "api1.unipile.com"),
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("SANDBOX_PORT", "0"),
+        ("LOG_LEVEL", "LOUD"),
+        ("JWT_SECRET", "short"),
+        ("TOKEN_TTL_HOURS", "-1"),
+        ("SWITCHBOARD_REPORT_COST", "maybe"),
+    ],
+)
+def test_a_bad_value_names_its_variable(tmp_path: Path, variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings_from(tmp_path, **{variable: value})
+    assert raised.value.variable == variable
+    assert str(raised.value).startswith(f"{variable}: ")
+    assert "\n" not in str(raised.value)
+
+
+def test_a_unipile_dsn_needs_its_api_key(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings_from(tmp_path, UNIPILE_DSN="https://api1.unipile.com:13111")
+    assert raised.value.variable == "UNIPILE_API_KEY"
+
+
+def test_production_values(tmp_path: Path) -> None:
+    settings = settings_from(
+        tmp_path,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        UNIPILE_DSN="https://api1.unipile.com:13111/",
+        UNIPILE_API_KEY="key",
+        SWITCHBOARD_REPORT_COST="1",
+    )
+    assert settings.unipile_dsn == "https://api1.unipile.com:13111"
+    assert not settings.uses_sandbox
+    assert settings.report_cost
+
+
+def test_the_environment_wins_over_the_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PORT=9000\nHOST=0.0.0.0\n")
+    settings = settings_from(tmp_path, PORT="9100")
+    assert (settings.host, settings.port) == ("0.0.0.0", 9100)
+
+
+def test_local_secrets_are_created_once(tmp_path: Path) -> None:
+    settings = settings_from(tmp_path, DATA_DIR=str(tmp_path / "data"))
+    first = settings.signing_key()
+    assert len(first) >= 32
+    assert settings.signing_key() == first
+    assert settings.webhook_key() != first
+    assert (tmp_path / "data" / "jwt.secret").stat().st_mode & 0o077 == 0
+
+
+def test_every_variable_is_in_the_readme() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for variable in VARIABLES:
+        assert f"`{variable.name}`" in readme, variable.name
