@@ -1,0 +1,155 @@
+"""Loading the demo workspace: its users, the sandbox's accounts, and the CRM derived from its seed.
+
+Idempotent: every row is found by its natural key before it is created, so running it again
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tortoise.transactions import in_transaction
+
+from crm import Identifier, Rejected, classify_participant, normalize_company_domain
+from crm import normalize_contact_identifier
+from db.models import (
+    Account,
+    Company,
+    CompanyDomain,
+    Contact,
+    ContactIdentifier,
+    User,
+    Workspace,
+)
+from db.vocabulary import IdentifierKind, channel_for_provider
+from server.auth import Identity, issue_token
+from server.settings import Settings
+from unipile import Account as UnipileAccount
+from unipile.sandbox import DEMO_DEFAULT_REGION, DemoAccount, DemoContact, DemoCrm, build_demo
+
+DEMO_SLUG = "demo"
+DEMO_USERS = {
+    "alice": ("alice@demo.switchboard.test", "Alice Martin"),
+    "bob": ("bob@demo.switchboard.test", "Bob Laurent"),
+}
+DEMO_TOKEN_TTL = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    workspace_id: int
+    user_id: int
+    accounts: int
+    companies: int
+    contacts: int
+
+    def describe(self, settings: Settings) -> str:
+        token = issue_token(
+            Identity(self.user_id, self.workspace_id), settings.signing_key(), DEMO_TOKEN_TTL
+        )
+        email = DEMO_USERS["alice"][0]
+        return (
+            f"demo workspace ready: {self.accounts} accounts, {self.companies} companies, "
+            f"{self.contacts} contacts\n"
+            f"bearer token for {email} (valid 7 days):\n{token}"
+        )
+
+
+async def load_demo(seed: int) -> DemoSummary:
+    demo = build_demo(seed)
+    async with in_transaction():
+        workspace, _ = await Workspace.get_or_create(
+            slug=DEMO_SLUG, defaults={"name": "Demo", "default_region": DEMO_DEFAULT_REGION}
+        )
+        users = {key: await _user(workspace, email, name) for key, (email, name) in DEMO_USERS.items()}
+        for account in demo.accounts:
+            await _account(workspace, users[account.owner], account)
+        companies = await _companies(workspace, demo.crm)
+        for contact in demo.crm.contacts:
+            await _contact(workspace, contact, companies)
+    return DemoSummary(
+        workspace_id=workspace.id,
+        user_id=users["alice"].id,
+        accounts=len(demo.accounts),
+        companies=len(demo.crm.companies),
+        contacts=len(demo.crm.contacts),
+    )
+
+
+async def _user(workspace: Workspace, email: str, name: str) -> User:
+    user, _ = await User.get_or_create(email=email, defaults={"workspace": workspace, "name": name})
+    return user
+
+
+def own_identifiers(account: UnipileAccount, region: str) -> list[dict[str, str]]:
+    """The account's own address or number, normalised as participants are (`Account.own_identifiers`)."""
+    if account.own_identifier is None:
+        return []
+    identifier = classify_participant(account.own_identifier, region=region)
+    if isinstance(identifier, Rejected):
+        return []
+    return [{"kind": identifier.kind.value, "value": identifier.value}]
+
+
+async def _account(workspace: Workspace, owner: User, demo_account: DemoAccount) -> None:
+    upstream = UnipileAccount.from_json(demo_account.data)
+    await Account.update_or_create(
+        unipile_id=demo_account.id,
+        defaults={
+            "workspace": workspace,
+            "owner": owner,
+            "shared": demo_account.shared,
+            "channel": channel_for_provider(demo_account.type),
+            "provider": demo_account.type,
+            "name": demo_account.name,
+            "own_identifiers": own_identifiers(upstream, workspace.default_region),
+        },
+    )
+
+
+async def _companies(workspace: Workspace, crm: DemoCrm) -> dict[str, Company]:
+    companies: dict[str, Company] = {}
+    for demo_company in crm.companies:
+        company, _ = await Company.get_or_create(workspace=workspace, name=demo_company.name)
+        for raw in demo_company.domains:
+            domain = normalize_company_domain(raw)
+            if not isinstance(domain, Rejected):
+                await CompanyDomain.get_or_create(
+                    workspace=workspace, domain=domain, defaults={"company": company}
+                )
+        companies[demo_company.key] = company
+    return companies
+
+
+def _contact_identifiers(contact: DemoContact, region: str) -> list[tuple[Identifier, str]]:
+    raw_by_kind = (
+        (IdentifierKind.EMAIL, contact.emails),
+        (IdentifierKind.PHONE, contact.phones),
+        (IdentifierKind.PROVIDER_ID, contact.provider_ids),
+    )
+    identifiers = []
+    for kind, raws in raw_by_kind:
+        for raw in raws:
+            identifier = normalize_contact_identifier(kind, raw, region=region)
+            if not isinstance(identifier, Rejected):
+                identifiers.append((identifier, raw))
+    return identifiers
+
+
+async def _contact(workspace: Workspace, demo_contact: DemoContact, companies: dict[str, Company]) -> None:
+    company = companies.get(demo_contact.company_key) if demo_contact.company_key else None
+    # Two demo people may share a name; their companies tell them apart.
+    contact, _ = await Contact.get_or_create(
+        workspace=workspace,
+        first_name=demo_contact.first_name,
+        last_name=demo_contact.last_name,
+        company=company,
+    )
+    for identifier, raw in _contact_identifiers(demo_contact, workspace.default_region):
+        await ContactIdentifier.get_or_create(
+            contact=contact,
+            kind=identifier.kind,
+            value=identifier.value,
+            defaults={"workspace": workspace, "original": raw},
+        )
