@@ -300,8 +300,7 @@ def classify_participant(
     it the shape of `raw` decides, so pass it for numeric provider ids. A WhatsApp JID is read as
     such whatever the type. `region` is the workspace's default region for national numbers.
     """
-    text = raw.strip()
-    kind = _participant_kind(text, identifier_type)
+    kind = _participant_kind(raw.strip(), identifier_type)
     if kind is None:
         return Rejected(Rejection.NOT_A_PERSON, raw)
-    return normalize_contact_identifier(kind, text, region=region)
+    return normalize_contact_identifier(kind, raw, region=region)
