@@ -72,6 +72,7 @@ async def crm_records(database: str) -> Crm:
     await add_company(workspace, "Mail giant", "gmail.com")
     await add_contact(workspace, "Jane Doe", acme, email="Jane.Doe@Acme-Corp.com")
     await add_contact(workspace, "Jane Billing", acme, email="jane+billing@acme-corp.com")
+    await add_contact(workspace, "Jane Plain", globex, email="jane@acme-corp.com")
     await add_contact(workspace, "Gary Gmail", email="gary@gmail.com")
     await add_contact(workspace, "Fred Français", initech, phone="06 12 34 56 78")
     await add_contact(workspace, "Brenda British", globex, phone="+44 7911 123456")
