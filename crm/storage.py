@@ -116,12 +116,12 @@ class LinkState:
 
     @classmethod
     def of(cls, link: ConversationLink) -> LinkState:
+        removed = link.removed_at is not None
         if link.contact_id is not None:
-            target, target_id = CandidateKind.CONTACT, link.contact_id
-        else:
-            assert link.company_id is not None, "the database ensures one target"
-            target, target_id = CandidateKind.COMPANY, link.company_id
-        return cls(target, target_id, link.source, removed=link.removed_at is not None)
+            return cls(CandidateKind.CONTACT, link.contact_id, link.source, removed)
+        if link.company_id is not None:
+            return cls(CandidateKind.COMPANY, link.company_id, link.source, removed)
+        raise ValueError("a link names a contact or a company")
 
 
 @dataclass(frozen=True, slots=True)
