@@ -232,12 +232,15 @@ class UnipileClient:
         before: datetime | None = None,
         after: datetime | None = None,
         meta_only: bool | None = None,
+        thread_id: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page[Email]:
+        # `thread_id` is listed by the OpenAPI schema only, not by the SDK.
         params = _query(
             account_id=account_id,
             folder=folder,
+            thread_id=thread_id,
             from_=from_,
             to=to,
             any_email=any_email,

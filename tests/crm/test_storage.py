@@ -285,7 +285,7 @@ async def test_storage_rules_load_in_two_reads(database: str) -> None:
 
     with recorded_statements() as statements:
         rules = await load_storage_rules(workspace)
-    assert len(statements) == 2
+    assert len(statements) == 1
     assert all(s.lstrip().upper().startswith("SELECT") for s in statements), statements
 
     assert {channel: rules.policy_for(channel) for channel in Channel} == {
@@ -305,7 +305,7 @@ async def test_a_workspace_without_rules_uses_the_defaults(sqlite_database: str)
     workspace = await Workspace.create(name="W", slug="w")
     with count_queries() as queries:
         rules = await load_storage_rules(workspace.id)
-    assert queries.value == 2
+    assert queries.value == 1
     assert rules.never_store == NeverStoreList()
     assert rules.policy_for(Channel.EMAIL) is StoragePolicy.AUTO
     assert rules.policy_for(Channel.WHATSAPP) is StoragePolicy.MANUAL
