@@ -1,12 +1,27 @@
-"""The context every resolver receives: who asks, and the services and loaders of the request."""
+"""The context every resolver receives: who asks, and the services and loaders of the request.
+
+Strawberry builds one context per HTTP request, but only one per WebSocket connection: whatever is
+cached here (scope, loaders) must be rebuilt per operation there, with `fresh()`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from crm import Identifier, StorageRules, load_storage_rules
+from db.models import Account, Workspace
+from db.vocabulary import IdentifierKind
+from resolvers.loaders import (
+    AttendeeCache,
+    AttendeesByChatLoader,
+    ConversationStateByKeyLoader,
+    CrmMatchByIdentifierLoader,
+    Loaders,
+)
+from resolvers.viewer import visible_accounts_query
+from schema.errors import SwitchboardError, Unauthenticated
 from server.auth import Identity
-from schema.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -20,6 +35,30 @@ class Services:
     """Long-lived collaborators, built once by the app's lifespan."""
 
     unipile: UnipileClient
+    attendee_cache: AttendeeCache = field(default_factory=AttendeeCache)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerScope:
+    """The viewer's workspace and the accounts they may see, read once per request."""
+
+    identity: Identity
+    workspace: Workspace | None
+    accounts: tuple[Account, ...]
+
+    @property
+    def region(self) -> str | None:
+        return self.workspace.default_region if self.workspace else None
+
+    def own_identifiers(self) -> list[Identifier]:
+        return [
+            Identifier(IdentifierKind(entry["kind"]), str(entry["value"]))
+            for account in self.accounts
+            for entry in account.own_identifiers
+        ]
+
+    def account(self, account_id: int) -> Account | None:
+        return next((account for account in self.accounts if account.id == account_id), None)
 
 
 @dataclass(slots=True)
@@ -28,8 +67,38 @@ class Context:
     services: Services
     identity: Identity | None
     auth_problem: str = "authentication required"
+    # Expected failures that do not fail the whole field, such as one account's upstream error.
+    partial_errors: list[SwitchboardError] = field(default_factory=list)
+    _scope: ViewerScope | None = None
+    _loaders: Loaders | None = None
+    _rules: StorageRules | None = None
 
     def viewer(self) -> Identity:
         if self.identity is None:
             raise Unauthenticated(self.auth_problem)
         return self.identity
+
+    async def scope(self) -> ViewerScope:
+        if self._scope is None:
+            identity = self.viewer()
+            accounts = await Account.filter(visible_accounts_query(identity)).select_related("workspace").order_by("id")
+            workspace = accounts[0].workspace if accounts else None
+            self._scope = ViewerScope(identity, workspace, tuple(accounts))
+        return self._scope
+
+    async def loaders(self) -> Loaders:
+        if self._loaders is None:
+            scope = await self.scope()
+            self._loaders = Loaders(
+                crm_match_by_identifier=CrmMatchByIdentifierLoader(
+                    scope.identity.workspace_id, scope.own_identifiers()
+                ),
+                conversation_state_by_key=ConversationStateByKeyLoader(scope.identity.workspace_id),
+                attendees_by_chat=AttendeesByChatLoader(self.services.unipile, self.services.attendee_cache),
+            )
+        return self._loaders
+
+    async def rules(self) -> StorageRules:
+        if self._rules is None:
+            self._rules = await load_storage_rules(self.viewer().workspace_id)
+        return self._rules

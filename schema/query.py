@@ -7,11 +7,19 @@ from strawberry.types import Info
 
 from resolvers import viewer as viewer_resolvers
 from resolvers.context import Context
+from resolvers.conversations import conversation_by_key, conversation_key, inbox_connection
+from resolvers.nodes import resolve_node
+from schema.crm import CrmQuery
+from schema.ids import from_global_id
+from schema.inbox import Conversation, ConversationConnection, ConversationFilter
+from schema.node import Node
 from schema.viewer import Account, User, Viewer, Workspace
+
+MAX_NODES = 100
 
 
 @strawberry.type
-class Query:
+class Query(CrmQuery):
     @strawberry.field(description="The authenticated user and their workspace.")
     async def viewer(self, info: Info[Context, None]) -> Viewer:
         identity = info.context.viewer()
@@ -23,6 +31,40 @@ class Query:
         description="The accounts the viewer may use: their own and those shared with the workspace."
     )
     async def accounts(self, info: Info[Context, None]) -> list[Account]:
-        identity = info.context.viewer()
-        accounts = await viewer_resolvers.visible_accounts(identity)
-        return [Account.from_model(account, identity.user_id) for account in accounts]
+        scope = await info.context.scope()
+        return [Account.from_model(account, scope.identity.user_id) for account in scope.accounts]
+
+    @strawberry.field(
+        description=(
+            "One inbox over every account the viewer may see, newest activity first, read live "
+            "from UniPile. `first` is 1 to 100 (default 20). An account that fails upstream is "
+            "left out and named in an error; the others are returned."
+        )
+    )
+    async def conversations(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        filter: ConversationFilter | None = None,
+    ) -> ConversationConnection:
+        return await inbox_connection(info.context, first, after, filter)
+
+    @strawberry.field(description="One conversation by id, live; null when it does not exist or is not the viewer's.")
+    async def conversation(self, info: Info[Context, None], id: strawberry.ID) -> Conversation | None:
+        info.context.viewer()
+        type_name, key = from_global_id(id)
+        parsed = conversation_key(key) if type_name == "Conversation" else None
+        return None if parsed is None else await conversation_by_key(info.context, *parsed)
+
+    @strawberry.field(description="Any object by its global id; null when it does not exist or is not the viewer's.")
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+        return await resolve_node(info.context, id)
+
+    @strawberry.field(description=f"Objects by global id, in order; at most {MAX_NODES}.")
+    async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
+        from schema.errors import BadUserInput
+
+        if len(ids) > MAX_NODES:
+            raise BadUserInput(f"at most {MAX_NODES} ids at once", argument="ids")
+        return [await resolve_node(info.context, global_id) for global_id in ids]

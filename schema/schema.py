@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
 
 from schema.errors import ErrorCode, is_unexpected
+from schema.extensions import CostReport, PartialErrors
 from schema.query import Query
 
 MAX_QUERY_DEPTH = 12
@@ -34,12 +36,17 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
-schema = strawberry.Schema(
-    query=Query,
-    extensions=[
+def build_schema(*, report_cost: bool = False) -> strawberry.Schema:
+    extensions: list[Any] = [
         MaskUnexpectedErrors,
+        PartialErrors,
         lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-    ],
-)
+    ]
+    if report_cost:
+        extensions.append(CostReport)
+    return strawberry.Schema(query=Query, extensions=extensions)
+
+
+schema = build_schema()

@@ -16,7 +16,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from db.config import tortoise_config
 from db.migrate import pending_migrations
 from resolvers.context import Services
-from schema.schema import schema
+from schema.schema import build_schema
 from server.graphql import GraphQLView
 from server.settings import Settings
 from server.state import AppState
@@ -49,7 +49,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 def create_app(settings: Settings) -> Starlette:
-    graphql = GraphQLView(schema)
+    graphql = GraphQLView(build_schema(report_cost=settings.report_cost))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
-import uvicorn
 from tortoise import Tortoise
 
 from db.config import tortoise_config

@@ -11,8 +11,13 @@ from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
-from crm import Identifier, Rejected, classify_participant, normalize_company_domain
-from crm import normalize_contact_identifier
+from crm import (
+    Identifier,
+    Rejected,
+    classify_participant,
+    normalize_company_domain,
+    normalize_contact_identifier,
+)
 from db.models import (
     Account,
     Company,

@@ -1,0 +1,183 @@
+"""The CRM's contacts and companies, read for the viewer's workspace only.
+
+Every read loads a page or a batch with a fixed number of queries, however many records it holds:
+the records, then their identifiers or domains, then (for contacts) their companies, each by one
+`__in` query. What is returned is plain data; the schema turns it into GraphQL objects.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiodataloader import DataLoader
+from tortoise.expressions import Q, Subquery
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from db.models import Company, CompanyDomain, Contact, ContactIdentifier
+from schema.pagination import OffsetPage, start_offset, validate_first
+from server.auth import Identity
+
+CONTACTS = "contacts"
+COMPANIES = "companies"
+DEFAULT_PAGE_SIZE = 20
+CONTACT_ORDER = ("last_name", "first_name", "id")
+COMPANY_ORDER = ("name", "id")
+
+ModelT = TypeVar("ModelT", bound=Model)
+RecordT = TypeVar("RecordT")
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyRecord:
+    company: Company
+    domains: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    contact: Contact
+    identifiers: tuple[ContactIdentifier, ...]
+    company: CompanyRecord | None
+
+
+async def contact_page(
+    identity: Identity, first: int | None, after: str | None, search: str | None
+) -> OffsetPage[ContactRecord]:
+    workspace_id = identity.workspace_id
+    contacts = Contact.filter(_contact_search(workspace_id, search))
+    return await _offset_page(
+        CONTACTS,
+        contacts.order_by(*CONTACT_ORDER),
+        first,
+        after,
+        lambda rows: _contact_records(workspace_id, rows),
+    )
+
+
+async def company_page(
+    identity: Identity, first: int | None, after: str | None, search: str | None
+) -> OffsetPage[CompanyRecord]:
+    workspace_id = identity.workspace_id
+    companies = Company.filter(_company_search(workspace_id, search))
+    return await _offset_page(
+        COMPANIES,
+        companies.order_by(*COMPANY_ORDER),
+        first,
+        after,
+        lambda rows: _company_records(workspace_id, rows),
+    )
+
+
+class ContactByIdLoader(DataLoader[int, ContactRecord | None]):
+    """Contacts of one workspace by primary key; another workspace's ids load as None."""
+
+    def __init__(self, workspace_id: int) -> None:
+        super().__init__()
+        self.workspace_id = workspace_id
+
+    async def batch_load_fn(self, keys: list[int]) -> list[ContactRecord | None]:
+        contacts = await Contact.filter(workspace_id=self.workspace_id, id__in=keys)
+        records = await _contact_records(self.workspace_id, contacts)
+        by_id = {record.contact.id: record for record in records}
+        return [by_id.get(key) for key in keys]
+
+
+class CompanyByIdLoader(DataLoader[int, CompanyRecord | None]):
+    """Companies of one workspace by primary key; another workspace's ids load as None."""
+
+    def __init__(self, workspace_id: int) -> None:
+        super().__init__()
+        self.workspace_id = workspace_id
+
+    async def batch_load_fn(self, keys: list[int]) -> list[CompanyRecord | None]:
+        by_id = await _companies_by_id(self.workspace_id, keys)
+        return [by_id.get(key) for key in keys]
+
+
+async def _offset_page(
+    kind: str,
+    ordered: QuerySet[ModelT],
+    first: int | None,
+    after: str | None,
+    load: Callable[[list[ModelT]], Awaitable[list[RecordT]]],
+) -> OffsetPage[RecordT]:
+    size = validate_first(first, DEFAULT_PAGE_SIZE)
+    offset = start_offset(kind, after)
+    total = await ordered.count()
+    # One row beyond the page tells whether another page follows, whatever the count said.
+    rows = await ordered.offset(offset).limit(size + 1)
+    records = await load(rows[:size])
+    return OffsetPage(kind, offset, records, has_next_page=len(rows) > size, total_count=total)
+
+
+def _search_terms(search: str | None) -> list[str]:
+    """Words that must each match somewhere, so that "ada lovelace" finds Ada Lovelace."""
+    return search.split() if search else []
+
+
+def _contact_search(workspace_id: int, search: str | None) -> Q:
+    condition = Q(workspace_id=workspace_id)
+    for term in _search_terms(search):
+        identifiers = ContactIdentifier.filter(
+            Q(value__icontains=term) | Q(original__icontains=term), workspace_id=workspace_id
+        )
+        condition &= (
+            Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
+            | Q(id__in=Subquery(identifiers.values("contact_id")))
+        )
+    return condition
+
+
+def _company_search(workspace_id: int, search: str | None) -> Q:
+    condition = Q(workspace_id=workspace_id)
+    for term in _search_terms(search):
+        domains = CompanyDomain.filter(workspace_id=workspace_id, domain__icontains=term)
+        condition &= Q(name__icontains=term) | Q(id__in=Subquery(domains.values("company_id")))
+    return condition
+
+
+async def _contact_records(workspace_id: int, contacts: list[Contact]) -> list[ContactRecord]:
+    identifiers = await ContactIdentifier.filter(
+        workspace_id=workspace_id, contact_id__in=[contact.id for contact in contacts]
+    ).order_by("id")
+    identifiers_of = _group(identifiers, lambda identifier: identifier.contact_id)
+    companies = await _companies_by_id(
+        workspace_id, {contact.company_id for contact in contacts if contact.company_id is not None}
+    )
+    return [
+        ContactRecord(
+            contact=contact,
+            identifiers=tuple(identifiers_of[contact.id]),
+            company=None if contact.company_id is None else companies.get(contact.company_id),
+        )
+        for contact in contacts
+    ]
+
+
+async def _companies_by_id(workspace_id: int, ids: Collection[int]) -> dict[int, CompanyRecord]:
+    companies = await Company.filter(workspace_id=workspace_id, id__in=list(ids))
+    records = await _company_records(workspace_id, companies)
+    return {record.company.id: record for record in records}
+
+
+async def _company_records(workspace_id: int, companies: list[Company]) -> list[CompanyRecord]:
+    domains = await CompanyDomain.filter(
+        workspace_id=workspace_id, company_id__in=[company.id for company in companies]
+    ).order_by("id")
+    domains_of = _group(domains, lambda domain: domain.company_id)
+    return [
+        CompanyRecord(company=company, domains=tuple(d.domain for d in domains_of[company.id]))
+        for company in companies
+    ]
+
+
+def _group(rows: Iterable[ModelT], key: Callable[[ModelT], int]) -> defaultdict[int, list[ModelT]]:
+    grouped: defaultdict[int, list[ModelT]] = defaultdict(list)
+    for row in rows:
+        grouped[key(row)].append(row)
+    return grouped

@@ -1,0 +1,143 @@
+"""The CRM side of the schema: contacts and companies, paged from the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from db.vocabulary import IdentifierKind
+from resolvers import crm
+from resolvers.context import Context
+from schema.ids import to_global_id
+from schema.node import Node
+from schema.pagination import Connection
+
+FIRST = strawberry.argument(description="How many to return, from 1 to 100.")
+AFTER = strawberry.argument(
+    description="Return those after this cursor, from an edge of this list."
+)
+
+
+@strawberry.type(description="An email address, phone number or provider id of a contact.")
+class ContactIdentifierValue:
+    value: str = strawberry.field(
+        description="The normalised form, the one participants are matched against "
+        "(lower-case email, E.164 phone number)."
+    )
+    original: str = strawberry.field(description="As it was entered in the CRM.")
+
+
+@strawberry.type(description="A company of the CRM.")
+class Company(Node):
+    name: str
+    domains: list[str] = strawberry.field(description="Its registrable domains, normalised.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, record: crm.CompanyRecord) -> Company:
+        company = record.company
+        return cls(
+            id=strawberry.ID(to_global_id("Company", company.id)),
+            name=company.name,
+            domains=list(record.domains),
+            created_at=company.created_at,
+            updated_at=company.updated_at,
+        )
+
+
+@strawberry.type(description="A person of the CRM.")
+class Contact(Node):
+    first_name: str
+    last_name: str
+    name: str = strawberry.field(description="The first and last names together.")
+    company: Company | None
+    emails: list[ContactIdentifierValue]
+    phones: list[ContactIdentifierValue]
+    provider_ids: list[ContactIdentifierValue] = strawberry.field(
+        description="Ids on messaging networks, such as a LinkedIn member id."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, record: crm.ContactRecord) -> Contact:
+        contact = record.contact
+        values: dict[IdentifierKind, list[ContactIdentifierValue]] = {
+            kind: [] for kind in IdentifierKind
+        }
+        for identifier in record.identifiers:
+            values[identifier.kind].append(
+                ContactIdentifierValue(value=identifier.value, original=identifier.original)
+            )
+        return cls(
+            id=strawberry.ID(to_global_id("Contact", contact.id)),
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            name=" ".join(part for part in (contact.first_name, contact.last_name) if part),
+            company=None if record.company is None else Company.from_model(record.company),
+            emails=values[IdentifierKind.EMAIL],
+            phones=values[IdentifierKind.PHONE],
+            provider_ids=values[IdentifierKind.PROVIDER_ID],
+            created_at=contact.created_at,
+            updated_at=contact.updated_at,
+        )
+
+
+async def _contacts(
+    info: Info[Context, None],
+    first: Annotated[int | None, FIRST] = crm.DEFAULT_PAGE_SIZE,
+    after: Annotated[str | None, AFTER] = None,
+    search: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Words that must each appear, ignoring case, in the first or last name "
+            "or in an email address, phone number or provider id."
+        ),
+    ] = None,
+) -> Connection[Contact]:
+    page = await crm.contact_page(info.context.viewer(), first, after, search)
+    return Connection.from_page(page, Contact.from_model)
+
+
+async def _companies(
+    info: Info[Context, None],
+    first: Annotated[int | None, FIRST] = crm.DEFAULT_PAGE_SIZE,
+    after: Annotated[str | None, AFTER] = None,
+    search: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Words that must each appear, ignoring case, in the name or a domain."
+        ),
+    ] = None,
+) -> Connection[Company]:
+    page = await crm.company_page(info.context.viewer(), first, after, search)
+    return Connection.from_page(page, Company.from_model)
+
+
+@strawberry.type
+class CrmQuery:
+    # `resolver=` rather than decorated methods keeps the fields typed for mypy.
+    contacts: Connection[Contact] = strawberry.field(
+        resolver=_contacts,
+        description="The workspace's contacts, by last name, then first name, from the database.",
+    )
+    companies: Connection[Company] = strawberry.field(
+        resolver=_companies,
+        description="The workspace's companies, by name, from the database.",
+    )
+
+
+async def contact_node(loader: crm.ContactByIdLoader, pk: int) -> Contact | None:
+    """The contact for `node(id:)`: None when missing or of another workspace, alike."""
+    record = await loader.load(pk)
+    return None if record is None else Contact.from_model(record)
+
+
+async def company_node(loader: crm.CompanyByIdLoader, pk: int) -> Company | None:
+    """The company for `node(id:)`: None when missing or of another workspace, alike."""
+    record = await loader.load(pk)
+    return None if record is None else Company.from_model(record)

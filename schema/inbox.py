@@ -1,0 +1,163 @@
+"""The inbox's types: conversations, their participants and CRM matches, storage, links, messages.
+
+Every field here is a plain attribute: the connection resolvers load a whole page in batches and
+build these objects, so that no field does I/O of its own (see `stack-notes.md` on speed). The one
+exception is `Conversation.messages`, a conversation view's own request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from crm import CandidateKind
+from db import vocabulary
+from resolvers.context import Context
+from resolvers.live import ConversationRecord
+from schema.enums import Channel
+from schema.node import Node
+from schema.pagination import PageInfo
+from schema.viewer import Account
+
+StorageReason = strawberry.enum(vocabulary.StorageReason, description="Why a conversation is, or should be, stored.")
+MatchMethod = strawberry.enum(vocabulary.MatchMethod, description="How a participant was tied to a CRM record.")
+LinkSource = strawberry.enum(vocabulary.LinkSource, description="Who created a link.")
+Direction = strawberry.enum(vocabulary.Direction)
+ParticipantRole = strawberry.enum(vocabulary.ParticipantRole)
+
+
+CrmRecordKind = strawberry.enum(CandidateKind, name="CrmRecordKind", description="The kind of a CRM record.")
+
+
+@strawberry.type(description="A CRM contact or company a participant may be.")
+class CrmCandidate:
+    id: strawberry.ID = strawberry.field(description="The global id of the Contact or Company.")
+    kind: CrmRecordKind
+    name: str
+    method: MatchMethod
+    confidence: float = strawberry.field(description="From 0 to 1: email 0.95, phone 0.90, provider id 0.85, domain 0.80, manual 1.0.")
+
+
+@strawberry.type(description="What a participant matched in the CRM. No pick is made among several candidates.")
+class CrmMatch:
+    contact: CrmCandidate | None = strawberry.field(description="The contact, when exactly one matched.")
+    company: CrmCandidate | None = strawberry.field(description="The company, when exactly one matched.")
+    method: MatchMethod | None = strawberry.field(description="How the best candidate matched.")
+    confidence: float | None
+    ambiguous: bool = strawberry.field(description="Several contacts, or several companies, matched.")
+    candidates: list[CrmCandidate]
+
+
+@strawberry.type(description="Someone in a conversation or on a message.")
+class Participant:
+    identifier: str = strawberry.field(description="As UniPile shows it: an address, a WhatsApp JID, a provider id.")
+    identifier_type: str
+    display_name: str | None
+    is_self: bool = strawberry.field(description="The connected account itself.")
+    role: ParticipantRole
+    phone_number: str | None = strawberry.field(description="E.164, when the identifier is a phone number or JID.")
+    email_address: str | None = strawberry.field(description="Normalised, when the identifier is an email address.")
+    crm_match: CrmMatch | None = strawberry.field(description="Null for the account itself and for identifiers that are not people.")
+
+
+@strawberry.type(description="Whether the CRM keeps a conversation, and why.")
+class StorageStatus:
+    stored: bool
+    should_store: bool
+    reason: StorageReason
+    stored_at: datetime | None
+
+
+@strawberry.type(description="A link between a conversation and a contact or company.")
+class ConversationLink:
+    id: strawberry.ID
+    target: CrmCandidate
+    source: LinkSource
+    rule: MatchMethod | None = strawberry.field(description="The matcher's rule, for links it created.")
+    created_by_user_id: strawberry.ID | None = strawberry.field(description="The global id of the User who linked it.")
+    created_at: datetime
+
+
+@strawberry.type
+class Attachment:
+    name: str | None
+    size: int | None
+    mime_type: str | None
+
+
+@strawberry.type(description="A message of a chat, or an email of a thread; the same shape live or stored.")
+class Message(Node):
+    external_id: str = strawberry.field(description="The UniPile message or email id.")
+    sender: Participant
+    recipients: list[Participant] = strawberry.field(description="To and cc (email); empty for chats.")
+    direction: Direction
+    text: str | None
+    html: str | None = strawberry.field(description="The HTML body (email).")
+    sent_at: datetime
+    is_read: bool
+    attachments: list[Attachment]
+
+
+@strawberry.type
+class MessageEdge:
+    cursor: str
+    node: Message
+
+
+@strawberry.type
+class MessageConnection:
+    edges: list[MessageEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A chat, or an email thread, of one connected account.")
+class Conversation(Node):
+    external_id: str = strawberry.field(description="The UniPile chat id, or the email thread id.")
+    channel: Channel
+    account: Account
+    subject: str | None
+    is_group: bool
+    last_message_at: datetime | None
+    last_message_preview: str | None = strawberry.field(description="Chats: the last message's text. Email: null in lists (bodies are not fetched for a page).")
+    unread_count: int
+    has_attachments: bool
+    participants: list[Participant]
+    storage: StorageStatus
+    links: list[ConversationLink] = strawberry.field(description="Active links; removed ones are not listed.")
+    can_link: bool = strawberry.field(description="Whether the viewer may link or store it now (its account is connected).")
+    record: strawberry.Private[ConversationRecord]
+    stored_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="Newest first: the stored copy when stored, else live from UniPile.")
+    async def messages(
+        self, info: Info[Context, None], first: int = 20, after: str | None = None
+    ) -> MessageConnection:
+        from resolvers.messages import conversation_messages
+
+        return await conversation_messages(info.context, self, first, after)
+
+
+@strawberry.type
+class ConversationEdge:
+    cursor: str
+    node: Conversation
+
+
+@strawberry.type
+class ConversationConnection:
+    edges: list[ConversationEdge]
+    page_info: PageInfo
+
+
+@strawberry.input(description="Which conversations to list. Every field narrows the list; all are optional.")
+class ConversationFilter:
+    account_ids: list[strawberry.ID] | None = strawberry.field(default=None, description="Only these accounts (pushed down: only they are asked).")
+    channels: list[Channel] | None = strawberry.field(default=None, description="Only these channels (pushed down: only their accounts are asked).")
+    unread: bool | None = strawberry.field(default=None, description="Unread or read only (pushed down for chats; applied by the server for email threads).")
+    matched: bool | None = strawberry.field(default=None, description="With or without a CRM match (applied by the server).")
+    stored: bool | None = strawberry.field(default=None, description="Stored or not (applied by the server).")
+    linked_to: strawberry.ID | None = strawberry.field(default=None, description="Linked to this Contact or Company (applied by the server).")
+    folder: str | None = strawberry.field(default=None, description="Email folder provider id (pushed down); chats have no folders and are left out.")
+

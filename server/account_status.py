@@ -1,0 +1,63 @@
+"""Applying UniPile's account-status events to `Account` rows, and announcing the changes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from db.models import Account, WebhookReceipt
+from db.vocabulary import AccountStatus
+from server.receipts import Publication
+from server.topics import account_topic, workspace_accounts_topic
+
+log = logging.getLogger(__name__)
+
+# UniPile's status messages: what the account's status becomes, and the error to show, if any.
+STATUS_OF_MESSAGE: Mapping[str, tuple[AccountStatus, str | None]] = {
+    "OK": (AccountStatus.OK, None),
+    "RECONNECTED": (AccountStatus.OK, None),
+    "SYNC_SUCCESS": (AccountStatus.OK, None),
+    "CREATION_SUCCESS": (AccountStatus.OK, None),
+    "CONNECTING": (AccountStatus.CONNECTING, None),
+    "CREDENTIALS": (AccountStatus.CREDENTIALS, "The account's credentials must be renewed."),
+    "PERMISSIONS": (AccountStatus.PERMISSIONS, "The account lacks a permission UniPile needs."),
+    "ERROR": (AccountStatus.ERROR, "UniPile reports an error on this account."),
+    "CREATION_FAIL": (AccountStatus.ERROR, "UniPile could not connect the account."),
+    "STOPPED": (AccountStatus.STOPPED, "The account's synchronisation is stopped."),
+    "DELETED": (AccountStatus.DELETED, "The account was deleted from UniPile."),
+}
+
+
+async def apply_account_status(receipt: WebhookReceipt) -> Sequence[Publication]:
+    """Handler for `account_status` receipts: `{"AccountStatus": {"account_id", "message"}}`."""
+    event: Mapping[str, Any] = receipt.payload["AccountStatus"]
+    unipile_id, message = str(event["account_id"]), str(event["message"])
+    if message not in STATUS_OF_MESSAGE:
+        log.warning("ignored unknown account status %r for %s", message, unipile_id)
+        return []
+    account = await Account.get_or_none(unipile_id=unipile_id)
+    if account is None:
+        # UniPile reports every account of the API key, including some this CRM never connected.
+        return []
+    status, error = STATUS_OF_MESSAGE[message]
+    if (account.status, account.last_error) == (status, error):
+        return []
+    changed_at = datetime.now(UTC)
+    await Account.filter(id=account.id).update(
+        status=status, last_error=error, status_changed_at=changed_at
+    )
+    change = {
+        "type": "account_status",
+        "account_id": account.id,
+        "unipile_id": unipile_id,
+        "workspace_id": account.workspace_id,
+        "status": status.value,
+        "last_error": error,
+        "status_changed_at": changed_at,
+    }
+    return [
+        Publication(account_topic(unipile_id), change),
+        Publication(workspace_accounts_topic(account.workspace_id), change),
+    ]

@@ -1,0 +1,13 @@
+"""The names of pub/sub topics: every publisher and subscriber builds them here, nowhere else."""
+
+from __future__ import annotations
+
+
+def account_topic(unipile_id: str) -> str:
+    """Events about one connected account, keyed by its UniPile id."""
+    return f"account:{unipile_id}"
+
+
+def workspace_accounts_topic(workspace_id: int) -> str:
+    """Events about any account of a workspace, for subscribers that watch them all at once."""
+    return f"workspace:{workspace_id}:accounts"
