@@ -345,6 +345,10 @@ class WebhookReceipt(Model):
     last_error = fields.TextField(null=True)
     received_at = fields.DatetimeField(auto_now_add=True)
     processed_at = fields.DatetimeField(null=True)
+    # A claim is a lease: a worker that dies mid-processing leaves it to expire, not a lock.
+    claimed_by = fields.CharField(max_length=64, null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    next_attempt_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "webhook_receipt"

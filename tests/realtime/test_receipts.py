@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from db.models import WebhookReceipt
+from db.vocabulary import ReceiptState
+from server.pubsub import InProcessPubSub
+from server.receipts import (
+    Publication,
+    ReceiptProcessor,
+    RetryPolicy,
+    identify,
+    record_receipt,
+)
+from tests.realtime.conftest import HandledLog, eventually
+
+MESSAGE = {"event": "message_received", "account_id": "acc", "message_id": "m1", "message": "hi"}
+STATUS = {"AccountStatus": {"account_id": "acc", "account_type": "WHATSAPP", "message": "ERROR"}}
+
+
+def message(n: int) -> dict[str, object]:
+    return {**MESSAGE, "message_id": f"m{n}"}
+
+
+def processor(
+    log: HandledLog, *, batch_size: int = 50, poll_interval: float = 5.0
+) -> ReceiptProcessor:
+    instance = ReceiptProcessor(
+        InProcessPubSub(), batch_size=batch_size, poll_interval=poll_interval
+    )
+    instance.on("message_received", log.handler)
+    return instance
+
+
+def test_events_with_an_id_are_keyed_by_it() -> None:
+    received = identify(MESSAGE)
+    assert received is not None and received.key == "message_received:m1"
+    mail = identify({"event": "mail_received", "email_id": "e1", "subject": "x"})
+    assert mail is not None and (mail.kind, mail.key, mail.lasting) == (
+        "mail_received", "mail_received:e1", True
+    )
+
+
+def test_other_events_are_keyed_by_their_content_whatever_the_webhook() -> None:
+    status = identify({**STATUS, "webhook_name": "a"})
+    assert status is not None and status.kind == "account_status" and not status.lasting
+    assert status == identify({**STATUS, "webhook_name": "b"})
+    other = {"AccountStatus": {**STATUS["AccountStatus"], "message": "OK"}}
+    assert status != identify(other)
+
+
+def test_a_payload_naming_no_event_has_no_identity() -> None:
+    assert identify({"hello": "world"}) is None
+    assert identify({"event": 3}) is None
+
+
+async def test_a_receipt_is_recorded_once(database: str) -> None:
+    identity = identify(MESSAGE)
+    assert identity is not None
+    assert await record_receipt(identity, MESSAGE)
+    assert not await record_receipt(identity, MESSAGE)
+    assert await WebhookReceipt.all().count() == 1
+
+
+async def test_two_processors_process_each_receipt_once(database: str) -> None:
+    for n in range(40):
+        identity = identify(message(n))
+        assert identity is not None
+        await record_receipt(identity, message(n))
+    log = HandledLog()
+    first, second = processor(log, batch_size=40), processor(log, batch_size=40)
+    while sum(await asyncio.gather(first.process_pending(), second.process_pending())):
+        pass
+    assert sorted(Counter(log.ids).values()) == [1] * 40
+    assert await WebhookReceipt.filter(state=ReceiptState.PROCESSED).count() == 40
+
+
+async def test_receipts_left_by_a_crash_are_processed_by_the_next_start(database: str) -> None:
+    now = datetime.now(UTC)
+    never_claimed = await WebhookReceipt.create(event_key="a", event="message_received", payload={})
+    dead_claim = await WebhookReceipt.create(
+        event_key="b", event="message_received", payload={},
+        claimed_by="dead-worker#1", claimed_at=now - timedelta(hours=1),
+    )
+    live_claim = await WebhookReceipt.create(
+        event_key="c", event="message_received", payload={},
+        claimed_by="live-worker#1", claimed_at=now - timedelta(seconds=1),
+    )
+    log = HandledLog()
+    restarted = processor(log, poll_interval=0.1)
+    await restarted.start()
+    try:
+
+        async def both_processed() -> bool:
+            return sorted(log.ids) == [never_claimed.id, dead_claim.id]
+
+        await eventually(both_processed)
+    finally:
+        await restarted.aclose()
+    await live_claim.refresh_from_db()
+    assert (live_claim.state, live_claim.claimed_by) == (ReceiptState.PENDING, "live-worker#1")
+
+
+async def test_a_failing_receipt_is_retried_then_given_up(database: str) -> None:
+    failures = Counter[int]()
+
+    async def flaky(receipt: WebhookReceipt) -> Sequence[Publication]:
+        failures[receipt.id] += 1
+        if receipt.payload["message_id"] == "m1" or failures[receipt.id] == 1:
+            raise RuntimeError(f"failure {failures[receipt.id]}")
+        return []
+
+    for n in (1, 2):
+        identity = identify(message(n))
+        assert identity is not None
+        await record_receipt(identity, message(n))
+    worker = ReceiptProcessor(InProcessPubSub(), retry=RetryPolicy(max_attempts=3, first_delay=0))
+    worker.on("message_received", flaky)
+    while await worker.process_pending():
+        pass
+    hopeless, recovered = await WebhookReceipt.all().order_by("id")
+    assert (hopeless.state, hopeless.attempts) == (ReceiptState.FAILED, 3)
+    assert hopeless.last_error is not None and "failure 3" in hopeless.last_error
+    assert (recovered.state, recovered.attempts) == (ReceiptState.PROCESSED, 2)
+
+
+async def test_a_failed_receipt_waits_for_its_retry(database: str) -> None:
+    async def failing(receipt: WebhookReceipt) -> Sequence[Publication]:
+        raise RuntimeError("down")
+
+    identity = identify(MESSAGE)
+    assert identity is not None
+    await record_receipt(identity, MESSAGE)
+    worker = ReceiptProcessor(InProcessPubSub(), retry=RetryPolicy(first_delay=60))
+    worker.on("message_received", failing)
+    assert await worker.process_pending() == 1
+    assert await worker.process_pending() == 0
+    receipt = await WebhookReceipt.get()
+    assert receipt.next_attempt_at is not None and receipt.next_attempt_at > datetime.now(UTC)
+
+
+async def test_a_content_keyed_event_can_recur_once_processed(database: str) -> None:
+    log = HandledLog()
+    worker = ReceiptProcessor(InProcessPubSub())
+    worker.on("account_status", log.handler)
+    identity = identify(STATUS)
+    assert identity is not None
+    assert await record_receipt(identity, STATUS)
+    assert not await record_receipt(identity, STATUS)  # a duplicate while it is pending
+    assert await worker.process_pending() == 1
+    assert await record_receipt(identity, STATUS)  # the same status, happening again
+    assert await worker.process_pending() == 1
+    assert len(log.ids) == 2
+
+
+async def test_processed_receipts_publish_what_their_handler_returns(database: str) -> None:
+    pubsub = InProcessPubSub()
+
+    async def announce(receipt: WebhookReceipt) -> Sequence[Publication]:
+        return [Publication("news", {"receipt": receipt.id})]
+
+    worker = ReceiptProcessor(pubsub)
+    worker.on("message_received", announce)
+    identity = identify(MESSAGE)
+    assert identity is not None
+    await record_receipt(identity, MESSAGE)
+    async with pubsub.subscribe("news") as news:
+        await worker.process_pending()
+        receipt = await WebhookReceipt.get()
+        async with asyncio.timeout(1):
+            assert await anext(news) == {"receipt": receipt.id}
