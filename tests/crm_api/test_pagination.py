@@ -1,0 +1,71 @@
+"""Page arguments and offset cursors, without a database."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from schema.errors import BadUserInput
+from schema.pagination import (
+    MAX_OFFSET,
+    decode_offset_cursor,
+    encode_offset_cursor,
+    start_offset,
+    validate_first,
+)
+
+
+def forged(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(("first", "expected"), [(None, 20), (1, 1), (37, 37), (100, 100)])
+def test_first_from_1_to_100_is_accepted(first: int | None, expected: int) -> None:
+    assert validate_first(first, default=20) == expected
+
+
+@pytest.mark.parametrize("first", [0, -1, 101, 10**9])
+def test_first_outside_1_to_100_is_bad_input(first: int) -> None:
+    with pytest.raises(BadUserInput) as raised:
+        validate_first(first, default=20)
+    assert raised.value.extensions["code"] == "BAD_USER_INPUT"
+
+
+def test_a_smaller_maximum_is_enforced() -> None:
+    assert validate_first(10, default=5, maximum=10) == 10
+    with pytest.raises(BadUserInput):
+        validate_first(11, default=5, maximum=10)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 99, MAX_OFFSET])
+def test_an_offset_cursor_decodes_to_its_offset(offset: int) -> None:
+    cursor = encode_offset_cursor("contacts", offset)
+    assert decode_offset_cursor("contacts", cursor) == offset
+    assert start_offset("contacts", cursor) == offset + 1
+
+
+def test_no_cursor_starts_the_list() -> None:
+    assert start_offset("contacts", None) == 0
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        pytest.param("garbage", id="not base64"),
+        pytest.param("", id="empty"),
+        pytest.param(encode_offset_cursor("companies", 3), id="another list's cursor"),
+        pytest.param(forged("offset:contacts"), id="no offset"),
+        pytest.param(forged("offset:contacts:"), id="empty offset"),
+        pytest.param(forged("offset:contacts:-1"), id="negative"),
+        pytest.param(forged("offset:contacts:3x"), id="not a number"),
+        pytest.param(forged("offset:contacts:١٢"), id="non-ASCII digits"),
+        pytest.param(forged(f"offset:contacts:{MAX_OFFSET + 1}"), id="beyond any list"),
+        pytest.param(forged("Contact:3"), id="a global id"),
+        pytest.param(base64.urlsafe_b64encode(b"\xff\xfe").decode(), id="not UTF-8"),
+    ],
+)
+def test_a_cursor_not_issued_for_the_list_is_bad_input(cursor: str) -> None:
+    with pytest.raises(BadUserInput) as raised:
+        decode_offset_cursor("contacts", cursor)
+    assert raised.value.extensions == {"code": "BAD_USER_INPUT", "argument": "after"}
