@@ -173,3 +173,19 @@ async def test_an_anonymous_request_is_unauthenticated(crm_server: CrmServer) ->
     result = await crm_server.query(None, contacts_query("first: 1"))
     assert result["data"] is None
     assert [error["extensions"]["code"] for error in result["errors"]] == ["UNAUTHENTICATED"]
+
+
+async def test_node_refetches_contacts_and_companies_of_the_viewer_only(
+    crm_server: CrmServer,
+) -> None:
+    query = contacts_query("first: 1", "id company { id }")
+    rival_node = data(await crm_server.query(crm_server.crm.rival, query))["contacts"]["edges"][0]
+    demo_node = (await demo_contacts(crm_server, "first: 1", "id company { id }"))["edges"][0]
+    ids = [
+        node_id
+        for edge in (rival_node, demo_node)
+        for node_id in (edge["node"]["id"], edge["node"]["company"]["id"])
+    ]
+    refetch = "query ($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+    result = data(await crm_server.query(crm_server.crm.demo, refetch, {"ids": ids}))
+    assert result["nodes"] == [None, None, {"id": ids[2]}, {"id": ids[3]}]
