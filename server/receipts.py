@@ -7,8 +7,8 @@ status) have only their content to go by, and the same content can legitimately 
 account that fails, recovers and fails again): their key is released once the receipt is done, so
 it deduplicates deliveries of one occurrence but not later occurrences.
 
-Processing is at least once, made effectively exactly once: a worker claims a receipt with a
-conditional UPDATE (a lease that expires, so a crashed worker's receipts are taken over), runs the
+Processing is at least once, made effectively exactly once: a worker claims a receipt under a
+lease (`db.claims`: a conditional UPDATE, so a crashed worker's receipts are taken over), runs the
 handler, and marks the receipt done only while it still holds the claim. Handlers must therefore be
 idempotent: a crash between a handler's writes and the mark runs it again. What a handler wants
 published is published only after the mark succeeded, so subscribers never see an event twice.
@@ -18,21 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from db.claims import DEFAULT_RETRY, LeasedQueue, RetryPolicy
 from db.models import WebhookReceipt
 from db.vocabulary import ReceiptState
 from server.pubsub import PubSub
@@ -98,28 +94,8 @@ Handler = Callable[[WebhookReceipt], Awaitable[Sequence[Publication]]]
 """Applies one receipt (idempotently) and returns what to publish once it is marked done."""
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    first_delay: float = 2.0
-    max_delay: float = 600.0
-
-    def delay(self, attempts: int) -> timedelta:
-        """The wait after the `attempts`-th failed attempt."""
-        return timedelta(seconds=min(self.first_delay * 2 ** (attempts - 1), self.max_delay))
-
-
-def _worker_name() -> str:
-    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-class ReceiptProcessor:
-    """Claims pending receipts and runs the handler registered for their kind.
-
-    It runs after `start()` until `aclose()`: at once, whenever `wake()` is called (after this
-    process records a receipt), and every `poll_interval` seconds for receipts recorded by other
-    processes, left by a crash, or due for a retry. One receipt at a time, oldest first.
-    """
+class ReceiptProcessor(LeasedQueue[WebhookReceipt]):
+    """Claims pending receipts and runs the handler registered for their kind, oldest first."""
 
     def __init__(
         self,
@@ -129,23 +105,19 @@ class ReceiptProcessor:
         claim_ttl: float = 300.0,
         handler_timeout: float = 60.0,
         batch_size: int = 50,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
-        if handler_timeout >= claim_ttl:
-            # Otherwise a live worker's claim could expire and a second one run the same receipt.
-            raise ValueError("handler_timeout must be shorter than claim_ttl")
+        super().__init__(
+            WebhookReceipt,
+            name="receipt-processor",
+            poll_interval=poll_interval,
+            claim_ttl=claim_ttl,
+            run_timeout=handler_timeout,
+            batch_size=batch_size,
+            retry=retry,
+        )
         self._pubsub = pubsub
-        self._poll_interval = poll_interval
-        self._claim_ttl = timedelta(seconds=claim_ttl)
-        self._handler_timeout = handler_timeout
-        self._batch_size = batch_size
-        self._retry = retry
         self._handlers: dict[str, Handler] = {}
-        self._worker = _worker_name()
-        self._claims = itertools.count(1)
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
 
     def on(self, kind: str, handler: Handler) -> None:
         """Handle receipts of `kind` (`message_received`, `mail_received`, `account_status`...)."""
@@ -156,79 +128,16 @@ class ReceiptProcessor:
     def handles(self, kind: str) -> bool:
         return kind in self._handlers
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def start(self) -> None:
-        """Start processing, beginning with whatever earlier runs left pending."""
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="receipt-processor")
-
-    async def aclose(self, grace: float = 5.0) -> None:
-        """Stop after the current receipt; past `grace` seconds, cancel it (its claim expires)."""
-        if self._task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(self._task, grace)
-        except TimeoutError:
-            log.warning("receipt processor did not stop within %s s; cancelled", grace)
-        self._task = None
-
-    async def process_pending(self) -> int:
-        """Process the receipts claimable now, up to one batch; how many this worker claimed."""
-        claimed = 0
-        for receipt_id in await self._candidates():
-            if self._stopping:
-                break
-            receipt, claim = await self._claim(receipt_id)
-            if receipt is not None:
-                claimed += 1
-                await self._process(receipt, claim)
-        return claimed
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                while await self.process_pending():
-                    pass
-            except Exception:
-                # The database may be briefly unreachable; the next poll tries again.
-                log.exception("processing webhook receipts failed")
-            with suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_interval):
-                    await self._wake.wait()
-
     def _claimable(self, now: datetime) -> Q:
         return (
             Q(event__in=list(self._handlers))
             & Q(state__in=[ReceiptState.PENDING, ReceiptState.FAILED])
             & Q(attempts__lt=self._retry.max_attempts)
-            & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - self._claim_ttl))
         )
-
-    async def _candidates(self) -> list[int]:
-        if not self._handlers:
-            return []
-        query = WebhookReceipt.filter(self._claimable(datetime.now(UTC)))
-        found = await query.order_by("id").limit(self._batch_size).only("id")
-        return [receipt.id for receipt in found]
-
-    async def _claim(self, receipt_id: int) -> tuple[WebhookReceipt | None, str]:
-        # The WHERE clause is evaluated again under the row lock, so only one worker updates it.
-        now = datetime.now(UTC)
-        claim = f"{self._worker}#{next(self._claims)}"
-        query = WebhookReceipt.filter(self._claimable(now), id=receipt_id)
-        if await query.update(claimed_by=claim, claimed_at=now) != 1:
-            return None, claim
-        return await WebhookReceipt.get(id=receipt_id), claim
 
     async def _process(self, receipt: WebhookReceipt, claim: str) -> None:
         try:
-            async with asyncio.timeout(self._handler_timeout):
+            async with asyncio.timeout(self._run_timeout):
                 publications = await self._handlers[receipt.event](receipt)
         except Exception as error:
             await self._fail(receipt, claim, error)
@@ -241,12 +150,11 @@ class ReceiptProcessor:
 
     async def _fail(self, receipt: WebhookReceipt, claim: str, error: Exception) -> None:
         attempts = receipt.attempts + 1
-        final = attempts >= self._retry.max_attempts
+        retry_at = self._retry.retry_at(attempts)
         log.warning(
             "receipt %s (%s) failed, attempt %d%s: %r",
-            receipt.id, receipt.event, attempts, " (giving up)" if final else "", error,
+            receipt.id, receipt.event, attempts, " (giving up)" if retry_at is None else "", error,
         )
-        retry_at = None if final else datetime.now(UTC) + self._retry.delay(attempts)
         await self._finish(
             receipt, claim, ReceiptState.FAILED, last_error=repr(error), next_attempt_at=retry_at
         )
@@ -258,10 +166,9 @@ class ReceiptProcessor:
         done = state is ReceiptState.PROCESSED or receipt.attempts + 1 >= self._retry.max_attempts
         if done and not _keeps_key(receipt):
             changes["event_key"] = f"{receipt.event_key}@{receipt.id}"
-        updated = await WebhookReceipt.filter(id=receipt.id, claimed_by=claim).update(
-            state=state, attempts=receipt.attempts + 1, claimed_by=None, claimed_at=None, **changes
+        return await self._settle(
+            receipt.id, claim, state=state, attempts=receipt.attempts + 1, **changes
         )
-        return updated == 1
 
     async def _publish(self, publications: Sequence[Publication]) -> None:
         for publication in publications:
