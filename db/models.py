@@ -22,6 +22,7 @@ from db.vocabulary import (
     Channel,
     Direction,
     IdentifierKind,
+    JobState,
     LinkSource,
     MatchMethod,
     NeverStoreKind,
@@ -353,3 +354,34 @@ class WebhookReceipt(Model):
     class Meta:
         table = "webhook_receipt"
         indexes = [("state", "received_at")]
+
+
+class StoreJob(Model):
+    """A conversation to store automatically, one row per conversation, re-armed on each enqueue.
+
+    `generation` counts enqueues: a worker marks the job done only if it was not enqueued again
+    while it ran, since the run may have fetched the conversation before the new message arrived.
+    """
+
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name=False, on_delete=fields.CASCADE
+    )
+    account_id: int
+    external_id = fields.CharField(max_length=255)
+    reason = fields.CharEnumField(StorageReason, max_length=16)
+    state = fields.CharEnumField(JobState, max_length=8, default=JobState.PENDING)
+    generation = fields.IntField(default=1)
+    attempts = fields.IntField(default=0)
+    last_error = fields.TextField(null=True)
+    enqueued_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+    # A lease, as on webhook receipts (`db.claims`).
+    claimed_by = fields.CharField(max_length=64, null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    next_attempt_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "store_job"
+        unique_together = (("account", "external_id"),)
+        indexes = [("state", "next_attempt_at")]

@@ -120,3 +120,11 @@ _CHANNEL_OF_PROVIDER = {
 def channel_for_provider(provider: str) -> Channel:
     """The channel of a UniPile account type: mail providers are EMAIL, the others name theirs."""
     return _CHANNEL_OF_PROVIDER.get(provider) or Channel(provider)
+
+
+class JobState(StrEnum):
+    """A store job's state: PENDING until stored, FAILED between retries and once given up."""
+
+    PENDING = "PENDING"
+    DONE = "DONE"
+    FAILED = "FAILED"

@@ -28,6 +28,7 @@ from db.migrate import apply_migrations
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
+    "store_job",
     "webhook_receipt",
     "never_store",
     "storage_policy",
