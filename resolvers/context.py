@@ -7,7 +7,7 @@ cached here (scope, loaders) must be rebuilt per operation there, with `fresh()`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crm import Identifier, StorageRules, load_storage_rules
 from db.models import Account, Workspace
@@ -18,6 +18,7 @@ from resolvers.loaders import (
     ConversationStateByKeyLoader,
     CrmMatchByIdentifierLoader,
     Loaders,
+    SharedResults,
 )
 from resolvers.viewer import visible_accounts_query
 from schema.errors import SwitchboardError, Unauthenticated
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.websockets import WebSocket
 
+    from server.pubsub import PubSub
     from unipile import UnipileClient
 
 
@@ -35,7 +37,9 @@ class Services:
     """Long-lived collaborators, built once by the app's lifespan."""
 
     unipile: UnipileClient
+    pubsub: PubSub
     attendee_cache: AttendeeCache = field(default_factory=AttendeeCache)
+    shared_facts: SharedResults[Any] = field(default_factory=SharedResults)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +71,16 @@ class Context:
     services: Services
     identity: Identity | None
     auth_problem: str = "authentication required"
+    connection_params: dict[str, object] | None = None
     # Expected failures that do not fail the whole field, such as one account's upstream error.
     partial_errors: list[SwitchboardError] = field(default_factory=list)
     _scope: ViewerScope | None = None
     _loaders: Loaders | None = None
     _rules: StorageRules | None = None
+
+    def fresh(self) -> Context:
+        """The same viewer with empty caches: one per subscription event."""
+        return Context(request=self.request, services=self.services, identity=self.identity)
 
     def viewer(self) -> Identity:
         if self.identity is None:

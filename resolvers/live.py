@@ -6,9 +6,10 @@ These plain records are what the resolvers hand to the schema's types.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from db.models import Account
 from db.vocabulary import Channel, Direction, ParticipantRole
@@ -257,3 +258,92 @@ def _preview(text: str | None) -> str | None:
         return None
     flat = " ".join(text.split())
     return flat if len(flat) <= PREVIEW_LENGTH else flat[: PREVIEW_LENGTH - 1] + "…"
+
+
+def _participant_json(participant: ParticipantRecord) -> dict[str, Any]:
+    return {
+        "identifier": participant.identifier,
+        "identifier_type": participant.identifier_type,
+        "display_name": participant.display_name,
+        "role": participant.role.value,
+        "is_self": participant.is_self,
+    }
+
+
+def _participant_from_json(data: Mapping[str, Any]) -> ParticipantRecord:
+    return ParticipantRecord(
+        identifier=str(data["identifier"]),
+        identifier_type=str(data["identifier_type"]),
+        display_name=data.get("display_name"),
+        role=ParticipantRole(data["role"]),
+        is_self=bool(data["is_self"]),
+    )
+
+
+def conversation_to_json(record: ConversationRecord) -> dict[str, Any]:
+    """For the pub/sub: everything but the account, which each subscriber reads from its scope."""
+    return {
+        "external_id": record.external_id,
+        "channel": record.channel.value,
+        "subject": record.subject,
+        "is_group": record.is_group,
+        "last_message_at": record.last_message_at,
+        "last_message_preview": record.last_message_preview,
+        "unread_count": record.unread_count,
+        "has_attachments": record.has_attachments,
+        "participants": None if record.participants is None else [_participant_json(p) for p in record.participants],
+    }
+
+
+def conversation_from_json(account: Account, data: Mapping[str, Any]) -> ConversationRecord:
+    participants = data.get("participants")
+    at = data.get("last_message_at")
+    return ConversationRecord(
+        account=account,
+        external_id=str(data["external_id"]),
+        channel=Channel(data["channel"]),
+        subject=data.get("subject"),
+        is_group=bool(data["is_group"]),
+        last_message_at=None if at is None else datetime.fromisoformat(str(at)),
+        last_message_preview=data.get("last_message_preview"),
+        unread_count=int(data["unread_count"]),
+        has_attachments=bool(data["has_attachments"]),
+        participants=None if participants is None else tuple(_participant_from_json(p) for p in participants),
+    )
+
+
+def message_to_json(record: MessageRecord) -> dict[str, Any]:
+    return {
+        "account_id": record.account_id,
+        "conversation_external_id": record.conversation_external_id,
+        "external_id": record.external_id,
+        "sender": _participant_json(record.sender),
+        "to": [_participant_json(p) for p in record.to],
+        "cc": [_participant_json(p) for p in record.cc],
+        "direction": record.direction.value,
+        "text": record.text,
+        "html": record.html,
+        "sent_at": record.sent_at,
+        "is_read": record.is_read,
+        "attachments": [{"name": a.name, "size": a.size, "mime_type": a.mime_type} for a in record.attachments],
+    }
+
+
+def message_from_json(data: Mapping[str, Any]) -> MessageRecord:
+    return MessageRecord(
+        account_id=int(data["account_id"]),
+        conversation_external_id=str(data["conversation_external_id"]),
+        external_id=str(data["external_id"]),
+        sender=_participant_from_json(data["sender"]),
+        to=tuple(_participant_from_json(p) for p in data["to"]),
+        cc=tuple(_participant_from_json(p) for p in data["cc"]),
+        direction=Direction(data["direction"]),
+        text=data.get("text"),
+        html=data.get("html"),
+        sent_at=datetime.fromisoformat(str(data["sent_at"])),
+        is_read=bool(data["is_read"]),
+        attachments=tuple(
+            AttachmentRecord(name=a.get("name"), size=a.get("size"), mime_type=a.get("mime_type"))
+            for a in data["attachments"]
+        ),
+    )

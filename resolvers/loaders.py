@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -18,6 +19,8 @@ ChatKey = tuple[str, str]
 ATTENDEE_TTL_SECONDS = 300.0
 ATTENDEE_CACHE_SIZE = 10_000
 ATTENDEE_CONCURRENCY = 8
+SHARED_RESULTS_SIZE = 256
+T = TypeVar("T")
 
 
 class AttendeeCache:
@@ -86,6 +89,24 @@ class AttendeesByChatLoader(DataLoader[ChatKey, tuple[ChatAttendee, ...]]):
 
     async def batch_load_fn(self, keys: Sequence[ChatKey]) -> list[tuple[ChatAttendee, ...]]:
         return list(await asyncio.gather(*(self._fetch(key) for key in keys)))
+
+
+class SharedResults(Generic[T]):
+    """Results per event id, computed by the first subscriber that needs them and awaited by the
+    others: an event's facts are the same for every viewer of a workspace."""
+
+    def __init__(self, size: int = SHARED_RESULTS_SIZE) -> None:
+        self.size = size
+        self._tasks: OrderedDict[str, asyncio.Future[T]] = OrderedDict()
+
+    async def get(self, event_id: str, compute: Callable[[], Awaitable[T]]) -> T:
+        task = self._tasks.get(event_id)
+        if task is None:
+            task = asyncio.ensure_future(compute())
+            self._tasks[event_id] = task
+            while len(self._tasks) > self.size:
+                self._tasks.popitem(last=False)
+        return await asyncio.shield(task)
 
 
 @dataclass(slots=True)

@@ -117,7 +117,7 @@ async def conversation_messages(context: Context, conversation: types.Conversati
         records, upstream = await _live_page(context, conversation, size, after)
         next_cursor = None if upstream is None else _encode_live(upstream)
         cursors = [next_cursor or "" for _ in records]
-    nodes = await _message_nodes(context, records)
+    nodes = await message_nodes(context, records)
     edges = [types.MessageEdge(cursor=cursor, node=node) for cursor, node in zip(cursors, nodes, strict=True)]
     return types.MessageConnection(
         edges=edges,
@@ -130,7 +130,7 @@ async def conversation_messages(context: Context, conversation: types.Conversati
     )
 
 
-async def _message_nodes(context: Context, records: list[MessageRecord]) -> list[types.Message]:
+async def message_nodes(context: Context, records: list[MessageRecord]) -> list[types.Message]:
     scope = await context.scope()
     loaders = await context.loaders()
     people = [(r.sender, *r.to, *r.cc) for r in records]
@@ -179,4 +179,4 @@ async def message_by_key(context: Context, key: str) -> types.Message | None:
         raise upstream_error(account, error) from None
     if record is None or record.conversation_external_id != conversation_external_id:
         return None
-    return (await _message_nodes(context, [record]))[0]
+    return (await message_nodes(context, [record]))[0]

@@ -8,6 +8,7 @@ exception is `Conversation.messages`, a conversation view's own request.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 from strawberry.types import Info
@@ -161,3 +162,32 @@ class ConversationFilter:
     linked_to: strawberry.ID | None = strawberry.field(default=None, description="Linked to this Contact or Company (applied by the server).")
     folder: str | None = strawberry.field(default=None, description="Email folder provider id (pushed down); chats have no folders and are left out.")
 
+
+
+@strawberry.input(description="Which events to receive; every field narrows them.")
+class SubscriptionFilter:
+    conversation_id: strawberry.ID | None = None
+    account_ids: list[strawberry.ID] | None = None
+    channels: list[Channel] | None = None
+
+
+@strawberry.type(description="A new message, with its conversation as the inbox shows it.")
+class MessageEvent:
+    message: Message
+    conversation: Conversation
+
+
+@strawberry.enum(description="What changed about a conversation.")
+class ConversationChange(Enum):
+    STORED = "STORED"
+    LINKED = "LINKED"
+    UNLINKED = "UNLINKED"
+    FORGOTTEN = "FORGOTTEN"
+    READ_STATE = "READ_STATE"
+
+
+@strawberry.type(description="A conversation changed, in whichever process the change was made.")
+class ConversationEvent:
+    conversation_id: strawberry.ID
+    change: ConversationChange
+    conversation: Conversation | None = strawberry.field(description="As it is now; null when it no longer exists upstream.")

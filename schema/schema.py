@@ -12,6 +12,7 @@ from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, Va
 from schema.errors import ErrorCode, is_unexpected
 from schema.extensions import CostReport, PartialErrors
 from schema.query import Query
+from schema.subscription import Subscription
 
 MAX_QUERY_DEPTH = 12
 
@@ -46,7 +47,7 @@ def build_schema(*, report_cost: bool = False) -> strawberry.Schema:
     ]
     if report_cost:
         extensions.append(CostReport)
-    return strawberry.Schema(query=Query, extensions=extensions)
+    return strawberry.Schema(query=Query, subscription=Subscription, extensions=extensions)
 
 
 schema = build_schema()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from starlette.applications import Starlette
@@ -17,13 +19,22 @@ from db.config import tortoise_config
 from db.migrate import pending_migrations
 from resolvers.context import Services
 from schema.schema import build_schema
+from server.account_status import apply_account_status
 from server.graphql import GraphQLView
+from server.message_events import MessageEvents
+from server.pubsub import PubSub, pubsub_from_settings
+from server.receipts import ReceiptProcessor
 from server.settings import Settings
 from server.state import AppState
-from unipile import UnipileClient
+from server.webhooks import register_webhooks, webhook_routes
+from unipile import UnipileClient, UnipileError
+
+log = logging.getLogger(__name__)
 
 UPSTREAM_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
 UPSTREAM_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+REGISTRATION_ATTEMPTS = 20
+REGISTRATION_DELAY = 0.5
 
 
 def unipile_endpoint(settings: Settings) -> tuple[str, str]:
@@ -48,20 +59,55 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
+async def register_with_sandbox(client: UnipileClient, settings: Settings) -> None:
+    """The embedded sandbox starts beside this app: retry until it answers, so that live mode
+    works with no extra step."""
+    for _ in range(REGISTRATION_ATTEMPTS):
+        try:
+            await register_webhooks(client, url=settings.public_url, secret=settings.webhook_key())
+            return
+        except UnipileError:
+            await asyncio.sleep(REGISTRATION_DELAY)
+    log.warning("could not register the webhooks with the embedded sandbox")
+
+
+def receipt_processor(pubsub: PubSub, client: UnipileClient) -> ReceiptProcessor:
+    processor = ReceiptProcessor(pubsub)
+    processor.on("account_status", apply_account_status)
+    events = MessageEvents(client)
+    processor.on("message_received", events.chat_message)
+    processor.on("mail_received", events.email)
+    processor.on("mail_sent", events.email)
+    processor.on("message_read", events.chat_read)
+    return processor
+
+
 def create_app(settings: Settings) -> Starlette:
     graphql = GraphQLView(build_schema(report_cost=settings.report_cost))
+    dsn, api_key = unipile_endpoint(settings)
+    # Built here so that the routes can name the processor; opened and closed by the lifespan.
+    http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, limits=UPSTREAM_LIMITS)
+    client = UnipileClient(http, dsn, api_key)
+    pubsub = pubsub_from_settings(settings)
+    processor = receipt_processor(pubsub, client)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        dsn, api_key = unipile_endpoint(settings)
-        async with (
-            RegisterTortoise(app, config=tortoise_config(settings.database_url)),
-            httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, limits=UPSTREAM_LIMITS) as http,
-        ):
-            services = Services(unipile=UnipileClient(http, dsn, api_key))
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(RegisterTortoise(app, config=tortoise_config(settings.database_url)))
+            stack.push_async_callback(http.aclose)
+            await pubsub.start()
+            stack.push_async_callback(pubsub.aclose)
+            await processor.start()
+            stack.push_async_callback(processor.aclose)
             app.state.switchboard = AppState(
-                settings=settings, services=services, signing_key=settings.signing_key()
+                settings=settings,
+                services=Services(unipile=client, pubsub=pubsub),
+                signing_key=settings.signing_key(),
             )
+            if settings.uses_sandbox:
+                registration = asyncio.create_task(register_with_sandbox(client, settings))
+                stack.callback(registration.cancel)
             yield
 
     routes = [
@@ -69,5 +115,6 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *webhook_routes(secret=settings.webhook_key(), processor=processor),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

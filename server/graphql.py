@@ -7,6 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from resolvers.context import Context
 from server.auth import AuthenticationError, identity_from_header
@@ -26,6 +28,18 @@ class GraphQLView(GraphQL[Context, None]):
                 request=request, services=state.services, identity=None, auth_problem=str(problem)
             )
         return Context(request=request, services=state.services, identity=identity)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Subscriptions authenticate with `{"Authorization": "Bearer <token>"}` in `connection_init`."""
+        params = context.connection_params or {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        try:
+            context.identity = identity_from_header(
+                authorization if isinstance(authorization, str) else None, app_state(context.request).signing_key
+            )
+        except AuthenticationError as problem:
+            raise ConnectionRejectionError({"message": str(problem), "code": "UNAUTHENTICATED"}) from None
+        return UNSET
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -11,3 +11,13 @@ def account_topic(unipile_id: str) -> str:
 def workspace_accounts_topic(workspace_id: int) -> str:
     """Events about any account of a workspace, for subscribers that watch them all at once."""
     return f"workspace:{workspace_id}:accounts"
+
+
+def workspace_messages_topic(workspace_id: int) -> str:
+    """New messages of any account of a workspace; subscribers keep those they may see."""
+    return f"workspace:{workspace_id}:messages"
+
+
+def workspace_conversations_topic(workspace_id: int) -> str:
+    """Changes to conversations (stored, linked, unlinked, read) of any account of a workspace."""
+    return f"workspace:{workspace_id}:conversations"

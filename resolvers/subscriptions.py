@@ -1,0 +1,107 @@
+"""Subscriptions: the workspace's events, kept to what the viewer may see and shaped per viewer.
+
+Strawberry builds one context per WebSocket; each event gets a fresh one (`Context.fresh`) so
+that no loader caches across events. An event's facts (CRM matches, storage) are the same for
+every viewer of the workspace, so a process computes them once per event (`SharedFacts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+
+from db.vocabulary import Channel
+from resolvers.context import Context
+from resolvers.conversations import ConversationFacts, conversation_by_key, conversation_id, conversation_node, load_facts
+from resolvers.live import conversation_from_json, message_from_json
+from resolvers.messages import message_nodes
+from schema import inbox as types
+from schema.ids import int_key
+from schema.viewer import Account
+from server.topics import workspace_accounts_topic, workspace_conversations_topic, workspace_messages_topic
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    conversation: tuple[int, str] | None = None
+    account_ids: frozenset[int] | None = None
+    channels: frozenset[Channel] | None = None
+
+    @classmethod
+    def from_input(cls, given: types.SubscriptionFilter | None) -> EventFilter:
+        if given is None:
+            return cls()
+        conversation = None
+        if given.conversation_id is not None:
+            from resolvers.conversations import conversation_key
+            from schema.ids import from_global_id
+
+            type_name, key = from_global_id(given.conversation_id)
+            conversation = conversation_key(key) if type_name == "Conversation" else None
+        return cls(
+            conversation=conversation,
+            account_ids=None if given.account_ids is None else frozenset(int_key(i, "Account") for i in given.account_ids),
+            channels=None if given.channels is None else frozenset(Channel(c) for c in given.channels),
+        )
+
+    def admits(self, account_id: int, channel: Channel, external_id: str) -> bool:
+        return (
+            (self.conversation is None or self.conversation == (account_id, external_id))
+            and (self.account_ids is None or account_id in self.account_ids)
+            and (self.channels is None or channel in self.channels)
+        )
+
+
+async def _events(context: Context, topic: str) -> AsyncIterator[dict[str, Any]]:
+    async with context.services.pubsub.subscribe(topic) as subscription:
+        async for event in subscription:
+            yield event
+
+
+async def messages_received(context: Context, given: types.SubscriptionFilter | None) -> AsyncIterator[types.MessageEvent]:
+    identity = context.viewer()
+    wanted = EventFilter.from_input(given)
+    async for event in _events(context, workspace_messages_topic(identity.workspace_id)):
+        fresh = context.fresh()
+        scope = await fresh.scope()
+        account = scope.account(int(event["account_id"]))
+        if account is None:
+            continue
+        conversation = conversation_from_json(account, event["conversation"])
+        if not wanted.admits(account.id, conversation.channel, conversation.external_id):
+            continue
+
+        async def compute() -> ConversationFacts:
+            return (await load_facts(fresh, [conversation]))[0]
+
+        facts = await context.services.shared_facts.get(str(event["event_id"]), compute)
+        [message] = await message_nodes(fresh, [message_from_json(event["message"])])
+        yield types.MessageEvent(message=message, conversation=conversation_node(scope, facts))
+
+
+async def conversations_updated(context: Context, given: types.SubscriptionFilter | None) -> AsyncIterator[types.ConversationEvent]:
+    identity = context.viewer()
+    wanted = EventFilter.from_input(given)
+    async for event in _events(context, workspace_conversations_topic(identity.workspace_id)):
+        fresh = context.fresh()
+        scope = await fresh.scope()
+        account = scope.account(int(event["account_id"]))
+        external_id = str(event["external_id"])
+        if account is None or not wanted.admits(account.id, account.channel, external_id):
+            continue
+        yield types.ConversationEvent(
+            conversation_id=strawberry.ID(conversation_id(account.id, external_id)),
+            change=types.ConversationChange(event["change"]),
+            conversation=await conversation_by_key(fresh, account.id, external_id),
+        )
+
+
+async def account_statuses(context: Context) -> AsyncIterator[Account]:
+    identity = context.viewer()
+    async for event in _events(context, workspace_accounts_topic(identity.workspace_id)):
+        scope = await context.fresh().scope()
+        account = scope.account(int(event["account_id"]))
+        if account is not None:
+            yield Account.from_model(account, identity.user_id)

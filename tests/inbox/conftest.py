@@ -1,0 +1,88 @@
+"""A served Switchboard over the sandbox's demo data, with the demo CRM loaded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from db.models import User
+from server.app import create_app
+from server.auth import Identity, issue_token
+from server.demo import DEMO_USERS, load_demo
+from server.settings import Settings
+from unipile.sandbox import SandboxSettings
+from unipile.sandbox.testing import running_app, running_sandbox
+
+SIGNING_KEY = "inbox-test-signing-key-0123456789abcdef"
+SANDBOX_KEY = "inbox-test-sandbox-key"
+
+
+@dataclass(frozen=True)
+class Inbox:
+    url: str
+    sandbox: str
+    tokens: dict[str, str]
+
+    async def query(self, query: str, variables: dict[str, Any] | None = None, user: str = "alice") -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
+            response = await client.post(
+                "/graphql",
+                json={"query": query, "variables": variables or {}},
+                headers={"Authorization": f"Bearer {self.tokens[user]}"},
+            )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def sandbox_post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.sandbox, timeout=30) as client:
+            return await client.post(path, json=body)
+
+    async def upstream_stats(self) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=self.sandbox) as client:
+            stats: dict[str, Any] = (await client.get("/_sandbox/stats")).json()
+            await client.post("/_sandbox/stats/reset")
+        return stats
+
+
+def inbox_settings(database_url: str, data_dir: Path, sandbox_url: str) -> Settings:
+    return Settings.from_environ(
+        {
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": SIGNING_KEY,
+            "DATA_DIR": str(data_dir),
+            "UNIPILE_DSN": sandbox_url,
+            "UNIPILE_API_KEY": SANDBOX_KEY,
+            "SWITCHBOARD_REPORT_COST": "1",
+        },
+        env_file=None,
+    )
+
+
+@pytest.fixture
+async def demo_tokens(database: str) -> dict[str, str]:
+    await load_demo(7)
+    tokens = {}
+    for name, (email, _) in DEMO_USERS.items():
+        user = await User.get(email=email)
+        tokens[name] = issue_token(Identity(user.id, user.workspace_id), SIGNING_KEY, timedelta(hours=1))
+    return tokens
+
+
+@pytest.fixture
+def sandbox_url() -> Iterator[str]:
+    with running_sandbox(SandboxSettings(api_key=SANDBOX_KEY)) as url:
+        yield url
+
+
+@pytest.fixture
+async def inbox(database: str, demo_tokens: dict[str, str], sandbox_url: str, tmp_path: Path) -> AsyncIterator[Inbox]:
+    app = create_app(inbox_settings(database, tmp_path, sandbox_url))
+    with running_app(app) as url:
+        yield Inbox(url=url, sandbox=sandbox_url, tokens=demo_tokens)
