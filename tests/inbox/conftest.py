@@ -21,6 +21,7 @@ from unipile.sandbox.testing import running_app, running_sandbox
 
 SIGNING_KEY = "inbox-test-signing-key-0123456789abcdef"
 SANDBOX_KEY = "inbox-test-sandbox-key"
+WEBHOOK_SECRET = "inbox-test-webhook-secret-0123456789"
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def inbox_settings(database_url: str, data_dir: Path, sandbox_url: str) -> Setti
             "UNIPILE_DSN": sandbox_url,
             "UNIPILE_API_KEY": SANDBOX_KEY,
             "SWITCHBOARD_REPORT_COST": "1",
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
         },
         env_file=None,
     )
