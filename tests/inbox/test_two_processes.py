@@ -1,0 +1,108 @@
+"""Two server processes sharing one database and Redis: events cross from one to the other."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.graphql_ws import subscribe
+from tests.inbox.conftest import SANDBOX_KEY, SIGNING_KEY, WEBHOOK_SECRET, Inbox
+from tests.realtime.conftest import redis_url  # noqa: F401  (a fixture)
+
+START_TIMEOUT = 30.0
+MESSAGES = "subscription { messageReceived { message { text } conversation { externalId } } }"
+WHATSAPP = "acc_whatsapp_demo_0001"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def servers(inbox: Inbox, database: str, redis_url: str, tmp_path: Path) -> Iterator[list[str]]:  # noqa: F811
+    processes: list[subprocess.Popen[bytes]] = []
+    logs = []
+    urls = []
+    for name in ("a", "b"):
+        port = free_port()
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database,
+            "REDIS_URL": redis_url,
+            "UNIPILE_DSN": inbox.sandbox,
+            "UNIPILE_API_KEY": SANDBOX_KEY,
+            "JWT_SECRET": SIGNING_KEY,
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "PORT": str(port),
+            "DATA_DIR": str(tmp_path / name),
+            "LOG_LEVEL": "WARNING",
+        }
+        logs.append((tmp_path / f"{name}.log").open("wb"))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "serve"], env=environment,
+                stdout=subprocess.DEVNULL, stderr=logs[-1], start_new_session=True,
+            )
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for url, log in zip(urls, logs, strict=True):
+            wait_ready(url, Path(log.name))
+        yield urls
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for log in logs:
+            log.close()
+
+
+def wait_ready(url: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become ready: {log.read_text()[-2000:]}")
+
+
+async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(inbox: Inbox, servers: list[str]) -> None:
+    process_a, process_b = servers
+    chats = await inbox.query("{ conversations(first: 5) { edges { node { externalId isGroup } } } }", user="bob")
+    chat_id = next(e["node"]["externalId"] for e in chats["data"]["conversations"]["edges"] if not e["node"]["isGroup"])
+    async with httpx.AsyncClient() as http:
+        sent = (await http.post(f"{inbox.sandbox}/_sandbox/messages", json={"account_id": WHATSAPP, "chat_id": chat_id, "text": "across"})).json()
+    payload = {
+        "event": "message_received", "account_id": WHATSAPP, "chat_id": chat_id, "message_id": sent["id"],
+        "message": "across", "sender": {"attendee_name": "X", "attendee_provider_id": sent["sender_id"]},
+    }
+    async with subscribe(process_b, inbox.tokens["bob"], MESSAGES) as live:
+        started = time.monotonic()
+        async with httpx.AsyncClient() as http:
+            response = await http.post(f"{process_a}/webhooks/unipile", json=payload, headers={"Unipile-Auth": WEBHOOK_SECRET})
+        assert response.status_code == 200
+        event = (await live.next(timeout=5))["data"]["messageReceived"]
+        assert time.monotonic() - started < 1.0
+    assert event == {"message": {"text": "across"}, "conversation": {"externalId": chat_id}}
+    await asyncio.sleep(0)
