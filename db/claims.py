@@ -165,9 +165,10 @@ class LeasedQueue(ABC, Generic[RowT]):
             return None, claim
         return await self._model.get(id=row_id), claim
 
-    async def _settle(self, row_id: int, claim: str, **changes: Any) -> bool:
-        """Release the claim with `changes`, if it is still ours; whether it was."""
-        updated = await self._model.filter(id=row_id, claimed_by=claim).update(
+    async def _settle(self, row_id: int, claim: str, *conditions: Q, **changes: Any) -> bool:
+        """Release the claim with `changes`, if it is still ours and the row meets `conditions`;
+        whether it was."""
+        updated = await self._model.filter(*conditions, id=row_id, claimed_by=claim).update(
             claimed_by=None, claimed_at=None, **changes
         )
         return updated == 1
