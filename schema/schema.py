@@ -11,6 +11,7 @@ from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, Va
 
 from schema.errors import ErrorCode, is_unexpected
 from schema.extensions import CostReport, PartialErrors
+from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
 
@@ -47,7 +48,7 @@ def build_schema(*, report_cost: bool = False) -> strawberry.Schema:
     ]
     if report_cost:
         extensions.append(CostReport)
-    return strawberry.Schema(query=Query, subscription=Subscription, extensions=extensions)
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 
 schema = build_schema()

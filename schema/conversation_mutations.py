@@ -1,0 +1,195 @@
+"""Mutations on conversations: link, unlink, store, forget, read state; single and in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import strawberry
+from strawberry.types import Info
+
+from db.vocabulary import StorageReason
+from resolvers import conversation_mutations as actions
+from resolvers.context import Context
+from resolvers.conversations import conversation_by_key
+from schema.errors import BadUserInput, SwitchboardError
+from schema.inbox import Conversation
+from schema.mutation_errors import MutationError
+
+MAX_BULK = 100
+
+
+@strawberry.input
+class LinkConversationInput:
+    conversation_id: strawberry.ID
+    contact_id: strawberry.ID | None = None
+    company_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class ConversationInput:
+    conversation_id: strawberry.ID
+
+
+@strawberry.input
+class ConversationsInput:
+    conversation_ids: list[strawberry.ID] = strawberry.field(description=f"At most {MAX_BULK}.")
+
+
+@strawberry.input
+class LinkConversationsInput:
+    items: list[LinkConversationInput] = strawberry.field(description=f"At most {MAX_BULK}.")
+
+
+@strawberry.input
+class ForgetConversationInput:
+    conversation_id: strawberry.ID
+    unlink: bool = strawberry.field(default=False, description="Also unlink it (a linked conversation is otherwise kept).")
+
+
+@strawberry.input
+class ForgetIdentifierInput:
+    identifier: str = strawberry.field(description="An email address or phone number.")
+
+
+@strawberry.input
+class MarkConversationReadInput:
+    conversation_id: strawberry.ID
+    read: bool = True
+
+
+@strawberry.type(description="The conversation as it is after the mutation, or why nothing was done.")
+class ConversationPayload:
+    conversation_id: strawberry.ID
+    conversation: Conversation | None = None
+    messages_added: int = strawberry.field(default=0, description="Messages this call stored.")
+    error: MutationError | None = None
+
+
+@strawberry.type(description="One result per item, in order; a failing item does not undo the others.")
+class BulkConversationPayload:
+    results: list[ConversationPayload]
+    error: MutationError | None = None
+
+
+@strawberry.type
+class ForgetConversationPayload:
+    forgotten: bool
+    error: MutationError | None = None
+
+
+@strawberry.type
+class ForgetIdentifierPayload:
+    messages_deleted: int
+    error: MutationError | None = None
+
+
+
+
+async def _conversation_payload(context: Context, conversation_id: strawberry.ID, action: Callable[[], Awaitable[int]]) -> ConversationPayload:
+    try:
+        added = await action()
+        account, external_id = await actions.conversation_account(context, conversation_id)
+        conversation = await conversation_by_key(context.fresh(), account.id, external_id)
+    except SwitchboardError as error:
+        return ConversationPayload(conversation_id=conversation_id, error=MutationError.of(error))
+    return ConversationPayload(conversation_id=conversation_id, conversation=conversation, messages_added=added)
+
+
+async def _link(context: Context, item: LinkConversationInput) -> ConversationPayload:
+    async def act() -> int:
+        account, external_id = await actions.conversation_account(context, item.conversation_id)
+        target = await actions.link_target(context, item.contact_id, item.company_id)
+        await actions.link(context, account, external_id, target)
+        return 0
+
+    return await _conversation_payload(context, item.conversation_id, act)
+
+
+async def _store(context: Context, conversation_id: strawberry.ID) -> ConversationPayload:
+    async def act() -> int:
+        account, external_id = await actions.conversation_account(context, conversation_id)
+        result = await actions.store(context, account, external_id, StorageReason.MANUAL_STORE)
+        await actions.publish_change(context, account, external_id, "STORED")
+        return result.added
+
+    return await _conversation_payload(context, conversation_id, act)
+
+
+def _bounded(count: int) -> MutationError | None:
+    if count > MAX_BULK:
+        return MutationError.of(BadUserInput(f"at most {MAX_BULK} items at once", argument="input"))
+    return None
+
+
+@strawberry.type
+class ConversationMutation:
+    @strawberry.mutation(description="Link a conversation to a contact or company, and store it (reason MANUAL_LINK).")
+    async def link_conversation(self, info: Info[Context, None], input: LinkConversationInput) -> ConversationPayload:
+        info.context.viewer()
+        return await _link(info.context, input)
+
+    @strawberry.mutation(description="Remove a link; a tombstone keeps the matcher from linking it again. The stored copy stays.")
+    async def unlink_conversation(self, info: Info[Context, None], input: LinkConversationInput) -> ConversationPayload:
+        context = info.context
+        context.viewer()
+
+        async def act() -> int:
+            account, external_id = await actions.conversation_account(context, input.conversation_id)
+            target = await actions.link_target(context, input.contact_id, input.company_id)
+            await actions.unlink(context, account, external_id, target)
+            return 0
+
+        return await _conversation_payload(context, input.conversation_id, act)
+
+    @strawberry.mutation(description="Copy a conversation into the CRM within its channel's sync limits; again, to add new messages.")
+    async def store_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
+        info.context.viewer()
+        return await _store(info.context, input.conversation_id)
+
+    @strawberry.mutation(description=f"Store up to {MAX_BULK} conversations.")
+    async def store_conversations(self, info: Info[Context, None], input: ConversationsInput) -> BulkConversationPayload:
+        info.context.viewer()
+        error = _bounded(len(input.conversation_ids))
+        if error is not None:
+            return BulkConversationPayload(results=[], error=error)
+        return BulkConversationPayload(results=[await _store(info.context, i) for i in input.conversation_ids])
+
+    @strawberry.mutation(description=f"Link up to {MAX_BULK} conversations.")
+    async def link_conversations(self, info: Info[Context, None], input: LinkConversationsInput) -> BulkConversationPayload:
+        info.context.viewer()
+        error = _bounded(len(input.items))
+        if error is not None:
+            return BulkConversationPayload(results=[], error=error)
+        return BulkConversationPayload(results=[await _link(info.context, item) for item in input.items])
+
+    @strawberry.mutation(description="Delete the stored copy (refused while linked, unless `unlink`).")
+    async def forget_conversation(self, info: Info[Context, None], input: ForgetConversationInput) -> ForgetConversationPayload:
+        context = info.context
+        context.viewer()
+        try:
+            account, external_id = await actions.conversation_account(context, input.conversation_id)
+            forgotten = await actions.forget(context, account, external_id, input.unlink)
+        except SwitchboardError as error:
+            return ForgetConversationPayload(forgotten=False, error=MutationError.of(error))
+        return ForgetConversationPayload(forgotten=forgotten)
+
+    @strawberry.mutation(description="Delete every stored message and participant involving an address or number, and never store it again.")
+    async def forget_identifier(self, info: Info[Context, None], input: ForgetIdentifierInput) -> ForgetIdentifierPayload:
+        info.context.viewer()
+        try:
+            deleted = await actions.forget_identifier(info.context, input.identifier)
+        except SwitchboardError as error:
+            return ForgetIdentifierPayload(messages_deleted=0, error=MutationError.of(error))
+        return ForgetIdentifierPayload(messages_deleted=deleted)
+
+    @strawberry.mutation(description="Mark a conversation read or unread, through UniPile; the stored copy follows.")
+    async def mark_conversation_read(self, info: Info[Context, None], input: MarkConversationReadInput) -> ConversationPayload:
+        context = info.context
+        context.viewer()
+
+        async def act() -> int:
+            account, external_id = await actions.conversation_account(context, input.conversation_id)
+            await actions.mark_read(context, account, external_id, input.read)
+            return 0
+
+        return await _conversation_payload(context, input.conversation_id, act)
