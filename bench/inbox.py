@@ -1,0 +1,787 @@
+"""The inbox benchmark: the 50-conversation inbox page, end to end, over a fixed-latency sandbox.
+
+    python -m bench.inbox                      # or: make bench
+    python -m bench.inbox --concurrency 1,8 --requests 500 --starts 5 --latency-ms 50
+
+What it does (see docs/benchmarks.md):
+
+1. a temporary data dir and SQLite database, filled by `switchboard migrate` and `seed-demo`;
+2. a sandbox process (`switchboard sandbox`) with `latency_ms` set through `POST /_sandbox/faults`,
+   and the sandbox's own latency for the upstream calls one inbox page makes, timed directly;
+3. for each of `--starts` server starts: `switchboard serve` against that sandbox, with
+   `SWITCHBOARD_REPORT_COST=1` and `LOG_LEVEL=WARNING`; a warm-up; then, at each concurrency level,
+   `--requests` inbox queries sent by that many concurrent workers, each latency recorded, the cost
+   read from `extensions.cost`, and the CPU time the server, the sandbox and this client used;
+4. a Markdown table of the medians over the starts, the per-start numbers, and the machine.
+
+Every process it starts runs in its own process group and is killed in `finally` blocks; every
+loop is bounded in count and in time. All traffic goes to 127.0.0.1.
+"""
+
+# The GraphQL selection and the report's Markdown lines are kept whole, for grep.
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+HOST = "127.0.0.1"
+USER_EMAIL = "alice@demo.switchboard.test"
+SANDBOX_KEY = "bench-sandbox-key-0123456789abcdef"
+JWT_SECRET = "bench-jwt-secret-0123456789abcdef-0123456789"
+WEBHOOK_SECRET = "bench-webhook-secret-0123456789abcdef-0123"
+# Alice's accounts in the demo data (README, "Demo data"): two mailboxes and the shared LinkedIn.
+ALICE_EMAIL_ACCOUNTS = ("acc_gmail_demo_000001", "acc_outlook_demo_00001")
+ALICE_CHAT_ACCOUNTS = ("acc_linkedin_demo_0001",)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# The selection of tests/inbox/test_conversations.py (PAGE): participants, CRM matches, storage, links.
+PAGE = """
+query Page($first: Int, $after: String, $filter: ConversationFilter) {
+  conversations(first: $first, after: $after, filter: $filter) {
+    edges { cursor node {
+      id externalId channel subject isGroup lastMessageAt lastMessagePreview unreadCount hasAttachments canLink
+      account { id externalId }
+      participants { identifier identifierType displayName isSelf role phoneNumber emailAddress
+        crmMatch { contact { id name } company { id name } method confidence ambiguous candidates { id kind name method confidence } } }
+      storage { stored shouldStore reason storedAt }
+      links { id target { id name } source rule createdAt }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+# `--gc-tuned`: the server started with the GC settings of ../shared/stack-notes.md, without
+# touching its code (an experiment; the default run measures the server as shipped).
+GC_TUNED_SERVER = """
+import gc, sys
+import server.app, server.serve, schema.schema  # noqa: F401  (import everything before freezing)
+from server.cli import main
+gc.collect()
+gc.freeze()
+gc.set_threshold(50_000, 20, 20)
+sys.exit(main(["serve"]))
+"""
+
+# `--profile PATH`: the server under cProfile; the stats are written when it stops (SIGTERM).
+PROFILED_SERVER = """
+import cProfile, signal, sys
+from server.cli import main
+# uvicorn re-raises the SIGTERM it caught once it has shut down; exit through `finally` instead.
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+profile = cProfile.Profile()
+profile.enable()
+try:
+    main(["serve"])
+finally:
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+"""
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on; the message says why."""
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def switchboard_command(*arguments: str) -> list[str]:
+    script = Path(sys.executable).parent / "switchboard"
+    if script.exists():
+        return [str(script), *arguments]
+    return [sys.executable, "-m", "server.cli", *arguments]
+
+
+def run_command(command: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str:
+    try:
+        done = subprocess.run(
+            command,
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            start_new_session=True,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise BenchError(f"{' '.join(command)} did not finish in {timeout:.0f} s") from error
+    if done.returncode != 0:
+        raise BenchError(
+            f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+        )
+    return done.stdout
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the process so far (from /proc)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def rss_mb(self) -> float:
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def check_alive(self) -> None:
+        if self.popen.poll() is not None:
+            raise BenchError(f"{self.name} exited with {self.popen.returncode}:\n{self.tail()}")
+
+    def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM the process group, then SIGKILL it if it is still there after `grace` seconds."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
+            self.popen.wait(timeout=5)
+        # Anything the process group left behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def started(
+    name: str, command: list[str], env: dict[str, str], cwd: Path, grace: float = 5.0
+) -> Iterator[Process]:
+    log = cwd / f"{name}.log"
+    with log.open("ab") as out:
+        popen = subprocess.Popen(
+            command,
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    process = Process(name, popen, log)
+    try:
+        yield process
+    finally:
+        process.stop(grace)
+
+
+async def wait_until_ready(process: Process, url: str, within_s: float = 30.0) -> None:
+    deadline = time.monotonic() + within_s
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            process.check_alive()
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise BenchError(f"{process.name} not ready at {url} after {within_s:.0f} s:\n{process.tail()}")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on the machine have used (user, nice, system, irq, softirq, steal)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return float("nan")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of the samples."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    rank = max(1, int(-(-q * len(ordered) // 100)))  # ceil(q/100 * n), at least 1
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# --- the sandbox's own latency ---------------------------------------------------------------
+
+
+@dataclass
+class SandboxLatency:
+    chats_ms: list[float] = field(
+        default_factory=list
+    )  # one `GET /api/v1/chats?account_id=...&limit=51`
+    emails_ms: list[float] = field(
+        default_factory=list
+    )  # one `GET /api/v1/emails?...&meta_only=true&limit=204`
+    round_ms: list[float] = field(default_factory=list)  # a page's three list calls, concurrently
+
+
+async def measure_sandbox(
+    sandbox_url: str, first: int, samples: int, max_seconds: float
+) -> SandboxLatency:
+    """Time, directly over HTTP, the upstream list calls one inbox page of `first` makes.
+
+    The same paths and parameters the server sends (the limits come from `resolvers.inbox`), the body
+    read but not parsed: this is the sandbox's own latency as a client sees it, the floor under the
+    server's latency.
+    """
+    from resolvers.inbox import chat_limit, email_limit
+
+    chats = [
+        ("/api/v1/chats", {"account_id": a, "limit": str(chat_limit(first))})
+        for a in ALICE_CHAT_ACCOUNTS
+    ]
+    emails = [
+        ("/api/v1/emails", {"account_id": a, "meta_only": "true", "limit": str(email_limit(first))})
+        for a in ALICE_EMAIL_ACCOUNTS
+    ]
+    result = SandboxLatency()
+    deadline = time.monotonic() + max_seconds
+    async with httpx.AsyncClient(
+        base_url=sandbox_url, timeout=30.0, headers={"X-API-KEY": SANDBOX_KEY}
+    ) as http:
+
+        async def get(path: str, params: dict[str, str]) -> float:
+            start = time.perf_counter()
+            response = await http.get(path, params=params)
+            response.raise_for_status()
+            return (time.perf_counter() - start) * 1000
+
+        async def one_page() -> float:
+            start = time.perf_counter()
+            await asyncio.gather(*(get(path, params) for path, params in chats + emails))
+            return (time.perf_counter() - start) * 1000
+
+        for _ in range(3):  # open and warm the connections
+            await one_page()
+        for _ in range(samples):
+            if time.monotonic() > deadline:
+                break
+            result.chats_ms.append(await get(*chats[0]))
+            result.emails_ms.append(await get(*emails[0]))
+            result.round_ms.append(await one_page())
+    return result
+
+
+# --- load ------------------------------------------------------------------------------------
+
+
+@dataclass
+class LevelResult:
+    concurrency: int
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+    cost: dict[str, Any]
+    upstream_per_request: float  # counted by the sandbox
+    server_cpu_s: float
+    sandbox_cpu_s: float
+    client_cpu_s: float
+    server_rss_mb: float
+    other_cpu_s: (
+        float  # CPU used meanwhile by processes other than these three (other work on the machine)
+    )
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.latencies_ms, 50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies_ms, 99)
+
+    @property
+    def server_cpu_ms_per_request(self) -> float:
+        return self.server_cpu_s * 1000 / self.requests
+
+
+def check_page(body: bytes, first: int) -> dict[str, Any]:
+    result: dict[str, Any] = orjson.loads(body)
+    if result.get("errors"):
+        raise BenchError(
+            f"the inbox query answered errors: {orjson.dumps(result['errors'])[:2000]!r}"
+        )
+    edges = result["data"]["conversations"]["edges"]
+    if len(edges) != first:
+        raise BenchError(f"the inbox query answered {len(edges)} conversations, not {first}")
+    return result
+
+
+async def run_level(
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    server: Process,
+    sandbox_process: Process,
+    concurrency: int,
+    requests: int,
+    first: int,
+    max_seconds: float,
+) -> LevelResult:
+    payload = orjson.dumps({"query": PAGE, "variables": {"first": first}})
+    headers = {"content-type": "application/json"}
+    latencies: list[float] = []
+    costs: list[dict[str, Any]] = []
+    remaining = requests
+    deadline = time.monotonic() + max_seconds
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0 and time.monotonic() < deadline:
+            remaining -= 1
+            start = time.perf_counter()
+            response = await client.post("/graphql", content=payload, headers=headers)
+            elapsed = (time.perf_counter() - start) * 1000
+            if response.status_code != 200:
+                raise BenchError(
+                    f"the server answered {response.status_code}: {response.text[:2000]}"
+                )
+            if not costs:
+                costs.append(
+                    check_page(response.content, first).get("extensions", {}).get("cost", {})
+                )
+            latencies.append(elapsed)
+
+    await sandbox.post("/_sandbox/stats/reset")
+    server_cpu, sandbox_cpu, client_cpu = (
+        server.cpu_seconds(),
+        sandbox_process.cpu_seconds(),
+        time.process_time(),
+    )
+    busy = machine_busy_seconds()
+    start = time.perf_counter()
+    await asyncio.wait_for(
+        asyncio.gather(*(worker() for _ in range(concurrency))), timeout=max_seconds + 60
+    )
+    seconds = time.perf_counter() - start
+    result = LevelResult(
+        concurrency=concurrency,
+        requests=len(latencies),
+        seconds=seconds,
+        latencies_ms=latencies,
+        cost=costs[0] if costs else {},
+        upstream_per_request=0.0,
+        server_cpu_s=server.cpu_seconds() - server_cpu,
+        sandbox_cpu_s=sandbox_process.cpu_seconds() - sandbox_cpu,
+        client_cpu_s=time.process_time() - client_cpu,
+        server_rss_mb=server.rss_mb(),
+        other_cpu_s=0.0,
+    )
+    result.other_cpu_s = (
+        machine_busy_seconds()
+        - busy
+        - result.server_cpu_s
+        - result.sandbox_cpu_s
+        - result.client_cpu_s
+    )
+    stats = (await sandbox.get("/_sandbox/stats")).json()
+    result.upstream_per_request = stats["total"] / max(1, result.requests)
+    return result
+
+
+# --- one run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    concurrency: list[int]
+    requests: int
+    warmup: int
+    latency_ms: float
+    jitter_ms: float
+    starts: int
+    first: int
+    database_url: str | None
+    sandbox_samples: int
+    max_seconds: float
+    gc_tuned: bool
+    profile: Path | None
+    keep: bool
+
+
+def parse_options(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.inbox", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--concurrency", default="1,4,16", help="comma-separated levels (default 1,4,16)"
+    )
+    parser.add_argument(
+        "--requests", type=int, default=200, help="requests per level (default 200)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=20, help="warm-up requests per server start (default 20)"
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=20.0, help="the sandbox's added latency (default 20)"
+    )
+    parser.add_argument(
+        "--jitter-ms", type=float, default=0.0, help="the sandbox's jitter (default 0)"
+    )
+    parser.add_argument(
+        "--starts", type=int, default=3, help="server starts; medians are reported (default 3)"
+    )
+    parser.add_argument("--first", type=int, default=50, help="conversations per page (default 50)")
+    parser.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
+    parser.add_argument(
+        "--sandbox-samples", type=int, default=150, help="direct sandbox timings (default 150)"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=60.0, help="time bound per level (default 60)"
+    )
+    parser.add_argument(
+        "--gc-tuned",
+        action="store_true",
+        help="start the server with gc.freeze() and a high GC threshold",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="run the server under cProfile, write its stats here (one start)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary directory (logs, database)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        levels = [int(level) for level in args.concurrency.split(",") if level.strip()]
+    except ValueError:
+        parser.error("--concurrency takes comma-separated integers, e.g. 1,4,16")
+    if (
+        not levels
+        or min(levels) < 1
+        or args.requests < 1
+        or args.starts < 1
+        or not 1 <= args.first <= 100
+    ):
+        parser.error(
+            "concurrency levels, --requests and --starts must be positive; --first from 1 to 100"
+        )
+    return Options(
+        concurrency=levels,
+        requests=args.requests,
+        warmup=args.warmup,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        starts=1 if args.profile else args.starts,
+        first=args.first,
+        database_url=args.database_url,
+        sandbox_samples=args.sandbox_samples,
+        max_seconds=args.max_seconds,
+        gc_tuned=args.gc_tuned,
+        profile=args.profile.resolve() if args.profile else None,
+        keep=args.keep,
+    )
+
+
+def base_env(workdir: Path, database_url: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("UNIPILE_DSN", "UNIPILE_API_KEY")
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        DATA_DIR=str(workdir / "data"),
+        JWT_SECRET=JWT_SECRET,
+        WEBHOOK_SECRET=WEBHOOK_SECRET,
+        LOG_LEVEL="WARNING",
+        HOST=HOST,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def server_command(options: Options) -> list[str]:
+    if options.profile is not None:
+        return [sys.executable, "-c", PROFILED_SERVER, str(options.profile)]
+    if options.gc_tuned:
+        return [sys.executable, "-c", GC_TUNED_SERVER]
+    return switchboard_command("serve")
+
+
+async def one_start(
+    options: Options,
+    env: dict[str, str],
+    workdir: Path,
+    sandbox_process: Process,
+    sandbox_url: str,
+    token: str,
+    index: int,
+) -> list[LevelResult]:
+    port = free_port()
+    server_env = dict(
+        env,
+        PORT=str(port),
+        SANDBOX_PORT=str(free_port()),
+        UNIPILE_DSN=sandbox_url,
+        UNIPILE_API_KEY=SANDBOX_KEY,
+        SWITCHBOARD_REPORT_COST="1",
+    )
+    url = f"http://{HOST}:{port}"
+    grace = 20.0 if options.profile else 5.0
+    with started(
+        f"server-{index}", server_command(options), server_env, workdir, grace=grace
+    ) as server:
+        await wait_until_ready(server, f"{url}/readyz")
+        limits = httpx.Limits(
+            max_connections=max(options.concurrency) + 4,
+            max_keepalive_connections=max(options.concurrency) + 4,
+        )
+        async with (
+            httpx.AsyncClient(
+                base_url=url,
+                timeout=30.0,
+                limits=limits,
+                headers={"authorization": f"Bearer {token}"},
+            ) as client,
+            httpx.AsyncClient(base_url=sandbox_url, timeout=10.0) as sandbox,
+        ):
+            await run_level(
+                client,
+                sandbox,
+                server,
+                sandbox_process,
+                min(4, max(options.concurrency)),
+                options.warmup,
+                options.first,
+                options.max_seconds,
+            )
+            results = []
+            for level in options.concurrency:
+                server.check_alive()
+                result = await run_level(
+                    client,
+                    sandbox,
+                    server,
+                    sandbox_process,
+                    level,
+                    options.requests,
+                    options.first,
+                    options.max_seconds,
+                )
+                print(
+                    f"  start {index + 1} c={level:<3} {result.requests} req in {result.seconds:.1f} s: "
+                    f"{result.rps:.1f} req/s, p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms, "
+                    f"server CPU {result.server_cpu_ms_per_request:.1f} ms/req, cost {result.cost}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                results.append(result)
+        return results
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    return "n/a" if value != value else f"{value:.{digits}f}"
+
+
+def report(
+    options: Options,
+    sandbox: SandboxLatency,
+    starts: list[list[LevelResult]],
+    started_at: datetime,
+    elapsed: float,
+) -> str:
+    from resolvers.inbox import chat_limit, email_limit
+
+    sandbox_p99 = percentile(sandbox.round_ms, 99)
+    lines = [
+        f"Inbox benchmark, {started_at:%Y-%m-%d %H:%M} UTC: `first: {options.first}` as alice (3 accounts), "
+        f"sandbox latency {options.latency_ms:g} ms (jitter {options.jitter_ms:g} ms), "
+        f"{options.requests} requests per level, medians over {len(starts)} server start(s)"
+        + (", server GC-tuned (gc.freeze + threshold 50000)" if options.gc_tuned else "")
+        + (", server under cProfile" if options.profile else "")
+        + ".",
+        "",
+        f"Sandbox's own latency, timed directly over HTTP ({len(sandbox.round_ms)} samples, p50 / p99): "
+        f"`GET /api/v1/chats` (limit {chat_limit(options.first)}) {fmt(percentile(sandbox.chats_ms, 50))} / {fmt(percentile(sandbox.chats_ms, 99))} ms; "
+        f"`GET /api/v1/emails` (meta_only, limit {email_limit(options.first)}) {fmt(percentile(sandbox.emails_ms, 50))} / {fmt(percentile(sandbox.emails_ms, 99))} ms; "
+        f"a page's three list calls (1 chats + 2 emails) concurrently {fmt(percentile(sandbox.round_ms, 50))} / {fmt(sandbox_p99)} ms. "
+        '"Above sandbox p99" below is the server\'s p99 minus this last p99.',
+        "",
+        "| concurrency | requests/s | p50 ms | p99 ms | p99 above sandbox p99 (ms) | upstream req/request | db queries/request | server CPU ms/request | server req/s per core (1000/CPU ms) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for position, level in enumerate(options.concurrency):
+        results = [start[position] for start in starts if position < len(start)]
+        costs = {(r.cost.get("upstreamRequests"), r.cost.get("dbQueries")) for r in results}
+        upstream = "/".join(str(c[0]) for c in sorted(costs, key=str))
+        queries = "/".join(str(c[1]) for c in sorted(costs, key=str))
+        counted = median([r.upstream_per_request for r in results])
+        cpu = median([r.server_cpu_ms_per_request for r in results])
+        p99 = median([r.p99 for r in results])
+        lines.append(
+            f"| {level} | {fmt(median([r.rps for r in results]))} | {fmt(median([r.p50 for r in results]))} | {fmt(p99)} "
+            f"| {fmt(p99 - sandbox_p99)} | {upstream} (sandbox counted {fmt(counted, 2)}) | {queries} | {fmt(cpu, 2)} | {fmt(1000 / cpu if cpu else float('nan'))} |"
+        )
+    lines += [
+        "",
+        "Per start (requests/s, p50 / p99 ms, CPU seconds used by server / sandbox / load client / other processes on the machine, server RSS):",
+        "",
+    ]
+    for index, start in enumerate(starts):
+        for result in start:
+            lines.append(
+                f"- start {index + 1}, c={result.concurrency}: {fmt(result.rps)} req/s, {fmt(result.p50)} / {fmt(result.p99)} ms, "
+                f"CPU {fmt(result.server_cpu_s, 2)} / {fmt(result.sandbox_cpu_s, 2)} / {fmt(result.client_cpu_s, 2)} / {fmt(max(0.0, result.other_cpu_s), 2)} s "
+                f"over {fmt(result.seconds, 2)} s, RSS {fmt(result.server_rss_mb, 0)} MB"
+            )
+    info = machine()
+    lines += [
+        "",
+        f"Machine: {info['nproc']} cores (`nproc`), {info['cpu']}, {info['python']}, {info['os']}; "
+        f"server, sandbox and load client share it. Load average at the end: "
+        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}. Whole run: {elapsed:.0f} s.",
+    ]
+    return "\n".join(lines)
+
+
+async def run(options: Options) -> str:
+    started_at = datetime.now(UTC)
+    clock = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
+    try:
+        database_url = options.database_url or f"sqlite://{workdir / 'bench.sqlite3'}"
+        env = base_env(workdir, database_url)
+        print(f"preparing {database_url} in {workdir}", file=sys.stderr, flush=True)
+        run_command(switchboard_command("migrate"), env, workdir, timeout=120)
+        run_command(switchboard_command("seed-demo"), env, workdir, timeout=120)
+        token = (
+            run_command(
+                switchboard_command("token", "--email", USER_EMAIL), env, workdir, timeout=60
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+
+        sandbox_port = free_port()
+        sandbox_url = f"http://{HOST}:{sandbox_port}"
+        command = switchboard_command(
+            "sandbox", "--host", HOST, "--port", str(sandbox_port), "--api-key", SANDBOX_KEY
+        )
+        with started("sandbox", command, env, workdir) as sandbox_process:
+            await wait_until_ready(sandbox_process, f"{sandbox_url}/_sandbox/faults")
+            async with httpx.AsyncClient(base_url=sandbox_url, timeout=10.0) as admin:
+                response = await admin.post(
+                    "/_sandbox/faults",
+                    json={"latency_ms": options.latency_ms, "jitter_ms": options.jitter_ms},
+                )
+                if response.status_code != 200:
+                    raise BenchError(
+                        f"POST /_sandbox/faults answered {response.status_code}: {response.text}"
+                    )
+            sandbox = await measure_sandbox(
+                sandbox_url, options.first, options.sandbox_samples, max_seconds=30
+            )
+            print(
+                f"sandbox: p50 {percentile(sandbox.round_ms, 50):.1f} ms, p99 {percentile(sandbox.round_ms, 99):.1f} ms per page's calls",
+                file=sys.stderr,
+                flush=True,
+            )
+            starts = []
+            for index in range(options.starts):
+                starts.append(
+                    await one_start(
+                        options, env, workdir, sandbox_process, sandbox_url, token, index
+                    )
+                )
+        if options.profile is not None and not options.profile.exists():
+            print(f"warning: no profile written to {options.profile}", file=sys.stderr)
+        return report(options, sandbox, starts, started_at, time.monotonic() - clock)
+    finally:
+        if options.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Turn SIGTERM (e.g. from `timeout`) into an exception so every `finally` stops its processes.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        print(asyncio.run(run(options)))
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
