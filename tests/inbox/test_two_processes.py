@@ -89,7 +89,8 @@ def wait_ready(url: str, log: Path) -> None:
 
 async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(inbox: Inbox, servers: list[str]) -> None:
     process_a, process_b = servers
-    chats = await inbox.query("{ conversations(first: 5) { edges { node { externalId isGroup } } } }", user="bob")
+    chats = await inbox.query("{ conversations(first: 30, filter: {channels: [WHATSAPP]}) { edges { node { externalId isGroup } } } }", user="bob")
+    assert "errors" not in chats, chats
     chat_id = next(e["node"]["externalId"] for e in chats["data"]["conversations"]["edges"] if not e["node"]["isGroup"])
     async with httpx.AsyncClient() as http:
         sent = (await http.post(f"{inbox.sandbox}/_sandbox/messages", json={"account_id": WHATSAPP, "chat_id": chat_id, "text": "across"})).json()
@@ -106,3 +107,24 @@ async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(inbox:
         assert time.monotonic() - started < 1.0
     assert event == {"message": {"text": "across"}, "conversation": {"externalId": chat_id}}
     await asyncio.sleep(0)
+
+
+UPDATES = "subscription { conversationUpdated { change conversationId conversation { storage { stored reason } } } }"
+LINK = "mutation($input: LinkConversationInput!) { linkConversation(input: $input) { error { code } } }"
+
+
+async def test_a_mutation_on_one_process_reaches_a_subscriber_on_the_other(inbox: Inbox, servers: list[str]) -> None:
+    process_a, process_b = servers
+    on_b = Inbox(url=process_b, sandbox=inbox.sandbox, tokens=inbox.tokens)
+    page = await on_b.query("{ conversations(first: 3, filter: {channels: [LINKEDIN]}) { edges { node { id } } } }")
+    conversation_id = page["data"]["conversations"]["edges"][0]["node"]["id"]
+    contacts = await on_b.query("{ contacts(first: 1) { edges { node { id } } } }")
+    contact_id = contacts["data"]["contacts"]["edges"][0]["node"]["id"]
+    async with subscribe(process_a, inbox.tokens["alice"], UPDATES) as live:
+        result = await on_b.query(LINK, {"input": {"conversationId": conversation_id, "contactId": contact_id}})
+        assert result["data"]["linkConversation"]["error"] is None
+        # Within a second of the mutation's answer (it may well have arrived before).
+        event = (await live.next(timeout=1.0))["data"]["conversationUpdated"]
+    assert event["change"] == "LINKED"
+    assert event["conversationId"] == conversation_id
+    assert event["conversation"]["storage"] == {"stored": True, "reason": "MANUAL_LINK"}
