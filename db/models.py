@@ -385,3 +385,27 @@ class StoreJob(Model):
         table = "store_job"
         unique_together = (("account", "external_id"),)
         indexes = [("state", "next_attempt_at")]
+
+
+class OutboundMessage(Model):
+    """A message sent through Switchboard, keyed by the client's idempotency key, so that a
+    retried send is answered from here instead of sending twice."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    idempotency_key = fields.CharField(max_length=128)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name=False, on_delete=fields.CASCADE
+    )
+    account_id: int
+    conversation_external_id = fields.CharField(max_length=255)
+    # Null until UniPile has accepted the message.
+    external_id = fields.CharField(max_length=255, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "outbound_message"
+        unique_together = (("workspace", "idempotency_key"),)

@@ -9,10 +9,13 @@ from strawberry.types import Info
 
 from db.vocabulary import StorageReason
 from resolvers import conversation_mutations as actions
+from resolvers import sending
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key
 from schema.errors import BadUserInput, SwitchboardError
-from schema.inbox import Conversation
+from resolvers.live import MessageRecord
+from resolvers.messages import message_nodes
+from schema.inbox import Conversation, Message
 from schema.mutation_errors import MutationError
 
 MAX_BULK = 100
@@ -193,3 +196,61 @@ class ConversationMutation:
             return 0
 
         return await _conversation_payload(context, input.conversation_id, act)
+
+
+@strawberry.input
+class SendMessageInput:
+    conversation_id: strawberry.ID
+    text: str
+    idempotency_key: str | None = strawberry.field(default=None, description="A retried call with the same key sends once.")
+
+
+@strawberry.input
+class ReplyToConversationInput:
+    conversation_id: strawberry.ID
+    html: str
+    cc: list[str] = strawberry.field(default_factory=list)
+    bcc: list[str] = strawberry.field(default_factory=list)
+    idempotency_key: str | None = strawberry.field(default=None, description="A retried call with the same key sends once.")
+
+
+@strawberry.type
+class MessagePayload:
+    message: Message | None = None
+    error: MutationError | None = None
+
+
+async def _message_payload(context: Context, send: Callable[[], Awaitable[MessageRecord]]) -> MessagePayload:
+    try:
+        record = await send()
+    except SwitchboardError as error:
+        return MessagePayload(error=MutationError.of(error))
+    [message] = await message_nodes(context.fresh(), [record])
+    return MessagePayload(message=message)
+
+
+@strawberry.type
+class SendingMutation:
+    @strawberry.mutation(description="Send a message to a chat.")
+    async def send_message(self, info: Info[Context, None], input: SendMessageInput) -> MessagePayload:
+        context = info.context
+        context.viewer()
+
+        async def send() -> MessageRecord:
+            account, external_id = await actions.conversation_account(context, input.conversation_id)
+            return await sending.send_chat_message(context, account, external_id, input.text, input.idempotency_key)
+
+        return await _message_payload(context, send)
+
+    @strawberry.mutation(description="Reply to all on an email thread (threaded with `reply_to`); cc and bcc are added.")
+    async def reply_to_conversation(self, info: Info[Context, None], input: ReplyToConversationInput) -> MessagePayload:
+        context = info.context
+        context.viewer()
+
+        async def send() -> MessageRecord:
+            account, external_id = await actions.conversation_account(context, input.conversation_id)
+            return await sending.reply_to_thread(
+                context, account, external_id, input.html, input.cc, input.bcc, input.idempotency_key
+            )
+
+        return await _message_payload(context, send)

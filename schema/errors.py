@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"
     NOT_FOUND = "NOT_FOUND"
     FORBIDDEN = "FORBIDDEN"
+    CONFLICT = "CONFLICT"
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     UPSTREAM_RATE_LIMITED = "UPSTREAM_RATE_LIMITED"
     ACCOUNT_DISCONNECTED = "ACCOUNT_DISCONNECTED"
@@ -45,6 +46,10 @@ class NotFound(SwitchboardError):
 
 class Forbidden(SwitchboardError):
     code = ErrorCode.FORBIDDEN
+
+
+class Conflict(SwitchboardError):
+    code = ErrorCode.CONFLICT
 
 
 class UpstreamUnavailable(SwitchboardError):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.conversation_mutations import ConversationMutation
+from schema.conversation_mutations import ConversationMutation, SendingMutation
+from schema.crm_mutations import CrmMutation
 
 
 @strawberry.type
-class Mutation(ConversationMutation):
+class Mutation(CrmMutation, ConversationMutation, SendingMutation):
     pass

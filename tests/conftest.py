@@ -29,6 +29,7 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
     "store_job",
+    "outbound_message",
     "webhook_receipt",
     "never_store",
     "storage_policy",

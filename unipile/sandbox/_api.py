@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 from typing import Any
 
@@ -164,11 +166,17 @@ async def send_email(request: Request) -> JSONResponse:
         to=_recipients(fields, "to"),
         cc=_recipients(fields, "cc"),
         subject=fields.get("subject") or (box.store.reply_subject(parent) if parent else ""),
-        body=fields["body"],
+        body=_text_of(fields["body"]),
+        html=fields["body"],
         parent=parent,
     )
     response = {"tracking_id": new_id(box.store.rng), "id": email["id"]}
     return ok({"object": "EmailSent", **response, "provider_id": email["provider_id"]}, 201)
+
+
+def _text_of(html: str) -> str:
+    """The plain text of an HTML body, as UniPile gives it in `body_plain`."""
+    return re.sub(r"<[^>]+>", "", html).strip()
 
 
 def _parent(request: Request, fields: dict[str, str]) -> JSON | None:

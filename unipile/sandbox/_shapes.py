@@ -148,6 +148,7 @@ def email_json(
     body_plain: str,
     in_reply_to: JSON | None = None,
     attachments: list[JSON] | None = None,
+    body_html: str | None = None,
 ) -> JSON:
     domain = "mail.gmail.com" if account["type"] == "GOOGLE_OAUTH" else "outlook.com"
     email: JSON = {
@@ -171,7 +172,7 @@ def email_json(
         "cc_attendees": cc,
         "bcc_attendees": [],
         "reply_to_attendees": [],
-        "body": "".join(f"<p>{line}</p>" for line in body_plain.split("\n")),
+        "body": body_html or "".join(f"<p>{line}</p>" for line in body_plain.split("\n")),
         "body_plain": body_plain,
         "has_attachments": bool(attachments),
         "attachments": attachments or [],

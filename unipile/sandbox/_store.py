@@ -254,8 +254,10 @@ class SandboxStore:
         body: str,
         thread_id: str | None = None,
         parent: JSON | None = None,
+        html: str | None = None,
     ) -> JSON:
-        """Store an email; it is ``sent`` when the account wrote it, else ``inbox`` and unread."""
+        """Store an email; it is ``sent`` when the account wrote it, else ``inbox`` and unread.
+        ``html`` is the body as sent through the API; ``body`` is its text."""
         outbound = sender["identifier"].lower() == self.own_address(account["id"]).lower()
         date = self.now()
         email = email_json(
@@ -270,6 +272,7 @@ class SandboxStore:
             to=to,
             cc=cc,
             body_plain=body,
+            body_html=html,
             in_reply_to=parent and {"message_id": parent["message_id"], "id": parent["id"]},
         )
         self.emails[email["id"]] = email
