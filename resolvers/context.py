@@ -7,11 +7,11 @@ cached here (scope, loaders) must be rebuilt per operation there, with `fresh()`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crm import Identifier, StorageRules, load_storage_rules
 from db.models import Account, Workspace
-from db.vocabulary import IdentifierKind
+from db.vocabulary import IdentifierKind, StorageReason
 from resolvers.loaders import (
     AttendeeCache,
     AttendeesByChatLoader,
@@ -32,12 +32,18 @@ if TYPE_CHECKING:
     from unipile import UnipileClient
 
 
+class StoreScheduler(Protocol):
+    def schedule(self, account_id: int, external_id: str, reason: StorageReason) -> None:
+        """Queue a conversation for automatic storage, after the current request."""
+
+
 @dataclass(slots=True)
 class Services:
-    """Long-lived collaborators, built once by the app's lifespan."""
+    """Long-lived collaborators, built once by the app factory."""
 
     unipile: UnipileClient
     pubsub: PubSub
+    auto_store: StoreScheduler
     attendee_cache: AttendeeCache = field(default_factory=AttendeeCache)
     shared_facts: SharedResults[Any] = field(default_factory=SharedResults)
 
@@ -67,7 +73,7 @@ class ViewerScope:
 
 @dataclass(slots=True)
 class Context:
-    request: Request | WebSocket
+    request: Request | WebSocket | None
     services: Services
     identity: Identity | None
     auth_problem: str = "authentication required"

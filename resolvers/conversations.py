@@ -223,8 +223,16 @@ async def inbox_connection(
     return await _connection(context, scope, page)
 
 
+def schedule_auto_storage(context: Context, facts: Sequence[ConversationFacts]) -> None:
+    """Conversations the policy stores on sight are queued after the response, not stored here."""
+    for item in facts:
+        if item.decision.auto_store and item.state.stored_id is None:
+            context.services.auto_store.schedule(item.record.account.id, item.record.external_id, item.decision.reason)
+
+
 async def _connection(context: Context, scope: ViewerScope, page: InboxPage) -> types.ConversationConnection:
     facts = await load_facts(context, [conversation for conversation, _ in page.edges])
+    schedule_auto_storage(context, facts)
     edges = [
         types.ConversationEdge(cursor=encode_cursor(cursor), node=conversation_node(scope, item))
         for item, (_, cursor) in zip(facts, page.edges, strict=True)

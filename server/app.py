@@ -20,9 +20,11 @@ from db.migrate import pending_migrations
 from resolvers.context import Services
 from schema.schema import build_schema
 from server.account_status import apply_account_status
+from server.autostore import AutoStore, KeepInStep
 from server.graphql import GraphQLView
+from server.jobs import StoreWorker
 from server.message_events import MessageEvents
-from server.pubsub import PubSub, pubsub_from_settings
+from server.pubsub import pubsub_from_settings
 from server.receipts import ReceiptProcessor
 from server.settings import Settings
 from server.state import AppState
@@ -71,10 +73,10 @@ async def register_with_sandbox(client: UnipileClient, settings: Settings) -> No
     log.warning("could not register the webhooks with the embedded sandbox")
 
 
-def receipt_processor(pubsub: PubSub, client: UnipileClient) -> ReceiptProcessor:
-    processor = ReceiptProcessor(pubsub)
+def receipt_processor(services: Services, auto_store: AutoStore) -> ReceiptProcessor:
+    processor = ReceiptProcessor(services.pubsub)
     processor.on("account_status", apply_account_status)
-    events = MessageEvents(client)
+    events = MessageEvents(services.unipile, on_new_message=[KeepInStep(services, auto_store)])
     processor.on("message_received", events.chat_message)
     processor.on("mail_received", events.email)
     processor.on("mail_sent", events.email)
@@ -89,7 +91,9 @@ def create_app(settings: Settings) -> Starlette:
     http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, limits=UPSTREAM_LIMITS)
     client = UnipileClient(http, dsn, api_key)
     pubsub = pubsub_from_settings(settings)
-    processor = receipt_processor(pubsub, client)
+    auto_store = AutoStore(StoreWorker(client))
+    services = Services(unipile=client, pubsub=pubsub, auto_store=auto_store)
+    processor = receipt_processor(services, auto_store)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,11 +104,9 @@ def create_app(settings: Settings) -> Starlette:
             stack.push_async_callback(pubsub.aclose)
             await processor.start()
             stack.push_async_callback(processor.aclose)
-            app.state.switchboard = AppState(
-                settings=settings,
-                services=Services(unipile=client, pubsub=pubsub),
-                signing_key=settings.signing_key(),
-            )
+            await auto_store.start()
+            stack.push_async_callback(auto_store.aclose)
+            app.state.switchboard = AppState(settings=settings, services=services, signing_key=settings.signing_key())
             if settings.uses_sandbox:
                 registration = asyncio.create_task(register_with_sandbox(client, settings))
                 stack.callback(registration.cancel)
