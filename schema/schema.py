@@ -7,7 +7,8 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions.query_depth_limiter import create_validator
 
 from schema.errors import ErrorCode, is_unexpected
 from schema.extensions import CostReport, PartialErrors
@@ -38,11 +39,21 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
+class LimitQueryDepth(AddValidationRules):
+    """Strawberry's `QueryDepthLimiter` builds a new rule class per request, so the validation
+    cache, keyed by the rules, never hits; this one rule class is built once."""
+
+    RULE = create_validator(MAX_QUERY_DEPTH, None)
+
+    def __init__(self) -> None:
+        super().__init__([self.RULE])
+
+
 def build_schema(*, report_cost: bool = False) -> strawberry.Schema:
     extensions: list[Any] = [
         MaskUnexpectedErrors,
         PartialErrors,
-        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        LimitQueryDepth,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ]
