@@ -100,6 +100,26 @@ def sandbox(settings: Settings, arguments: argparse.Namespace) -> None:
     run_sandbox(sandbox_settings, host=arguments.host, port=arguments.port)
 
 
+def webhooks_register(settings: Settings, arguments: argparse.Namespace) -> None:
+    import httpx
+
+    from server.app import UPSTREAM_TIMEOUT, unipile_endpoint
+    from server.webhooks import register_webhooks
+    from unipile import UnipileClient, UnipileError
+
+    async def register() -> list[str]:
+        dsn, api_key = unipile_endpoint(settings)
+        async with httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT) as http:
+            client = UnipileClient(http, dsn, api_key)
+            return await register_webhooks(client, url=settings.public_url, secret=settings.webhook_key())
+
+    try:
+        ids = asyncio.run(register())
+    except UnipileError as error:
+        raise CommandError(f"UniPile refused: {error}") from None
+    print(f"webhooks registered for {settings.public_url}: {', '.join(ids)}")
+
+
 Command = Callable[[Settings, argparse.Namespace], None]
 
 
@@ -119,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export_parser.add_argument("--output", type=Path, default=SCHEMA_FILE)
     export_parser.set_defaults(run=export_schema)
+
+    webhooks_parser = commands.add_parser("webhooks", help="UniPile webhooks")
+    webhooks_commands = webhooks_parser.add_subparsers(dest="webhooks_command", required=True)
+    webhooks_commands.add_parser(
+        "register", help="create the webhooks pointing at PUBLIC_URL (idempotent)"
+    ).set_defaults(run=webhooks_register)
 
     sandbox_parser = commands.add_parser("sandbox", help="serve the UniPile sandbox alone")
     sandbox_parser.add_argument("--host", default="127.0.0.1")
