@@ -1,0 +1,395 @@
+"""The CRM's mutations: contacts, companies, and the workspace's storage rules.
+
+Relay style: one `input` argument and a payload holding the result, or `error` when the call did
+nothing for an expected reason (see `schema.mutation_errors`). The root `Mutation` inherits these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from crm import StorageRules as Rules
+from db import vocabulary
+from db.vocabulary import IdentifierKind
+from resolvers import crm_mutations
+from resolvers.context import Context
+from resolvers.crm import CompanyRecord, ContactRecord
+from schema.crm import Company, Contact
+from schema.errors import SwitchboardError, Unauthenticated
+from schema.mutation_errors import MutationError
+
+T = TypeVar("T")
+
+# Registered here, under their vocabulary names, since only these mutations expose them; the
+# fields below are annotated with the vocabulary's own classes, which mypy knows as types.
+strawberry.enum(vocabulary.StoragePolicy, description="What happens to a matching conversation.")
+strawberry.enum(vocabulary.NeverStoreKind, description="What a never-store entry names.")
+
+LISTS = f"Each list holds at most {crm_mutations.MAX_LIST_LENGTH} entries."
+
+
+@strawberry.input(description=f"A new contact. {LISTS}")
+class CreateContactInput:
+    first_name: str
+    last_name: str
+    company_id: strawberry.ID | None = None
+    emails: list[str] = strawberry.field(default_factory=list)
+    phones: list[str] = strawberry.field(
+        default_factory=list,
+        description="In any spelling; numbers without a country code are read in the "
+        "workspace's default region.",
+    )
+    provider_ids: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(
+    description="Changes to a contact: a field left out stays as it is; a list given replaces "
+    f"that kind of identifier entirely. {LISTS}"
+)
+class UpdateContactInput:
+    id: strawberry.ID
+    first_name: strawberry.Maybe[str]
+    last_name: strawberry.Maybe[str]
+    company_id: strawberry.Maybe[strawberry.ID | None] = strawberry.field(
+        description="null removes the contact from its company."
+    )
+    emails: strawberry.Maybe[list[str]]
+    phones: strawberry.Maybe[list[str]]
+    provider_ids: strawberry.Maybe[list[str]]
+
+
+@strawberry.input
+class DeleteContactInput:
+    id: strawberry.ID
+
+
+@strawberry.input(description=f"A new company. {LISTS}")
+class CreateCompanyInput:
+    name: str
+    domains: list[str] = strawberry.field(
+        default_factory=list,
+        description="Domains or URLs, kept as registrable domains (`www.acme.co.uk` → "
+        "`acme.co.uk`); each may belong to one company of the workspace only.",
+    )
+
+
+@strawberry.input(description="Changes to a company: a field left out stays as it is.")
+class UpdateCompanyInput:
+    id: strawberry.ID
+    name: strawberry.Maybe[str]
+    domains: strawberry.Maybe[list[str]] = strawberry.field(
+        description="Replaces the company's domains."
+    )
+
+
+@strawberry.input
+class DeleteCompanyInput:
+    id: strawberry.ID
+
+
+@strawberry.input(
+    description="A contact for someone in a conversation. Named by `firstName`/`lastName` if "
+    "either is given, else by `name`, else by the participant's display name."
+)
+class CreateContactFromParticipantInput:
+    conversation_id: strawberry.ID
+    identifier: str = strawberry.field(
+        description="The participant's `identifier`, as the conversation shows it."
+    )
+    first_name: str | None = None
+    last_name: str | None = None
+    name: str | None = strawberry.field(
+        default=None, description="A full name, split at its first space."
+    )
+    company_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class SetStoragePolicyInput:
+    channel: vocabulary.Channel
+    policy: vocabulary.StoragePolicy
+
+
+@strawberry.input(
+    description="An address, a phone number, or a domain (which covers its subdomains)."
+)
+class NeverStoreInput:
+    kind: vocabulary.NeverStoreKind
+    value: str
+
+
+@strawberry.type
+class ContactPayload:
+    contact: Contact | None = None
+    error: MutationError | None = None
+
+    @classmethod
+    def of(cls, outcome: ContactRecord | MutationError) -> ContactPayload:
+        if isinstance(outcome, MutationError):
+            return cls(error=outcome)
+        return cls(contact=Contact.from_model(outcome))
+
+
+@strawberry.type
+class CompanyPayload:
+    company: Company | None = None
+    error: MutationError | None = None
+
+    @classmethod
+    def of(cls, outcome: CompanyRecord | MutationError) -> CompanyPayload:
+        if isinstance(outcome, MutationError):
+            return cls(error=outcome)
+        return cls(company=Company.from_model(outcome))
+
+
+@strawberry.type
+class DeleteRecordPayload:
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The id of the contact or company deleted."
+    )
+    error: MutationError | None = None
+
+    @classmethod
+    def of(cls, outcome: str | MutationError) -> DeleteRecordPayload:
+        if isinstance(outcome, MutationError):
+            return cls(error=outcome)
+        return cls(deleted_id=strawberry.ID(outcome))
+
+
+@strawberry.type
+class ChannelStoragePolicy:
+    channel: vocabulary.Channel
+    policy: vocabulary.StoragePolicy
+    is_default: bool = strawberry.field(description="No policy was set for this channel.")
+
+
+@strawberry.type
+class NeverStoreEntry:
+    kind: vocabulary.NeverStoreKind
+    value: str = strawberry.field(description="Normalised: lower-case address, E.164 number, host.")
+
+
+@strawberry.type(description="What the workspace stores automatically, and what never.")
+class StorageRules:
+    policies: list[ChannelStoragePolicy] = strawberry.field(description="One per channel.")
+    never_store: list[NeverStoreEntry]
+
+    @classmethod
+    def from_rules(cls, rules: Rules) -> StorageRules:
+        never_store = rules.never_store
+        values = {
+            vocabulary.NeverStoreKind.EMAIL: never_store.emails,
+            vocabulary.NeverStoreKind.PHONE: never_store.phones,
+            vocabulary.NeverStoreKind.DOMAIN: never_store.domains,
+        }
+        return cls(
+            policies=[
+                ChannelStoragePolicy(
+                    channel=channel,
+                    policy=rules.policy_for(channel),
+                    is_default=channel not in rules.policies,
+                )
+                for channel in vocabulary.Channel
+            ],
+            never_store=[
+                NeverStoreEntry(kind=kind, value=value)
+                for kind, kind_values in values.items()
+                for value in sorted(kind_values)
+            ],
+        )
+
+
+@strawberry.type
+class StorageRulesPayload:
+    rules: StorageRules | None = None
+    error: MutationError | None = None
+
+    @classmethod
+    def of(cls, outcome: Rules | MutationError) -> StorageRulesPayload:
+        if isinstance(outcome, MutationError):
+            return cls(error=outcome)
+        return cls(rules=StorageRules.from_rules(outcome))
+
+
+async def _attempt(work: Awaitable[T]) -> T | MutationError:
+    """The result of `work`, or its expected failure. A missing or bad token stays a top-level
+    error: it concerns the whole request, not this mutation's input."""
+    try:
+        return await work
+    except Unauthenticated:
+        raise
+    except SwitchboardError as error:
+        return MutationError.of(error)
+
+
+def _some_value(given: strawberry.Maybe[T]) -> T | None:
+    return None if given is None else given.value
+
+
+def _given_lists(
+    emails: strawberry.Maybe[list[str]],
+    phones: strawberry.Maybe[list[str]],
+    provider_ids: strawberry.Maybe[list[str]],
+) -> dict[IdentifierKind, list[str]]:
+    """The identifier lists present in an input, by kind."""
+    given = {
+        IdentifierKind.EMAIL: emails,
+        IdentifierKind.PHONE: phones,
+        IdentifierKind.PROVIDER_ID: provider_ids,
+    }
+    return {kind: values.value for kind, values in given.items() if values is not None}
+
+
+def _company_change(given: strawberry.Maybe[strawberry.ID | None]) -> strawberry.Maybe[str | None]:
+    return None if given is None else strawberry.Some[str | None](given.value)
+
+
+async def _create_contact(info: Info[Context, None], input: CreateContactInput) -> ContactPayload:
+    changes = crm_mutations.ContactChanges(
+        first_name=input.first_name,
+        last_name=input.last_name,
+        company_id=_company_change(strawberry.Some(input.company_id)),
+        identifiers=_given_lists(
+            strawberry.Some(input.emails),
+            strawberry.Some(input.phones),
+            strawberry.Some(input.provider_ids),
+        ),
+    )
+    return ContactPayload.of(await _attempt(crm_mutations.create_contact(info.context, changes)))
+
+
+async def _update_contact(info: Info[Context, None], input: UpdateContactInput) -> ContactPayload:
+    changes = crm_mutations.ContactChanges(
+        first_name=_some_value(input.first_name),
+        last_name=_some_value(input.last_name),
+        company_id=_company_change(input.company_id),
+        identifiers=_given_lists(input.emails, input.phones, input.provider_ids),
+    )
+    return ContactPayload.of(
+        await _attempt(crm_mutations.update_contact(info.context, input.id, changes))
+    )
+
+
+async def _delete_contact(
+    info: Info[Context, None], input: DeleteContactInput
+) -> DeleteRecordPayload:
+    return DeleteRecordPayload.of(
+        await _attempt(crm_mutations.delete_contact(info.context, input.id))
+    )
+
+
+async def _create_company(info: Info[Context, None], input: CreateCompanyInput) -> CompanyPayload:
+    changes = crm_mutations.CompanyChanges(name=input.name, domains=input.domains)
+    return CompanyPayload.of(await _attempt(crm_mutations.create_company(info.context, changes)))
+
+
+async def _update_company(info: Info[Context, None], input: UpdateCompanyInput) -> CompanyPayload:
+    changes = crm_mutations.CompanyChanges(
+        name=_some_value(input.name), domains=_some_value(input.domains)
+    )
+    return CompanyPayload.of(
+        await _attempt(crm_mutations.update_company(info.context, input.id, changes))
+    )
+
+
+async def _delete_company(
+    info: Info[Context, None], input: DeleteCompanyInput
+) -> DeleteRecordPayload:
+    return DeleteRecordPayload.of(
+        await _attempt(crm_mutations.delete_company(info.context, input.id))
+    )
+
+
+async def _create_contact_from_participant(
+    info: Info[Context, None], input: CreateContactFromParticipantInput
+) -> ContactPayload:
+    given = crm_mutations.ParticipantContact(
+        conversation_id=input.conversation_id,
+        identifier=input.identifier,
+        first_name=input.first_name,
+        last_name=input.last_name,
+        name=input.name,
+        company_id=input.company_id,
+    )
+    return ContactPayload.of(
+        await _attempt(crm_mutations.create_contact_from_participant(info.context, given))
+    )
+
+
+async def _set_storage_policy(
+    info: Info[Context, None], input: SetStoragePolicyInput
+) -> StorageRulesPayload:
+    return StorageRulesPayload.of(
+        await _attempt(crm_mutations.set_storage_policy(info.context, input.channel, input.policy))
+    )
+
+
+async def _add_never_store(
+    info: Info[Context, None], input: NeverStoreInput
+) -> StorageRulesPayload:
+    return StorageRulesPayload.of(
+        await _attempt(crm_mutations.add_never_store(info.context, input.kind, input.value))
+    )
+
+
+async def _remove_never_store(
+    info: Info[Context, None], input: NeverStoreInput
+) -> StorageRulesPayload:
+    return StorageRulesPayload.of(
+        await _attempt(crm_mutations.remove_never_store(info.context, input.kind, input.value))
+    )
+
+
+@strawberry.type
+class CrmMutation:
+    # `resolver=` rather than decorated methods keeps the fields typed for mypy.
+    create_contact: ContactPayload = strawberry.mutation(
+        resolver=_create_contact,
+        description="Create a contact; stored conversations it matches are linked to it.",
+    )
+    update_contact: ContactPayload = strawberry.mutation(
+        resolver=_update_contact,
+        description="Change a contact; stored conversations its new identifiers match are "
+        "linked to it.",
+    )
+    delete_contact: DeleteRecordPayload = strawberry.mutation(
+        resolver=_delete_contact,
+        description="Delete a contact, with its identifiers and links.",
+    )
+    create_company: CompanyPayload = strawberry.mutation(
+        resolver=_create_company,
+        description="Create a company; stored conversations with someone at its domains are "
+        "linked to it.",
+    )
+    update_company: CompanyPayload = strawberry.mutation(
+        resolver=_update_company,
+        description="Change a company; stored conversations its new domains match are linked "
+        "to it.",
+    )
+    delete_company: DeleteRecordPayload = strawberry.mutation(
+        resolver=_delete_company,
+        description="Delete a company, with its domains and links; its contacts stay, without "
+        "company.",
+    )
+    create_contact_from_participant: ContactPayload = strawberry.mutation(
+        resolver=_create_contact_from_participant,
+        description="Create a contact for a participant of a conversation, with the "
+        "participant's identifier; the conversation is read live to check it.",
+    )
+    set_storage_policy: StorageRulesPayload = strawberry.mutation(
+        resolver=_set_storage_policy,
+        description="Set what happens to matching conversations of a channel.",
+    )
+    add_never_store: StorageRulesPayload = strawberry.mutation(
+        resolver=_add_never_store,
+        description="Never store conversations with this address, number or domain "
+        "automatically. Idempotent.",
+    )
+    remove_never_store: StorageRulesPayload = strawberry.mutation(
+        resolver=_remove_never_store,
+        description="Take an entry off the never-store list. Idempotent.",
+    )
