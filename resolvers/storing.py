@@ -35,7 +35,7 @@ from resolvers.live import (
     message_from_chat_message,
     message_from_email,
 )
-from unipile import NotFoundError, Page, UnipileClient
+from unipile import Email, NotFoundError, Page, UnipileClient
 
 __all__ = ["PAGE_SIZE", "StoreResult", "append_message", "store_conversation", "stronger_reason"]
 
@@ -124,7 +124,7 @@ async def append_message(account: Account, record: MessageRecord) -> bool:
         unread = record.direction is Direction.INBOUND and not record.is_read
         await Conversation.filter(id=conversation.id).update(
             last_message_at=_latest(conversation.last_message_at, record.sent_at),
-            unread_count=conversation.unread_count + unread,
+            unread_count=conversation.unread_count + int(unread),
         )
     return True
 
@@ -189,7 +189,7 @@ async def _fetch_thread(
     limit: int,
     page_size: int,
 ) -> _Snapshot:
-    def listing(**query: Any) -> Awaitable[Page[Any]]:
+    def listing(**query: Any) -> Awaitable[Page[Email]]:
         return client.list_emails(account_id=account.unipile_id, thread_id=thread_id, **query)
 
     emails = await _newest(
