@@ -25,6 +25,7 @@ from crm import (
     decide_storage,
 )
 from db.models import Account as AccountModel
+from db.models import Conversation, ConversationLink, ConversationParticipant
 from db.vocabulary import (
     AccountStatus,
     Channel,
@@ -53,7 +54,7 @@ from schema.errors import (
     UpstreamUnavailable,
 )
 from schema.ids import from_global_id, int_key, to_global_id
-from schema.pagination import PageInfo, validate_first
+from schema.pagination import PageInfo, encode_offset_cursor, start_offset, validate_first
 from schema.viewer import Account
 from unipile import (
     AccountDisconnectedError,
@@ -370,3 +371,64 @@ async def conversation_by_key(context: Context, account_id: int, external_id: st
 def conversation_key(key: str) -> tuple[int, str] | None:
     account_id, _, external_id = key.partition(":")
     return (int(account_id), external_id) if account_id.isdigit() and external_id else None
+
+
+def stored_conversation_record(
+    account: AccountModel, conversation: Conversation, participants: Sequence[ConversationParticipant]
+) -> ConversationRecord:
+    """A stored conversation in the live shape."""
+    return ConversationRecord(
+        account=account,
+        external_id=conversation.external_id,
+        channel=conversation.channel,
+        subject=conversation.subject,
+        is_group=conversation.is_group,
+        last_message_at=conversation.last_message_at,
+        last_message_preview=None,
+        unread_count=conversation.unread_count,
+        has_attachments=False,
+        participants=tuple(
+            ParticipantRecord(p.identifier, p.identifier_type, p.display_name, p.role, p.is_self)
+            for p in participants
+        ),
+    )
+
+
+async def linked_conversations(
+    context: Context, target: CandidateKind, pk: int, first: int | None, after: str | None
+) -> types.ConversationConnection:
+    """A contact's or company's stored and linked conversations, newest first, from the database."""
+    size = validate_first(first, DEFAULT_PAGE_SIZE)
+    list_kind = f"linked-{target.value.lower()}-{pk}"
+    offset = start_offset(list_kind, after)
+    scope = await context.scope()
+    accounts = {account.id: account for account in scope.accounts}
+    key = {"contact_id": pk} if target is CandidateKind.CONTACT else {"company_id": pk}
+    links = await ConversationLink.filter(removed_at=None, account_id__in=list(accounts), **key).values_list(
+        "account_id", "conversation_external_id"
+    )
+    pairs = set(links)
+    candidates = await Conversation.filter(
+        account_id__in=list(accounts), external_id__in=[external for _, external in pairs]
+    ).order_by("-last_message_at", "-id")
+    linked = [c for c in candidates if (c.account_id, c.external_id) in pairs]
+    window = linked[offset : offset + size]
+    people = await ConversationParticipant.filter(conversation_id__in=[c.id for c in window]).order_by("id")
+    records = [
+        stored_conversation_record(accounts[c.account_id], c, [p for p in people if p.conversation_id == c.id])
+        for c in window
+    ]
+    facts = await load_facts(context, records)
+    edges = [
+        types.ConversationEdge(cursor=encode_offset_cursor(list_kind, offset + index), node=conversation_node(scope, item))
+        for index, item in enumerate(facts)
+    ]
+    return types.ConversationConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=offset + size < len(linked),
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

@@ -10,8 +10,11 @@ from strawberry.types import Info
 
 from db.vocabulary import IdentifierKind
 from resolvers import crm
+from crm import CandidateKind
 from resolvers.context import Context
-from schema.ids import to_global_id
+from resolvers.conversations import linked_conversations
+from schema.ids import int_key, to_global_id
+from schema.inbox import ConversationConnection
 from schema.node import Node
 from schema.pagination import Connection
 
@@ -36,6 +39,13 @@ class Company(Node):
     domains: list[str] = strawberry.field(description="Its registrable domains, normalised.")
     created_at: datetime
     updated_at: datetime
+
+    @strawberry.field(description="Stored conversations linked to this company, newest first.")
+    async def conversations(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> ConversationConnection:
+        pk = int_key(self.id, "Company")
+        return await linked_conversations(info.context, CandidateKind.COMPANY, pk, first, after)
 
     @classmethod
     def from_model(cls, record: crm.CompanyRecord) -> Company:
@@ -62,6 +72,13 @@ class Contact(Node):
     )
     created_at: datetime
     updated_at: datetime
+
+    @strawberry.field(description="Stored conversations linked to this contact, newest first.")
+    async def conversations(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> ConversationConnection:
+        pk = int_key(self.id, "Contact")
+        return await linked_conversations(info.context, CandidateKind.CONTACT, pk, first, after)
 
     @classmethod
     def from_model(cls, record: crm.ContactRecord) -> Contact:

@@ -114,3 +114,26 @@ async def test_forgetting_an_identifier_blocks_it(inbox: Inbox) -> None:
     assert await NeverStoreEntry.exists(value="jane.doe@acme-corp.com")
     bad = await mutate(inbox, FORGET_IDENTIFIER, {"identifier": "not an address"})
     assert bad["error"]["code"] == "BAD_USER_INPUT"
+
+
+CONTACT_CONVERSATIONS = """query($id: ID!, $after: String) { node(id: $id) { ... on Contact {
+  conversations(first: 1, after: $after) { edges { node { id storage { stored reason } } } pageInfo { hasNextPage endCursor } } } } }"""
+
+
+async def test_a_contact_lists_its_linked_conversations(inbox: Inbox) -> None:
+    contact = await a_contact_id()
+    targets = (await conversations(inbox, filter={"channels": ["LINKEDIN"]}))[:2]
+    for target in targets:
+        await mutate(inbox, LINK, {"conversationId": target["id"], "contactId": contact})
+    listed, after = [], None
+    while True:
+        page = (await inbox.query(CONTACT_CONVERSATIONS, {"id": contact, "after": after}))["data"]["node"]["conversations"]
+        listed.extend(edge["node"] for edge in page["edges"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert {node["id"] for node in listed} == {target["id"] for target in targets}
+    assert all(node["storage"] == {"stored": True, "reason": "MANUAL_LINK"} for node in listed)
+    await mutate(inbox, UNLINK, {"conversationId": targets[0]["id"], "contactId": contact})
+    remaining = (await inbox.query(CONTACT_CONVERSATIONS, {"id": contact}))["data"]["node"]["conversations"]["edges"]
+    assert [edge["node"]["id"] for edge in remaining] == [targets[1]["id"]]
