@@ -184,6 +184,7 @@ class ConversationChange(Enum):
     UNLINKED = "UNLINKED"
     FORGOTTEN = "FORGOTTEN"
     READ_STATE = "READ_STATE"
+    REACTION = "REACTION"
 
 
 @strawberry.type(description="A conversation changed, in whichever process the change was made.")

@@ -76,11 +76,12 @@ async def register_with_sandbox(client: UnipileClient, settings: Settings) -> No
 def receipt_processor(services: Services, auto_store: AutoStore) -> ReceiptProcessor:
     processor = ReceiptProcessor(services.pubsub)
     processor.on("account_status", apply_account_status)
-    events = MessageEvents(services.unipile, on_new_message=[KeepInStep(services, auto_store)])
+    events = MessageEvents(services.unipile, services.attendee_cache, on_new_message=[KeepInStep(services, auto_store)])
     processor.on("message_received", events.chat_message)
     processor.on("mail_received", events.email)
     processor.on("mail_sent", events.email)
     processor.on("message_read", events.chat_read)
+    processor.on("message_reaction", events.chat_reaction)
     return processor
 
 

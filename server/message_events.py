@@ -11,7 +11,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from db.models import Account, WebhookReceipt
+from db.models import Account, Message, WebhookReceipt
+from resolvers.loaders import AttendeeCache
 from resolvers.live import (
     ConversationRecord,
     MessageRecord,
@@ -37,8 +38,11 @@ NewMessageHook = Callable[[Account, ConversationRecord, MessageRecord], Awaitabl
 class MessageEvents:
     """The handlers of message events, for `ReceiptProcessor.on`."""
 
-    def __init__(self, client: UnipileClient, on_new_message: Sequence[NewMessageHook] = ()) -> None:
+    def __init__(
+        self, client: UnipileClient, attendees: AttendeeCache, on_new_message: Sequence[NewMessageHook] = ()
+    ) -> None:
         self.client = client
+        self.attendees = attendees
         self.on_new_message = tuple(on_new_message)
 
     async def chat_message(self, receipt: WebhookReceipt) -> Sequence[Publication]:
@@ -52,6 +56,8 @@ class MessageEvents:
         except NotFoundError:
             log.info("message %s is gone upstream; nothing to publish", payload.get("message_id"))
             return []
+        # A group's members may have changed with this message (a join is a message too).
+        self.attendees.forget((account.unipile_id, chat.id))
         sender_name = (payload.get("sender") or {}).get("attendee_name")
         record = message_from_chat_message(account, message, sender_name)
         return await self._new_message(account, conversation_from_chat(account, chat), record, receipt)
@@ -74,11 +80,29 @@ class MessageEvents:
         return await self._new_message(account, conversation, record, receipt)
 
     async def chat_read(self, receipt: WebhookReceipt) -> Sequence[Publication]:
+        """A message was read: the stored copy says so too."""
+        account, chat_id = await self._chat_of(receipt)
+        if account is None or chat_id is None:
+            return []
+        message_id = receipt.payload.get("message_id")
+        if message_id is not None:
+            await Message.filter(
+                conversation__account_id=account.id, conversation__external_id=chat_id, external_id=str(message_id)
+            ).update(is_read=True)
+        return [conversation_update(account, chat_id, "READ_STATE")]
+
+    async def chat_reaction(self, receipt: WebhookReceipt) -> Sequence[Publication]:
+        """Reactions are not stored (a stored message has no field for them); subscribers are told."""
+        account, chat_id = await self._chat_of(receipt)
+        if account is None or chat_id is None:
+            return []
+        return [conversation_update(account, chat_id, "REACTION")]
+
+    async def _chat_of(self, receipt: WebhookReceipt) -> tuple[Account | None, str | None]:
         payload = receipt.payload
         account = await Account.get_or_none(unipile_id=str(payload.get("account_id", "")))
-        if account is None or "chat_id" not in payload:
-            return []
-        return [conversation_update(account, str(payload["chat_id"]), "READ_STATE")]
+        chat_id = payload.get("chat_id")
+        return account, None if chat_id is None else str(chat_id)
 
     async def _new_message(
         self, account: Account, conversation: ConversationRecord, record: MessageRecord, receipt: WebhookReceipt

@@ -119,3 +119,28 @@ async def test_the_webhook_refuses_a_wrong_secret(inbox: Inbox) -> None:
     async with httpx.AsyncClient(base_url=inbox.url) as client:
         response = await client.post("/webhooks/unipile", json={"event": "message_received"}, headers={"Unipile-Auth": "wrong"})
     assert response.status_code == 401
+
+
+UPDATES = "subscription { conversationUpdated { change conversationId } }"
+
+
+async def test_read_receipts_and_reactions_are_applied(inbox: Inbox) -> None:
+    from db.models import Message
+    from tests.inbox.test_conversation_mutations import STORE, conversations, mutate
+
+    chat = (await conversations(inbox, user="bob", filter={"channels": ["WHATSAPP"]}))[0]
+    await mutate(inbox, STORE, {"conversationId": chat["id"]}, user="bob")
+    unread = await Message.filter(conversation__external_id=chat["externalId"]).order_by("-sent_at").first()
+    assert unread is not None
+    await Message.filter(id=unread.id).update(is_read=False)
+    base = {"account_id": WHATSAPP, "account_type": "WHATSAPP", "chat_id": chat["externalId"], "message_id": unread.external_id}
+    async with subscribe(inbox.url, inbox.tokens["bob"], UPDATES) as live:
+        async with httpx.AsyncClient(base_url=inbox.url) as client:
+            headers = {"Unipile-Auth": WEBHOOK_SECRET}
+            await client.post("/webhooks/unipile", json={**base, "event": "message_read", "timestamp": "2026-11-25T10:00:00.000Z"}, headers=headers)
+            read = (await live.next(timeout=10))["data"]["conversationUpdated"]
+            await client.post("/webhooks/unipile", json={**base, "event": "message_reaction", "reaction": "👍"}, headers=headers)
+            reaction = (await live.next(timeout=10))["data"]["conversationUpdated"]
+    assert (read["change"], read["conversationId"]) == ("READ_STATE", chat["id"])
+    assert reaction["change"] == "REACTION"
+    assert (await Message.get(id=unread.id)).is_read
