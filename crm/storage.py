@@ -98,7 +98,11 @@ async def load_storage_rules(workspace: Workspace | int) -> StorageRules:
     workspace_id = workspace.id if isinstance(workspace, Workspace) else workspace
     sql = _RULES_SQL.format(*placeholders(1, 2))
     rows = await get_connection("default").execute_query_dict(sql, [workspace_id, workspace_id])
-    policies = {Channel(row["name"]): StoragePolicy(row["value"]) for row in rows if row["row_kind"] == "POLICY"}
+    policies = {
+        Channel(row["name"]): StoragePolicy(row["value"])
+        for row in rows
+        if row["row_kind"] == "POLICY"
+    }
     values: dict[NeverStoreKind, set[str]] = {kind: set() for kind in NeverStoreKind}
     for row in rows:
         if row["row_kind"] != "POLICY":

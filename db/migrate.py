@@ -23,4 +23,6 @@ async def pending_migrations() -> list[str]:
     apps = tortoise_config("unused")["apps"]
     executor = MigrationExecutor(get_connection("default"), apps)
     steps = await executor.plan(None)
-    return [f"{step.migration.app_label}.{step.migration.name}" for step in steps if not step.backward]
+    return [
+        f"{step.migration.app_label}.{step.migration.name}" for step in steps if not step.backward
+    ]

@@ -96,7 +96,11 @@ class Context:
     async def scope(self) -> ViewerScope:
         if self._scope is None:
             identity = self.viewer()
-            accounts = await Account.filter(visible_accounts_query(identity)).select_related("workspace").order_by("id")
+            accounts = (
+                await Account.filter(visible_accounts_query(identity))
+                .select_related("workspace")
+                .order_by("id")
+            )
             workspace = accounts[0].workspace if accounts else None
             self._scope = ViewerScope(identity, workspace, tuple(accounts))
         return self._scope
@@ -109,7 +113,9 @@ class Context:
                     scope.identity.workspace_id, scope.own_identifiers()
                 ),
                 conversation_state_by_key=ConversationStateByKeyLoader(scope.identity.workspace_id),
-                attendees_by_chat=AttendeesByChatLoader(self.services.unipile, self.services.attendee_cache),
+                attendees_by_chat=AttendeesByChatLoader(
+                    self.services.unipile, self.services.attendee_cache
+                ),
             )
         return self._loaders
 

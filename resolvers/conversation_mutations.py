@@ -14,7 +14,16 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from crm import CandidateKind, Rejected, classify_participant, normalize_never_store_value
-from db.models import Account, Company, Contact, Conversation, ConversationLink, ConversationParticipant, Message, NeverStoreEntry
+from db.models import (
+    Account,
+    Company,
+    Contact,
+    Conversation,
+    ConversationLink,
+    ConversationParticipant,
+    Message,
+    NeverStoreEntry,
+)
 from db.vocabulary import Channel, IdentifierKind, LinkSource, NeverStoreKind, StorageReason
 from resolvers.context import Context
 from resolvers.conversations import conversation_key, upstream_error
@@ -59,17 +68,28 @@ async def link_target(context: Context, contact_id: str | None, company_id: str 
 
 
 def _target_filter(target: Target) -> dict[str, int]:
-    return {"contact_id": target.id} if target.kind is CandidateKind.CONTACT else {"company_id": target.id}
+    return (
+        {"contact_id": target.id}
+        if target.kind is CandidateKind.CONTACT
+        else {"company_id": target.id}
+    )
 
 
 async def publish_change(context: Context, account: Account, external_id: str, change: str) -> None:
     await context.services.pubsub.publish(
         workspace_conversations_topic(account.workspace_id),
-        {"type": "conversation", "account_id": account.id, "external_id": external_id, "change": change},
+        {
+            "type": "conversation",
+            "account_id": account.id,
+            "external_id": external_id,
+            "change": change,
+        },
     )
 
 
-async def store(context: Context, account: Account, external_id: str, reason: StorageReason) -> StoreResult:
+async def store(
+    context: Context, account: Account, external_id: str, reason: StorageReason
+) -> StoreResult:
     try:
         return await store_conversation(context.services.unipile, account, external_id, reason)
     except NotFoundError:
@@ -78,20 +98,33 @@ async def store(context: Context, account: Account, external_id: str, reason: St
         raise upstream_error(account, error) from None
 
 
-async def link(context: Context, account: Account, external_id: str, target: Target) -> ConversationLink:
+async def link(
+    context: Context, account: Account, external_id: str, target: Target
+) -> ConversationLink:
     """Link (again, if a user had unlinked it) and store the conversation: MANUAL_LINK."""
     user_id = context.viewer().user_id
     await store(context, account, external_id, StorageReason.MANUAL_LINK)
-    keys = {"account_id": account.id, "conversation_external_id": external_id, **_target_filter(target)}
+    keys = {
+        "account_id": account.id,
+        "conversation_external_id": external_id,
+        **_target_filter(target),
+    }
     async with in_transaction():
         existing = await ConversationLink.filter(**keys).select_for_update().first()
         if existing is None:
             created = await ConversationLink.create(
-                workspace_id=account.workspace_id, source=LinkSource.USER, created_by_id=user_id, **keys
+                workspace_id=account.workspace_id,
+                source=LinkSource.USER,
+                created_by_id=user_id,
+                **keys,
             )
         else:
             await ConversationLink.filter(id=existing.id).update(
-                source=LinkSource.USER, rule=None, created_by_id=user_id, removed_at=None, removed_by_id=None
+                source=LinkSource.USER,
+                rule=None,
+                created_by_id=user_id,
+                removed_at=None,
+                removed_by_id=None,
             )
             created = await ConversationLink.get(id=existing.id)
     await publish_change(context, account, external_id, "LINKED")
@@ -100,7 +133,11 @@ async def link(context: Context, account: Account, external_id: str, target: Tar
 
 async def unlink(context: Context, account: Account, external_id: str, target: Target) -> None:
     """Leave a tombstone, so the matcher never links it again; the stored copy stays."""
-    keys = {"account_id": account.id, "conversation_external_id": external_id, **_target_filter(target)}
+    keys = {
+        "account_id": account.id,
+        "conversation_external_id": external_id,
+        **_target_filter(target),
+    }
     updated = await ConversationLink.filter(removed_at=None, **keys).update(
         removed_at=datetime.now(UTC), removed_by_id=context.viewer().user_id
     )
@@ -111,10 +148,15 @@ async def unlink(context: Context, account: Account, external_id: str, target: T
 
 async def forget(context: Context, account: Account, external_id: str, also_unlink: bool) -> bool:
     """Delete the stored copy; refused while a user's link holds it, unless unlinked too."""
-    active = ConversationLink.filter(account_id=account.id, conversation_external_id=external_id, removed_at=None)
+    active = ConversationLink.filter(
+        account_id=account.id, conversation_external_id=external_id, removed_at=None
+    )
     async with in_transaction():
         if await active.filter(source=LinkSource.USER).exists() and not also_unlink:
-            raise Forbidden("the conversation is linked: unlink it first, or pass unlink: true", argument="unlink")
+            raise Forbidden(
+                "the conversation is linked: unlink it first, or pass unlink: true",
+                argument="unlink",
+            )
         await active.update(removed_at=datetime.now(UTC), removed_by_id=context.viewer().user_id)
         deleted = await Conversation.filter(account_id=account.id, external_id=external_id).delete()
     await publish_change(context, account, external_id, "FORGOTTEN")
@@ -125,7 +167,9 @@ async def mark_read(context: Context, account: Account, external_id: str, read: 
     client = context.services.unipile
     try:
         if account.channel is Channel.EMAIL:
-            thread = await client.list_emails(account_id=account.unipile_id, thread_id=external_id, meta_only=True, limit=50)
+            thread = await client.list_emails(
+                account_id=account.unipile_id, thread_id=external_id, meta_only=True, limit=50
+            )
             if not thread.items:
                 raise NotFound("no such conversation", argument="conversationId")
             for email in thread.items:
@@ -138,7 +182,9 @@ async def mark_read(context: Context, account: Account, external_id: str, read: 
     except UnipileError as error:
         raise upstream_error(account, error) from None
     stored = Conversation.filter(account_id=account.id, external_id=external_id)
-    await Message.filter(conversation__account_id=account.id, conversation__external_id=external_id).update(is_read=read)
+    await Message.filter(
+        conversation__account_id=account.id, conversation__external_id=external_id
+    ).update(is_read=read)
     if read:
         await stored.update(unread_count=0)
     await publish_change(context, account, external_id, "READ_STATE")
@@ -162,8 +208,12 @@ async def forget_identifier(context: Context, raw: str) -> int:
         seen = classify_participant(candidate, region=scope.region)
         return not isinstance(seen, Rejected) and seen == identifier
 
-    participants = await ConversationParticipant.filter(conversation__workspace_id=workspace_id).values("id", "identifier")
-    messages = await Message.filter(conversation__workspace_id=workspace_id).values("id", "sender", "recipients")
+    participants = await ConversationParticipant.filter(
+        conversation__workspace_id=workspace_id
+    ).values("id", "identifier")
+    messages = await Message.filter(conversation__workspace_id=workspace_id).values(
+        "id", "sender", "recipients"
+    )
     doomed_participants = [row["id"] for row in participants if involves(row["identifier"])]
     doomed_messages = [row["id"] for row in messages if _message_involves(row, involves)]
     async with in_transaction():

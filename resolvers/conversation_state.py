@@ -48,7 +48,9 @@ class LinkRecord:
     removed_at: datetime | None
 
     def state(self) -> LinkState:
-        return LinkState(self.target, self.target_id, self.source, removed=self.removed_at is not None)
+        return LinkState(
+            self.target, self.target_id, self.source, removed=self.removed_at is not None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,11 @@ def _as_datetime(value: Any) -> datetime | None:
 
 def _link(row: dict[str, Any]) -> LinkRecord:
     is_contact = row["contact_id"] is not None
-    name = f"{row['first_name'] or ''} {row['last_name'] or ''}".strip() if is_contact else row["company_name"]
+    name = (
+        f"{row['first_name'] or ''} {row['last_name'] or ''}".strip()
+        if is_contact
+        else row["company_name"]
+    )
     created_at = _as_datetime(row["at"])
     assert created_at is not None, "links always have a creation time"
     return LinkRecord(
@@ -98,14 +104,19 @@ async def conversation_states(
     per_select = len(external_ids) + 1
     first, second = placeholders(1, per_select), placeholders(1 + per_select, per_select)
     sql = _STATE_SQL.format(
-        workspace1=first[0], ids1=", ".join(first[1:]), workspace2=second[0], ids2=", ".join(second[1:])
+        workspace1=first[0],
+        ids1=", ".join(first[1:]),
+        workspace2=second[0],
+        ids2=", ".join(second[1:]),
     )
     values: Sequence[Any] = [workspace_id, *external_ids] * 2
     rows = await get_connection("default").execute_query_dict(sql, list(values))
     return _assemble(wanted, rows)
 
 
-def _assemble(wanted: set[ConversationKey], rows: list[dict[str, Any]]) -> dict[ConversationKey, ConversationState]:
+def _assemble(
+    wanted: set[ConversationKey], rows: list[dict[str, Any]]
+) -> dict[ConversationKey, ConversationState]:
     links: dict[ConversationKey, list[LinkRecord]] = {}
     stored: dict[ConversationKey, dict[str, Any]] = {}
     for row in rows:

@@ -83,8 +83,12 @@ class InboxFilter:
         if given is None:
             return cls()
         return cls(
-            account_ids=None if given.account_ids is None else frozenset(int_key(i, "Account") for i in given.account_ids),
-            channels=None if given.channels is None else frozenset(Channel(c) for c in given.channels),
+            account_ids=None
+            if given.account_ids is None
+            else frozenset(int_key(i, "Account") for i in given.account_ids),
+            channels=None
+            if given.channels is None
+            else frozenset(Channel(c) for c in given.channels),
             unread=given.unread,
             matched=given.matched,
             stored=given.stored,
@@ -98,7 +102,9 @@ class InboxFilter:
         parts = {
             "a": sorted(self.account_ids or ()),
             "c": sorted(self.channels or ()),
-            "u": self.unread, "m": self.matched, "s": self.stored,
+            "u": self.unread,
+            "m": self.matched,
+            "s": self.stored,
             "l": list(self.linked_to) if self.linked_to else None,
             "f": self.folder,
         }
@@ -106,7 +112,12 @@ class InboxFilter:
 
     @property
     def applied_here(self) -> bool:
-        return self.unread is not None or self.matched is not None or self.stored is not None or self.linked_to is not None
+        return (
+            self.unread is not None
+            or self.matched is not None
+            or self.stored is not None
+            or self.linked_to is not None
+        )
 
     def selects(self, account: AccountModel) -> bool:
         return (
@@ -136,17 +147,23 @@ class ConversationFacts:
 
     @property
     def matched(self) -> bool:
-        return any(match is not None and not match.is_own and match.candidates for match in self.matches)
+        return any(
+            match is not None and not match.is_own and match.candidates for match in self.matches
+        )
 
 
 def participant_identifier(participant: ParticipantRecord, region: str | None) -> Identifier | None:
     if participant.is_self:
         return None
-    identifier = classify_participant(participant.identifier, participant.identifier_type, region=region)
+    identifier = classify_participant(
+        participant.identifier, participant.identifier_type, region=region
+    )
     return None if isinstance(identifier, Rejected) else identifier
 
 
-async def load_facts(context: Context, records: Sequence[ConversationRecord]) -> list[ConversationFacts]:
+async def load_facts(
+    context: Context, records: Sequence[ConversationRecord]
+) -> list[ConversationFacts]:
     """The facts of a batch of conversations, in a fixed number of queries and requests."""
     scope = await context.scope()
     loaders = await context.loaders()
@@ -154,11 +171,18 @@ async def load_facts(context: Context, records: Sequence[ConversationRecord]) ->
     attendees = await loaders.attendees_by_chat.load_many(
         [(record.account.unipile_id, record.external_id) for record in groups]
     )
-    members = {record.key: attendee_participants(record.account, found) for record, found in zip(groups, attendees, strict=True)}
+    members = {
+        record.key: attendee_participants(record.account, found)
+        for record, found in zip(groups, attendees, strict=True)
+    }
     participants = [record.participants or members[record.key] for record in records]
-    identifiers = [tuple(participant_identifier(p, scope.region) for p in people) for people in participants]
+    identifiers = [
+        tuple(participant_identifier(p, scope.region) for p in people) for people in participants
+    ]
     wanted = list({i for batch in identifiers for i in batch if i is not None})
-    matches = dict(zip(wanted, await loaders.crm_match_by_identifier.load_many(wanted), strict=True))
+    matches = dict(
+        zip(wanted, await loaders.crm_match_by_identifier.load_many(wanted), strict=True)
+    )
     states = await loaders.conversation_state_by_key.load_many([record.key for record in records])
     rules = await context.rules()
     facts = []
@@ -181,7 +205,10 @@ def _accepts(inbox_filter: InboxFilter, facts: ConversationFacts) -> bool:
         return False
     if inbox_filter.matched is not None and facts.matched != inbox_filter.matched:
         return False
-    if inbox_filter.stored is not None and (facts.state.stored_id is not None) != inbox_filter.stored:
+    if (
+        inbox_filter.stored is not None
+        and (facts.state.stored_id is not None) != inbox_filter.stored
+    ):
         return False
     if inbox_filter.linked_to is not None:
         targets = {(link.target, link.target_id) for link in facts.state.active_links}
@@ -191,10 +218,15 @@ def _accepts(inbox_filter: InboxFilter, facts: ConversationFacts) -> bool:
 
 def upstream_error(account: AccountModel, error: UnipileError) -> SwitchboardError:
     """The GraphQL error for one account's failure, naming the account."""
-    details = {"accountId": to_global_id("Account", account.id), "accountExternalId": account.unipile_id}
+    details = {
+        "accountId": to_global_id("Account", account.id),
+        "accountExternalId": account.unipile_id,
+    }
     message = f"account {account.name} ({account.unipile_id}): "
     if isinstance(error, RateLimitedError):
-        return UpstreamRateLimited(message + "UniPile is rate limiting", retryAfter=error.retry_after, **details)
+        return UpstreamRateLimited(
+            message + "UniPile is rate limiting", retryAfter=error.retry_after, **details
+        )
     if isinstance(error, AccountDisconnectedError | AuthenticationError):
         return AccountDisconnected(message + "the account must be reconnected", **details)
     return UpstreamUnavailable(message + "UniPile is unavailable", **details)
@@ -228,10 +260,14 @@ def schedule_auto_storage(context: Context, facts: Sequence[ConversationFacts]) 
     """Conversations the policy stores on sight are queued after the response, not stored here."""
     for item in facts:
         if item.decision.auto_store and item.state.stored_id is None:
-            context.services.auto_store.schedule(item.record.account.id, item.record.external_id, item.decision.reason)
+            context.services.auto_store.schedule(
+                item.record.account.id, item.record.external_id, item.decision.reason
+            )
 
 
-async def _connection(context: Context, scope: ViewerScope, page: InboxPage) -> types.ConversationConnection:
+async def _connection(
+    context: Context, scope: ViewerScope, page: InboxPage
+) -> types.ConversationConnection:
     facts = await load_facts(context, [conversation for conversation, _ in page.edges])
     schedule_auto_storage(context, facts)
     edges = [
@@ -268,7 +304,9 @@ def _candidate(candidate: Candidate) -> types.CrmCandidate:
 def crm_match(match: Match | None) -> types.CrmMatch | None:
     if match is None or match.is_own:
         return None
-    best = match.contacts[0] if match.contacts else (match.companies[0] if match.companies else None)
+    best = (
+        match.contacts[0] if match.contacts else (match.companies[0] if match.companies else None)
+    )
     return types.CrmMatch(
         contact=None if match.primary_contact is None else _candidate(match.primary_contact),
         company=None if match.primary_company is None else _candidate(match.primary_company),
@@ -279,7 +317,9 @@ def crm_match(match: Match | None) -> types.CrmMatch | None:
     )
 
 
-def participant(record: ParticipantRecord, identifier: Identifier | None, match: Match | None) -> types.Participant:
+def participant(
+    record: ParticipantRecord, identifier: Identifier | None, match: Match | None
+) -> types.Participant:
     kind = identifier.kind if identifier else None
     return types.Participant(
         identifier=record.identifier,
@@ -301,7 +341,9 @@ def _link(link: LinkRecord) -> types.ConversationLink:
         target=_candidate(target),
         source=link.source,
         rule=link.rule,
-        created_by_user_id=None if link.created_by_id is None else strawberry.ID(to_global_id("User", link.created_by_id)),
+        created_by_user_id=None
+        if link.created_by_id is None
+        else strawberry.ID(to_global_id("User", link.created_by_id)),
         created_at=link.created_at,
     )
 
@@ -332,7 +374,8 @@ def conversation_node(scope: ViewerScope, facts: ConversationFacts) -> types.Con
         unread_count=record.unread_count,
         has_attachments=record.has_attachments,
         participants=[
-            participant(p, i, m) for p, i, m in zip(facts.participants, facts.identifiers, facts.matches, strict=True)
+            participant(p, i, m)
+            for p, i, m in zip(facts.participants, facts.identifiers, facts.matches, strict=True)
         ],
         storage=storage_status(facts),
         links=[_link(link) for link in facts.state.active_links],
@@ -342,15 +385,21 @@ def conversation_node(scope: ViewerScope, facts: ConversationFacts) -> types.Con
     )
 
 
-async def _fetch_record(client: UnipileClient, account: AccountModel, external_id: str) -> ConversationRecord | None:
+async def _fetch_record(
+    client: UnipileClient, account: AccountModel, external_id: str
+) -> ConversationRecord | None:
     if account.channel is Channel.EMAIL:
-        emails = await client.list_emails(account_id=account.unipile_id, thread_id=external_id, meta_only=True, limit=50)
+        emails = await client.list_emails(
+            account_id=account.unipile_id, thread_id=external_id, meta_only=True, limit=50
+        )
         return conversation_from_thread(account, emails.items) if emails.items else None
     chat = await client.get_chat(external_id, account_id=account.unipile_id)
     return conversation_from_chat(account, chat) if chat.account_id == account.unipile_id else None
 
 
-async def conversation_by_key(context: Context, account_id: int, external_id: str) -> types.Conversation | None:
+async def conversation_by_key(
+    context: Context, account_id: int, external_id: str
+) -> types.Conversation | None:
     """One conversation, live; None when it does not exist or the viewer may not see it."""
     scope = await context.scope()
     account = scope.account(account_id)
@@ -374,7 +423,9 @@ def conversation_key(key: str) -> tuple[int, str] | None:
 
 
 def stored_conversation_record(
-    account: AccountModel, conversation: Conversation, participants: Sequence[ConversationParticipant]
+    account: AccountModel,
+    conversation: Conversation,
+    participants: Sequence[ConversationParticipant],
 ) -> ConversationRecord:
     """A stored conversation in the live shape."""
     return ConversationRecord(
@@ -404,23 +455,30 @@ async def linked_conversations(
     scope = await context.scope()
     accounts = {account.id: account for account in scope.accounts}
     key = {"contact_id": pk} if target is CandidateKind.CONTACT else {"company_id": pk}
-    links = await ConversationLink.filter(removed_at=None, account_id__in=list(accounts), **key).values_list(
-        "account_id", "conversation_external_id"
-    )
+    links = await ConversationLink.filter(
+        removed_at=None, account_id__in=list(accounts), **key
+    ).values_list("account_id", "conversation_external_id")
     pairs = set(links)
     candidates = await Conversation.filter(
         account_id__in=list(accounts), external_id__in=[external for _, external in pairs]
     ).order_by("-last_message_at", "-id")
     linked = [c for c in candidates if (c.account_id, c.external_id) in pairs]
     window = linked[offset : offset + size]
-    people = await ConversationParticipant.filter(conversation_id__in=[c.id for c in window]).order_by("id")
+    people = await ConversationParticipant.filter(
+        conversation_id__in=[c.id for c in window]
+    ).order_by("id")
     records = [
-        stored_conversation_record(accounts[c.account_id], c, [p for p in people if p.conversation_id == c.id])
+        stored_conversation_record(
+            accounts[c.account_id], c, [p for p in people if p.conversation_id == c.id]
+        )
         for c in window
     ]
     facts = await load_facts(context, records)
     edges = [
-        types.ConversationEdge(cursor=encode_offset_cursor(list_kind, offset + index), node=conversation_node(scope, item))
+        types.ConversationEdge(
+            cursor=encode_offset_cursor(list_kind, offset + index),
+            node=conversation_node(scope, item),
+        )
         for index, item in enumerate(facts)
     ]
     return types.ConversationConnection(

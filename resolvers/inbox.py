@@ -210,12 +210,18 @@ class InboxMerge:
         ]
 
     def snapshot(self) -> InboxCursor:
-        return InboxCursor(self.filter_key, {lane.account.unipile_id: lane.state for lane in self.lanes})
+        return InboxCursor(
+            self.filter_key, {lane.account.unipile_id: lane.state for lane in self.lanes}
+        )
 
     async def _fill(self) -> None:
         """Fetch, concurrently, the next page of every lane that has run dry."""
         await asyncio.gather(
-            *(lane.load(self.client, self.pushed, self.first) for lane in self.lanes if lane.needs_page)
+            *(
+                lane.load(self.client, self.pushed, self.first)
+                for lane in self.lanes
+                if lane.needs_page
+            )
         )
 
     async def next_conversation(self) -> ConversationRecord | None:
@@ -235,7 +241,9 @@ class InboxMerge:
 
     def failures(self) -> tuple[LaneFailure, ...]:
         return tuple(
-            LaneFailure(lane.account, lane.failure) for lane in self.lanes if lane.failure is not None
+            LaneFailure(lane.account, lane.failure)
+            for lane in self.lanes
+            if lane.failure is not None
         )
 
 

@@ -87,7 +87,14 @@ def decode_cursor(text: str, filter_key: str) -> InboxCursor:
             filter_key=str(payload["f"]),
             accounts={str(key): _account_cursor(value) for key, value in payload["a"].items()},
         )
-    except (binascii.Error, orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError):
+    except (
+        binascii.Error,
+        orjson.JSONDecodeError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+    ):
         raise BadUserInput("`after` is not a cursor of this inbox", argument="after") from None
     if cursor.filter_key != filter_key:
         raise BadUserInput("`after` belongs to a list with other filters", argument="after")
@@ -109,7 +116,10 @@ def _account_cursor(value: dict[str, object]) -> AccountCursor:
         at, row_id = position
         after = Position(at=None if at is None else datetime.fromisoformat(str(at)), id=str(row_id))
     return AccountCursor(
-        upstream=upstream, after=after, exhausted=bool(value["x"]), seen_threads=frozenset(map(str, seen))
+        upstream=upstream,
+        after=after,
+        exhausted=bool(value["x"]),
+        seen_threads=frozenset(map(str, seen)),
     )
 
 

@@ -17,7 +17,13 @@ from unipile import Chat, ChatAttendee, Email, EmailAttendee, Message
 
 WHATSAPP_JID_TYPE = "WHATSAPP_JID"
 PREVIEW_LENGTH = 140
-ROLE_PRIORITY = (ParticipantRole.FROM, ParticipantRole.TO, ParticipantRole.CC, ParticipantRole.BCC, ParticipantRole.MEMBER)
+ROLE_PRIORITY = (
+    ParticipantRole.FROM,
+    ParticipantRole.TO,
+    ParticipantRole.CC,
+    ParticipantRole.BCC,
+    ParticipantRole.MEMBER,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,11 @@ def is_own(account: Account, identifier: str) -> bool:
     """Whether a raw identifier is the account's own (by address, or by a JID's digits)."""
     own = _own_values(account)
     lowered = identifier.strip().lower()
-    digits = "+" + lowered.split("@", 1)[0].split(":", 1)[0] if lowered.endswith("@s.whatsapp.net") else None
+    digits = (
+        "+" + lowered.split("@", 1)[0].split(":", 1)[0]
+        if lowered.endswith("@s.whatsapp.net")
+        else None
+    )
     return lowered in own or (digits is not None and digits in own)
 
 
@@ -120,7 +130,9 @@ def chat_participants(account: Account, chat: Chat) -> tuple[ParticipantRecord, 
     return (counterpart, *_self_participant(account))
 
 
-def attendee_participants(account: Account, attendees: Iterable[ChatAttendee]) -> tuple[ParticipantRecord, ...]:
+def attendee_participants(
+    account: Account, attendees: Iterable[ChatAttendee]
+) -> tuple[ParticipantRecord, ...]:
     identifier_type = _chat_identifier_type(account.channel)
     return tuple(
         ParticipantRecord(
@@ -154,7 +166,9 @@ def thread_id_of(email: Email) -> str:
     return email.thread_id or email.id
 
 
-def _email_participant(account: Account, attendee: EmailAttendee, role: ParticipantRole) -> ParticipantRecord:
+def _email_participant(
+    account: Account, attendee: EmailAttendee, role: ParticipantRole
+) -> ParticipantRecord:
     return ParticipantRecord(
         identifier=attendee.identifier,
         identifier_type=str(attendee.identifier_type),
@@ -200,7 +214,9 @@ def conversation_from_thread(account: Account, emails: Sequence[Email]) -> Conve
     )
 
 
-def message_from_chat_message(account: Account, message: Message, sender_name: str | None) -> MessageRecord:
+def message_from_chat_message(
+    account: Account, message: Message, sender_name: str | None
+) -> MessageRecord:
     sender = ParticipantRecord(
         identifier=message.sender_id,
         identifier_type=_chat_identifier_type(account.channel),
@@ -291,7 +307,9 @@ def conversation_to_json(record: ConversationRecord) -> dict[str, Any]:
         "last_message_preview": record.last_message_preview,
         "unread_count": record.unread_count,
         "has_attachments": record.has_attachments,
-        "participants": None if record.participants is None else [_participant_json(p) for p in record.participants],
+        "participants": None
+        if record.participants is None
+        else [_participant_json(p) for p in record.participants],
     }
 
 
@@ -308,7 +326,9 @@ def conversation_from_json(account: Account, data: Mapping[str, Any]) -> Convers
         last_message_preview=data.get("last_message_preview"),
         unread_count=int(data["unread_count"]),
         has_attachments=bool(data["has_attachments"]),
-        participants=None if participants is None else tuple(_participant_from_json(p) for p in participants),
+        participants=None
+        if participants is None
+        else tuple(_participant_from_json(p) for p in participants),
     )
 
 
@@ -325,7 +345,9 @@ def message_to_json(record: MessageRecord) -> dict[str, Any]:
         "html": record.html,
         "sent_at": record.sent_at,
         "is_read": record.is_read,
-        "attachments": [{"name": a.name, "size": a.size, "mime_type": a.mime_type} for a in record.attachments],
+        "attachments": [
+            {"name": a.name, "size": a.size, "mime_type": a.mime_type} for a in record.attachments
+        ],
     }
 
 

@@ -31,7 +31,9 @@ LIVE_PREFIX = "live:"
 
 
 def message_id(record: MessageRecord) -> str:
-    return to_global_id("Message", f"{record.account_id}:{record.conversation_external_id}:{record.external_id}")
+    return to_global_id(
+        "Message", f"{record.account_id}:{record.conversation_external_id}:{record.external_id}"
+    )
 
 
 def _encode_live(upstream: str) -> str:
@@ -45,20 +47,26 @@ def _decode_live(cursor: str) -> str:
         text = ""
     if not text.startswith(LIVE_PREFIX) or len(text) == len(LIVE_PREFIX):
         raise BadUserInput("`after` is not a cursor of these messages", argument="after")
-    return text[len(LIVE_PREFIX):]
+    return text[len(LIVE_PREFIX) :]
 
 
-async def _live_page(context: Context, conversation: types.Conversation, first: int, after: str | None) -> tuple[list[MessageRecord], str | None]:
+async def _live_page(
+    context: Context, conversation: types.Conversation, first: int, after: str | None
+) -> tuple[list[MessageRecord], str | None]:
     record = conversation.record
     client = context.services.unipile
     upstream = None if after is None else _decode_live(after)
     if record.channel is Channel.EMAIL:
         emails = await client.list_emails(
-            account_id=record.account.unipile_id, thread_id=record.external_id,
-            limit=None if upstream else first, cursor=upstream,
+            account_id=record.account.unipile_id,
+            thread_id=record.external_id,
+            limit=None if upstream else first,
+            cursor=upstream,
         )
         return [message_from_email(record.account, email) for email in emails.items], emails.cursor
-    messages = await client.list_chat_messages(record.external_id, limit=None if upstream else first, cursor=upstream)
+    messages = await client.list_chat_messages(
+        record.external_id, limit=None if upstream else first, cursor=upstream
+    )
     names = {p.identifier: p.display_name for p in conversation.participants}
     return [
         message_from_chat_message(record.account, message, names.get(message.sender_id))
@@ -97,17 +105,26 @@ def stored_record(message: StoredMessage, account_id: int, external_id: str) -> 
     )
 
 
-async def _stored_page(conversation: types.Conversation, first: int, after: str | None) -> tuple[list[MessageRecord], str | None, int]:
+async def _stored_page(
+    conversation: types.Conversation, first: int, after: str | None
+) -> tuple[list[MessageRecord], str | None, int]:
     kind = f"messages-{conversation.stored_id}"
     offset = 0 if after is None else decode_offset_cursor(kind, after) + 1
-    rows = await StoredMessage.filter(conversation_id=conversation.stored_id).order_by("-sent_at", "-id").offset(offset).limit(first + 1)
+    rows = (
+        await StoredMessage.filter(conversation_id=conversation.stored_id)
+        .order_by("-sent_at", "-id")
+        .offset(offset)
+        .limit(first + 1)
+    )
     record = conversation.record
     records = [stored_record(row, record.account.id, record.external_id) for row in rows[:first]]
     next_cursor = encode_offset_cursor(kind, offset + first - 1) if len(rows) > first else None
     return records, next_cursor, offset
 
 
-async def conversation_messages(context: Context, conversation: types.Conversation, first: int, after: str | None) -> types.MessageConnection:
+async def conversation_messages(
+    context: Context, conversation: types.Conversation, first: int, after: str | None
+) -> types.MessageConnection:
     size = validate_first(first, DEFAULT_MESSAGES)
     if conversation.stored_id is not None:
         records, next_cursor, offset = await _stored_page(conversation, size, after)
@@ -118,7 +135,10 @@ async def conversation_messages(context: Context, conversation: types.Conversati
         next_cursor = None if upstream is None else _encode_live(upstream)
         cursors = [next_cursor or "" for _ in records]
     nodes = await message_nodes(context, records)
-    edges = [types.MessageEdge(cursor=cursor, node=node) for cursor, node in zip(cursors, nodes, strict=True)]
+    edges = [
+        types.MessageEdge(cursor=cursor, node=node)
+        for cursor, node in zip(cursors, nodes, strict=True)
+    ]
     return types.MessageConnection(
         edges=edges,
         page_info=PageInfo(
@@ -136,10 +156,15 @@ async def message_nodes(context: Context, records: list[MessageRecord]) -> list[
     people = [(r.sender, *r.to, *r.cc) for r in records]
     identifiers = [tuple(identifier_of(p, scope.region) for p in group) for group in people]
     wanted: list[Identifier] = list({i for group in identifiers for i in group if i is not None})
-    matches = dict(zip(wanted, await loaders.crm_match_by_identifier.load_many(wanted), strict=True))
+    matches = dict(
+        zip(wanted, await loaders.crm_match_by_identifier.load_many(wanted), strict=True)
+    )
     nodes = []
     for record, group, ids in zip(records, people, identifiers, strict=True):
-        shown = [participant(p, i, None if i is None else matches[i]) for p, i in zip(group, ids, strict=True)]
+        shown = [
+            participant(p, i, None if i is None else matches[i])
+            for p, i in zip(group, ids, strict=True)
+        ]
         nodes.append(
             types.Message(
                 id=strawberry.ID(message_id(record)),
@@ -151,7 +176,10 @@ async def message_nodes(context: Context, records: list[MessageRecord]) -> list[
                 html=record.html,
                 sent_at=record.sent_at,
                 is_read=record.is_read,
-                attachments=[types.Attachment(name=a.name, size=a.size, mime_type=a.mime_type) for a in record.attachments],
+                attachments=[
+                    types.Attachment(name=a.name, size=a.size, mime_type=a.mime_type)
+                    for a in record.attachments
+                ],
             )
         )
     return nodes
@@ -169,10 +197,18 @@ async def message_by_key(context: Context, key: str) -> types.Message | None:
     try:
         if account.channel is Channel.EMAIL:
             email = await client.get_email(external_id, account_id=account.unipile_id)
-            record = message_from_email(account, email) if email.account_id == account.unipile_id else None
+            record = (
+                message_from_email(account, email)
+                if email.account_id == account.unipile_id
+                else None
+            )
         else:
             message = await client.get_message(external_id)
-            record = message_from_chat_message(account, message, None) if message.account_id == account.unipile_id else None
+            record = (
+                message_from_chat_message(account, message, None)
+                if message.account_id == account.unipile_id
+                else None
+            )
     except NotFoundError:
         return None
     except UnipileError as error:

@@ -27,7 +27,11 @@ async def _account(context: Context, key: str) -> Node | None:
 
 async def _user(context: Context, key: str) -> Node | None:
     identity = context.viewer()
-    user = await UserModel.get_or_none(id=int(key), workspace_id=identity.workspace_id) if key.isdigit() else None
+    user = (
+        await UserModel.get_or_none(id=int(key), workspace_id=identity.workspace_id)
+        if key.isdigit()
+        else None
+    )
     return None if user is None else User.from_model(user)
 
 

@@ -38,26 +38,35 @@ class SendInProgress(Conflict):
     """A send with this key was started and its outcome is unknown: never sent twice."""
 
 
-async def _claim(context: Context, account: Account, external_id: str, key: str | None) -> OutboundMessage | None:
+async def _claim(
+    context: Context, account: Account, external_id: str, key: str | None
+) -> OutboundMessage | None:
     """The earlier send with this key, or None after recording this one as started."""
     if key is None:
         return None
     workspace_id = context.viewer().workspace_id
     try:
         await OutboundMessage.create(
-            workspace_id=workspace_id, idempotency_key=key, account_id=account.id, conversation_external_id=external_id
+            workspace_id=workspace_id,
+            idempotency_key=key,
+            account_id=account.id,
+            conversation_external_id=external_id,
         )
     except IntegrityError:
         earlier = await OutboundMessage.get(workspace_id=workspace_id, idempotency_key=key)
         if (earlier.account_id, earlier.conversation_external_id) != (account.id, external_id):
-            raise BadUserInput("this idempotency key was used for another conversation", argument="idempotencyKey") from None
+            raise BadUserInput(
+                "this idempotency key was used for another conversation", argument="idempotencyKey"
+            ) from None
         return earlier
     return None
 
 
 async def _record(context: Context, key: str | None, external_id: str | None) -> None:
     if key is not None and external_id is not None:
-        await OutboundMessage.filter(workspace_id=context.viewer().workspace_id, idempotency_key=key).update(external_id=external_id)
+        await OutboundMessage.filter(
+            workspace_id=context.viewer().workspace_id, idempotency_key=key
+        ).update(external_id=external_id)
 
 
 async def _release(context: Context, key: str | None) -> None:
@@ -70,14 +79,20 @@ async def _release(context: Context, key: str | None) -> None:
 async def _read_back(context: Context, account: Account, message_id: str) -> MessageRecord:
     client = context.services.unipile
     if account.channel is Channel.EMAIL:
-        return message_from_email(account, await client.get_email(message_id, account_id=account.unipile_id))
+        return message_from_email(
+            account, await client.get_email(message_id, account_id=account.unipile_id)
+        )
     return message_from_chat_message(account, await client.get_message(message_id), None)
 
 
-async def _finish(context: Context, account: Account, key: str | None, message_id: str | None) -> MessageRecord:
+async def _finish(
+    context: Context, account: Account, key: str | None, message_id: str | None
+) -> MessageRecord:
     await _record(context, key, message_id)
     if message_id is None:
-        raise SendInProgress("UniPile accepted the message without giving its id", argument="idempotencyKey")
+        raise SendInProgress(
+            "UniPile accepted the message without giving its id", argument="idempotencyKey"
+        )
     record = await _read_back(context, account, message_id)
     await append_message(account, record)
     return record
@@ -85,26 +100,37 @@ async def _finish(context: Context, account: Account, key: str | None, message_i
 
 async def _earlier(context: Context, account: Account, earlier: OutboundMessage) -> MessageRecord:
     if earlier.external_id is None:
-        raise SendInProgress("a send with this key is in progress or failed midway; it is not sent again", argument="idempotencyKey")
+        raise SendInProgress(
+            "a send with this key is in progress or failed midway; it is not sent again",
+            argument="idempotencyKey",
+        )
     return await _read_back(context, account, earlier.external_id)
 
 
-async def send_chat_message(context: Context, account: Account, chat_id: str, text: str, key: str | None) -> MessageRecord:
+async def send_chat_message(
+    context: Context, account: Account, chat_id: str, text: str, key: str | None
+) -> MessageRecord:
     if account.channel is Channel.EMAIL:
-        raise BadUserInput("this is an email thread: use replyToConversation", argument="conversationId")
+        raise BadUserInput(
+            "this is an email thread: use replyToConversation", argument="conversationId"
+        )
     if not text.strip():
         raise BadUserInput("the message is empty", argument="text")
     try:
         earlier = await _claim(context, account, chat_id, key)
         if earlier is not None:
             return await _earlier(context, account, earlier)
-        sent = await context.services.unipile.send_chat_message(chat_id, text=text, account_id=account.unipile_id)
+        sent = await context.services.unipile.send_chat_message(
+            chat_id, text=text, account_id=account.unipile_id
+        )
         return await _finish(context, account, key, sent.message_id)
     except UnipileError as error:
         raise await _failed(context, account, key, error) from None
 
 
-async def _failed(context: Context, account: Account, key: str | None, error: UnipileError) -> SwitchboardError:
+async def _failed(
+    context: Context, account: Account, key: str | None, error: UnipileError
+) -> SwitchboardError:
     if isinstance(error, NOT_SENT):
         await _release(context, key)
     if isinstance(error, NotFoundError):
@@ -112,12 +138,17 @@ async def _failed(context: Context, account: Account, key: str | None, error: Un
     return upstream_error(account, error)
 
 
-def _reply_all(account: Account, newest: Email, cc: Sequence[str]) -> tuple[list[EmailAttendee], list[EmailAttendee]]:
+def _reply_all(
+    account: Account, newest: Email, cc: Sequence[str]
+) -> tuple[list[EmailAttendee], list[EmailAttendee]]:
     """To: the newest email's sender and recipients; cc: its cc and the given ones; never us."""
     people = [newest.from_attendee] if newest.from_attendee else []
     to = [a for a in [*people, *newest.to_attendees] if not is_own(account, a.identifier)]
     copied = [a for a in newest.cc_attendees if not is_own(account, a.identifier)]
-    extra = [EmailAttendee(identifier=address, identifier_type="EMAIL_ADDRESS", display_name=None) for address in cc]
+    extra = [
+        EmailAttendee(identifier=address, identifier_type="EMAIL_ADDRESS", display_name=None)
+        for address in cc
+    ]
     return _unique(to), _unique([*copied, *extra])
 
 
@@ -129,7 +160,13 @@ def _unique(attendees: list[EmailAttendee]) -> list[EmailAttendee]:
 
 
 async def reply_to_thread(
-    context: Context, account: Account, thread_id: str, html: str, cc: Sequence[str], bcc: Sequence[str], key: str | None
+    context: Context,
+    account: Account,
+    thread_id: str,
+    html: str,
+    cc: Sequence[str],
+    bcc: Sequence[str],
+    key: str | None,
 ) -> MessageRecord:
     if account.channel is not Channel.EMAIL:
         raise BadUserInput("this is a chat: use sendMessage", argument="conversationId")
@@ -140,7 +177,9 @@ async def reply_to_thread(
         earlier = await _claim(context, account, thread_id, key)
         if earlier is not None:
             return await _earlier(context, account, earlier)
-        thread = await client.list_emails(account_id=account.unipile_id, thread_id=thread_id, meta_only=True, limit=THREAD_WINDOW)
+        thread = await client.list_emails(
+            account_id=account.unipile_id, thread_id=thread_id, meta_only=True, limit=THREAD_WINDOW
+        )
         if not thread.items:
             raise NotFound("no such conversation", argument="conversationId")
         newest = thread.items[0]

@@ -15,13 +15,24 @@ import strawberry
 
 from db.vocabulary import Channel
 from resolvers.context import Context
-from resolvers.conversations import ConversationFacts, conversation_by_key, conversation_id, conversation_node, load_facts
+from resolvers.conversations import (
+    ConversationFacts,
+    conversation_by_key,
+    conversation_id,
+    conversation_node,
+    load_facts,
+)
 from resolvers.live import conversation_from_json, message_from_json
 from resolvers.messages import message_nodes
 from schema import inbox as types
 from schema.ids import int_key
 from schema.viewer import Account
-from server.topics import workspace_accounts_topic, workspace_conversations_topic, workspace_messages_topic
+from server.topics import (
+    workspace_accounts_topic,
+    workspace_conversations_topic,
+    workspace_messages_topic,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
@@ -42,8 +53,12 @@ class EventFilter:
             conversation = conversation_key(key) if type_name == "Conversation" else None
         return cls(
             conversation=conversation,
-            account_ids=None if given.account_ids is None else frozenset(int_key(i, "Account") for i in given.account_ids),
-            channels=None if given.channels is None else frozenset(Channel(c) for c in given.channels),
+            account_ids=None
+            if given.account_ids is None
+            else frozenset(int_key(i, "Account") for i in given.account_ids),
+            channels=None
+            if given.channels is None
+            else frozenset(Channel(c) for c in given.channels),
         )
 
     def admits(self, account_id: int, channel: Channel, external_id: str) -> bool:
@@ -60,7 +75,9 @@ async def _events(context: Context, topic: str) -> AsyncIterator[dict[str, Any]]
             yield event
 
 
-async def messages_received(context: Context, given: types.SubscriptionFilter | None) -> AsyncIterator[types.MessageEvent]:
+async def messages_received(
+    context: Context, given: types.SubscriptionFilter | None
+) -> AsyncIterator[types.MessageEvent]:
     identity = context.viewer()
     wanted = EventFilter.from_input(given)
     async for event in _events(context, workspace_messages_topic(identity.workspace_id)):
@@ -81,7 +98,9 @@ async def messages_received(context: Context, given: types.SubscriptionFilter | 
         yield types.MessageEvent(message=message, conversation=conversation_node(scope, facts))
 
 
-async def conversations_updated(context: Context, given: types.SubscriptionFilter | None) -> AsyncIterator[types.ConversationEvent]:
+async def conversations_updated(
+    context: Context, given: types.SubscriptionFilter | None
+) -> AsyncIterator[types.ConversationEvent]:
     identity = context.viewer()
     wanted = EventFilter.from_input(given)
     async for event in _events(context, workspace_conversations_topic(identity.workspace_id)):

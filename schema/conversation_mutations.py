@@ -12,9 +12,9 @@ from resolvers import conversation_mutations as actions
 from resolvers import sending
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key
-from schema.errors import BadUserInput, SwitchboardError
 from resolvers.live import MessageRecord
 from resolvers.messages import message_nodes
+from schema.errors import BadUserInput, SwitchboardError
 from schema.inbox import Conversation, Message
 from schema.mutation_errors import MutationError
 
@@ -46,7 +46,9 @@ class LinkConversationsInput:
 @strawberry.input
 class ForgetConversationInput:
     conversation_id: strawberry.ID
-    unlink: bool = strawberry.field(default=False, description="Also unlink it (a linked conversation is otherwise kept).")
+    unlink: bool = strawberry.field(
+        default=False, description="Also unlink it (a linked conversation is otherwise kept)."
+    )
 
 
 @strawberry.input
@@ -60,7 +62,9 @@ class MarkConversationReadInput:
     read: bool = True
 
 
-@strawberry.type(description="The conversation as it is after the mutation, or why nothing was done.")
+@strawberry.type(
+    description="The conversation as it is after the mutation, or why nothing was done."
+)
 class ConversationPayload:
     conversation_id: strawberry.ID
     conversation: Conversation | None = None
@@ -68,7 +72,9 @@ class ConversationPayload:
     error: MutationError | None = None
 
 
-@strawberry.type(description="One result per item, in order; a failing item does not undo the others.")
+@strawberry.type(
+    description="One result per item, in order; a failing item does not undo the others."
+)
 class BulkConversationPayload:
     results: list[ConversationPayload]
     error: MutationError | None = None
@@ -86,16 +92,18 @@ class ForgetIdentifierPayload:
     error: MutationError | None = None
 
 
-
-
-async def _conversation_payload(context: Context, conversation_id: strawberry.ID, action: Callable[[], Awaitable[int]]) -> ConversationPayload:
+async def _conversation_payload(
+    context: Context, conversation_id: strawberry.ID, action: Callable[[], Awaitable[int]]
+) -> ConversationPayload:
     try:
         added = await action()
         account, external_id = await actions.conversation_account(context, conversation_id)
         conversation = await conversation_by_key(context.fresh(), account.id, external_id)
     except SwitchboardError as error:
         return ConversationPayload(conversation_id=conversation_id, error=MutationError.of(error))
-    return ConversationPayload(conversation_id=conversation_id, conversation=conversation, messages_added=added)
+    return ConversationPayload(
+        conversation_id=conversation_id, conversation=conversation, messages_added=added
+    )
 
 
 async def _link(context: Context, item: LinkConversationInput) -> ConversationPayload:
@@ -126,58 +134,90 @@ def _bounded(count: int) -> MutationError | None:
 
 @strawberry.type
 class ConversationMutation:
-    @strawberry.mutation(description="Link a conversation to a contact or company, and store it (reason MANUAL_LINK).")
-    async def link_conversation(self, info: Info[Context, None], input: LinkConversationInput) -> ConversationPayload:
+    @strawberry.mutation(
+        description="Link a conversation to a contact or company, and store it (reason MANUAL_LINK)."
+    )
+    async def link_conversation(
+        self, info: Info[Context, None], input: LinkConversationInput
+    ) -> ConversationPayload:
         info.context.viewer()
         return await _link(info.context, input)
 
-    @strawberry.mutation(description="Remove a link; a tombstone keeps the matcher from linking it again. The stored copy stays.")
-    async def unlink_conversation(self, info: Info[Context, None], input: LinkConversationInput) -> ConversationPayload:
+    @strawberry.mutation(
+        description="Remove a link; a tombstone keeps the matcher from linking it again. The stored copy stays."
+    )
+    async def unlink_conversation(
+        self, info: Info[Context, None], input: LinkConversationInput
+    ) -> ConversationPayload:
         context = info.context
         context.viewer()
 
         async def act() -> int:
-            account, external_id = await actions.conversation_account(context, input.conversation_id)
+            account, external_id = await actions.conversation_account(
+                context, input.conversation_id
+            )
             target = await actions.link_target(context, input.contact_id, input.company_id)
             await actions.unlink(context, account, external_id, target)
             return 0
 
         return await _conversation_payload(context, input.conversation_id, act)
 
-    @strawberry.mutation(description="Copy a conversation into the CRM within its channel's sync limits; again, to add new messages.")
-    async def store_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
+    @strawberry.mutation(
+        description="Copy a conversation into the CRM within its channel's sync limits; again, to add new messages."
+    )
+    async def store_conversation(
+        self, info: Info[Context, None], input: ConversationInput
+    ) -> ConversationPayload:
         info.context.viewer()
         return await _store(info.context, input.conversation_id)
 
     @strawberry.mutation(description=f"Store up to {MAX_BULK} conversations.")
-    async def store_conversations(self, info: Info[Context, None], input: ConversationsInput) -> BulkConversationPayload:
+    async def store_conversations(
+        self, info: Info[Context, None], input: ConversationsInput
+    ) -> BulkConversationPayload:
         info.context.viewer()
         error = _bounded(len(input.conversation_ids))
         if error is not None:
             return BulkConversationPayload(results=[], error=error)
-        return BulkConversationPayload(results=[await _store(info.context, i) for i in input.conversation_ids])
+        return BulkConversationPayload(
+            results=[await _store(info.context, i) for i in input.conversation_ids]
+        )
 
     @strawberry.mutation(description=f"Link up to {MAX_BULK} conversations.")
-    async def link_conversations(self, info: Info[Context, None], input: LinkConversationsInput) -> BulkConversationPayload:
+    async def link_conversations(
+        self, info: Info[Context, None], input: LinkConversationsInput
+    ) -> BulkConversationPayload:
         info.context.viewer()
         error = _bounded(len(input.items))
         if error is not None:
             return BulkConversationPayload(results=[], error=error)
-        return BulkConversationPayload(results=[await _link(info.context, item) for item in input.items])
+        return BulkConversationPayload(
+            results=[await _link(info.context, item) for item in input.items]
+        )
 
-    @strawberry.mutation(description="Delete the stored copy (refused while linked, unless `unlink`).")
-    async def forget_conversation(self, info: Info[Context, None], input: ForgetConversationInput) -> ForgetConversationPayload:
+    @strawberry.mutation(
+        description="Delete the stored copy (refused while linked, unless `unlink`)."
+    )
+    async def forget_conversation(
+        self, info: Info[Context, None], input: ForgetConversationInput
+    ) -> ForgetConversationPayload:
         context = info.context
         context.viewer()
         try:
-            account, external_id = await actions.conversation_account(context, input.conversation_id)
+            account, external_id = await actions.conversation_account(
+                context, input.conversation_id
+            )
             forgotten = await actions.forget(context, account, external_id, input.unlink)
         except SwitchboardError as error:
             return ForgetConversationPayload(forgotten=False, error=MutationError.of(error))
         return ForgetConversationPayload(forgotten=forgotten)
 
-    @strawberry.mutation(description="Delete every stored message and participant involving an address or number, and never store it again.")
-    async def forget_identifier(self, info: Info[Context, None], input: ForgetIdentifierInput) -> ForgetIdentifierPayload:
+    @strawberry.mutation(
+        description="Delete every stored message and participant involving an address or number, and never store it again."
+    )
+    async def forget_identifier(
+        self, info: Info[Context, None], input: ForgetIdentifierInput
+    ) -> ForgetIdentifierPayload:
         info.context.viewer()
         try:
             deleted = await actions.forget_identifier(info.context, input.identifier)
@@ -185,13 +225,19 @@ class ConversationMutation:
             return ForgetIdentifierPayload(messages_deleted=0, error=MutationError.of(error))
         return ForgetIdentifierPayload(messages_deleted=deleted)
 
-    @strawberry.mutation(description="Mark a conversation read or unread, through UniPile; the stored copy follows.")
-    async def mark_conversation_read(self, info: Info[Context, None], input: MarkConversationReadInput) -> ConversationPayload:
+    @strawberry.mutation(
+        description="Mark a conversation read or unread, through UniPile; the stored copy follows."
+    )
+    async def mark_conversation_read(
+        self, info: Info[Context, None], input: MarkConversationReadInput
+    ) -> ConversationPayload:
         context = info.context
         context.viewer()
 
         async def act() -> int:
-            account, external_id = await actions.conversation_account(context, input.conversation_id)
+            account, external_id = await actions.conversation_account(
+                context, input.conversation_id
+            )
             await actions.mark_read(context, account, external_id, input.read)
             return 0
 
@@ -202,7 +248,9 @@ class ConversationMutation:
 class SendMessageInput:
     conversation_id: strawberry.ID
     text: str
-    idempotency_key: str | None = strawberry.field(default=None, description="A retried call with the same key sends once.")
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A retried call with the same key sends once."
+    )
 
 
 @strawberry.input
@@ -211,7 +259,9 @@ class ReplyToConversationInput:
     html: str
     cc: list[str] = strawberry.field(default_factory=list)
     bcc: list[str] = strawberry.field(default_factory=list)
-    idempotency_key: str | None = strawberry.field(default=None, description="A retried call with the same key sends once.")
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A retried call with the same key sends once."
+    )
 
 
 @strawberry.type
@@ -220,7 +270,9 @@ class MessagePayload:
     error: MutationError | None = None
 
 
-async def _message_payload(context: Context, send: Callable[[], Awaitable[MessageRecord]]) -> MessagePayload:
+async def _message_payload(
+    context: Context, send: Callable[[], Awaitable[MessageRecord]]
+) -> MessagePayload:
     try:
         record = await send()
     except SwitchboardError as error:
@@ -232,25 +284,43 @@ async def _message_payload(context: Context, send: Callable[[], Awaitable[Messag
 @strawberry.type
 class SendingMutation:
     @strawberry.mutation(description="Send a message to a chat.")
-    async def send_message(self, info: Info[Context, None], input: SendMessageInput) -> MessagePayload:
+    async def send_message(
+        self, info: Info[Context, None], input: SendMessageInput
+    ) -> MessagePayload:
         context = info.context
         context.viewer()
 
         async def send() -> MessageRecord:
-            account, external_id = await actions.conversation_account(context, input.conversation_id)
-            return await sending.send_chat_message(context, account, external_id, input.text, input.idempotency_key)
+            account, external_id = await actions.conversation_account(
+                context, input.conversation_id
+            )
+            return await sending.send_chat_message(
+                context, account, external_id, input.text, input.idempotency_key
+            )
 
         return await _message_payload(context, send)
 
-    @strawberry.mutation(description="Reply to all on an email thread (threaded with `reply_to`); cc and bcc are added.")
-    async def reply_to_conversation(self, info: Info[Context, None], input: ReplyToConversationInput) -> MessagePayload:
+    @strawberry.mutation(
+        description="Reply to all on an email thread (threaded with `reply_to`); cc and bcc are added."
+    )
+    async def reply_to_conversation(
+        self, info: Info[Context, None], input: ReplyToConversationInput
+    ) -> MessagePayload:
         context = info.context
         context.viewer()
 
         async def send() -> MessageRecord:
-            account, external_id = await actions.conversation_account(context, input.conversation_id)
+            account, external_id = await actions.conversation_account(
+                context, input.conversation_id
+            )
             return await sending.reply_to_thread(
-                context, account, external_id, input.html, input.cc, input.bcc, input.idempotency_key
+                context,
+                account,
+                external_id,
+                input.html,
+                input.cc,
+                input.bcc,
+                input.idempotency_key,
             )
 
         return await _message_payload(context, send)

@@ -8,9 +8,9 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from crm import CandidateKind
 from db.vocabulary import IdentifierKind
 from resolvers import crm
-from crm import CandidateKind
 from resolvers.context import Context
 from resolvers.conversations import linked_conversations
 from schema.ids import int_key, to_global_id

@@ -24,7 +24,10 @@ class PartialErrors(SchemaExtension):
         recorded = getattr(context, "partial_errors", None)
         if result is None or not recorded:
             return
-        errors = [GraphQLError(str(error), original_error=error, extensions=error.extensions) for error in recorded]
+        errors = [
+            GraphQLError(str(error), original_error=error, extensions=error.extensions)
+            for error in recorded
+        ]
         result.errors = [*(result.errors or []), *errors]
 
 

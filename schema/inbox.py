@@ -22,14 +22,20 @@ from schema.node import Node
 from schema.pagination import PageInfo
 from schema.viewer import Account
 
-StorageReason = strawberry.enum(vocabulary.StorageReason, description="Why a conversation is, or should be, stored.")
-MatchMethod = strawberry.enum(vocabulary.MatchMethod, description="How a participant was tied to a CRM record.")
+StorageReason = strawberry.enum(
+    vocabulary.StorageReason, description="Why a conversation is, or should be, stored."
+)
+MatchMethod = strawberry.enum(
+    vocabulary.MatchMethod, description="How a participant was tied to a CRM record."
+)
 LinkSource = strawberry.enum(vocabulary.LinkSource, description="Who created a link.")
 Direction = strawberry.enum(vocabulary.Direction)
 ParticipantRole = strawberry.enum(vocabulary.ParticipantRole)
 
 
-CrmRecordKind = strawberry.enum(CandidateKind, name="CrmRecordKind", description="The kind of a CRM record.")
+CrmRecordKind = strawberry.enum(
+    CandidateKind, name="CrmRecordKind", description="The kind of a CRM record."
+)
 
 
 @strawberry.type(description="A CRM contact or company a participant may be.")
@@ -38,29 +44,47 @@ class CrmCandidate:
     kind: CrmRecordKind
     name: str
     method: MatchMethod
-    confidence: float = strawberry.field(description="From 0 to 1: email 0.95, phone 0.90, provider id 0.85, domain 0.80, manual 1.0.")
+    confidence: float = strawberry.field(
+        description="From 0 to 1: email 0.95, phone 0.90, provider id 0.85, domain 0.80, manual 1.0."
+    )
 
 
-@strawberry.type(description="What a participant matched in the CRM. No pick is made among several candidates.")
+@strawberry.type(
+    description="What a participant matched in the CRM. No pick is made among several candidates."
+)
 class CrmMatch:
-    contact: CrmCandidate | None = strawberry.field(description="The contact, when exactly one matched.")
-    company: CrmCandidate | None = strawberry.field(description="The company, when exactly one matched.")
+    contact: CrmCandidate | None = strawberry.field(
+        description="The contact, when exactly one matched."
+    )
+    company: CrmCandidate | None = strawberry.field(
+        description="The company, when exactly one matched."
+    )
     method: MatchMethod | None = strawberry.field(description="How the best candidate matched.")
     confidence: float | None
-    ambiguous: bool = strawberry.field(description="Several contacts, or several companies, matched.")
+    ambiguous: bool = strawberry.field(
+        description="Several contacts, or several companies, matched."
+    )
     candidates: list[CrmCandidate]
 
 
 @strawberry.type(description="Someone in a conversation or on a message.")
 class Participant:
-    identifier: str = strawberry.field(description="As UniPile shows it: an address, a WhatsApp JID, a provider id.")
+    identifier: str = strawberry.field(
+        description="As UniPile shows it: an address, a WhatsApp JID, a provider id."
+    )
     identifier_type: str
     display_name: str | None
     is_self: bool = strawberry.field(description="The connected account itself.")
     role: ParticipantRole
-    phone_number: str | None = strawberry.field(description="E.164, when the identifier is a phone number or JID.")
-    email_address: str | None = strawberry.field(description="Normalised, when the identifier is an email address.")
-    crm_match: CrmMatch | None = strawberry.field(description="Null for the account itself and for identifiers that are not people.")
+    phone_number: str | None = strawberry.field(
+        description="E.164, when the identifier is a phone number or JID."
+    )
+    email_address: str | None = strawberry.field(
+        description="Normalised, when the identifier is an email address."
+    )
+    crm_match: CrmMatch | None = strawberry.field(
+        description="Null for the account itself and for identifiers that are not people."
+    )
 
 
 @strawberry.type(description="Whether the CRM keeps a conversation, and why.")
@@ -76,8 +100,12 @@ class ConversationLink:
     id: strawberry.ID
     target: CrmCandidate
     source: LinkSource
-    rule: MatchMethod | None = strawberry.field(description="The matcher's rule, for links it created.")
-    created_by_user_id: strawberry.ID | None = strawberry.field(description="The global id of the User who linked it.")
+    rule: MatchMethod | None = strawberry.field(
+        description="The matcher's rule, for links it created."
+    )
+    created_by_user_id: strawberry.ID | None = strawberry.field(
+        description="The global id of the User who linked it."
+    )
     created_at: datetime
 
 
@@ -88,11 +116,15 @@ class Attachment:
     mime_type: str | None
 
 
-@strawberry.type(description="A message of a chat, or an email of a thread; the same shape live or stored.")
+@strawberry.type(
+    description="A message of a chat, or an email of a thread; the same shape live or stored."
+)
 class Message(Node):
     external_id: str = strawberry.field(description="The UniPile message or email id.")
     sender: Participant
-    recipients: list[Participant] = strawberry.field(description="To and cc (email); empty for chats.")
+    recipients: list[Participant] = strawberry.field(
+        description="To and cc (email); empty for chats."
+    )
     direction: Direction
     text: str | None
     html: str | None = strawberry.field(description="The HTML body (email).")
@@ -121,17 +153,25 @@ class Conversation(Node):
     subject: str | None
     is_group: bool
     last_message_at: datetime | None
-    last_message_preview: str | None = strawberry.field(description="Chats: the last message's text. Email: null in lists (bodies are not fetched for a page).")
+    last_message_preview: str | None = strawberry.field(
+        description="Chats: the last message's text. Email: null in lists (bodies are not fetched for a page)."
+    )
     unread_count: int
     has_attachments: bool
     participants: list[Participant]
     storage: StorageStatus
-    links: list[ConversationLink] = strawberry.field(description="Active links; removed ones are not listed.")
-    can_link: bool = strawberry.field(description="Whether the viewer may link or store it now (its account is connected).")
+    links: list[ConversationLink] = strawberry.field(
+        description="Active links; removed ones are not listed."
+    )
+    can_link: bool = strawberry.field(
+        description="Whether the viewer may link or store it now (its account is connected)."
+    )
     record: strawberry.Private[ConversationRecord]
     stored_id: strawberry.Private[int | None]
 
-    @strawberry.field(description="Newest first: the stored copy when stored, else live from UniPile.")
+    @strawberry.field(
+        description="Newest first: the stored copy when stored, else live from UniPile."
+    )
     async def messages(
         self, info: Info[Context, None], first: int = 20, after: str | None = None
     ) -> MessageConnection:
@@ -152,16 +192,34 @@ class ConversationConnection:
     page_info: PageInfo
 
 
-@strawberry.input(description="Which conversations to list. Every field narrows the list; all are optional.")
+@strawberry.input(
+    description="Which conversations to list. Every field narrows the list; all are optional."
+)
 class ConversationFilter:
-    account_ids: list[strawberry.ID] | None = strawberry.field(default=None, description="Only these accounts (pushed down: only they are asked).")
-    channels: list[Channel] | None = strawberry.field(default=None, description="Only these channels (pushed down: only their accounts are asked).")
-    unread: bool | None = strawberry.field(default=None, description="Unread or read only (pushed down for chats; applied by the server for email threads).")
-    matched: bool | None = strawberry.field(default=None, description="With or without a CRM match (applied by the server).")
-    stored: bool | None = strawberry.field(default=None, description="Stored or not (applied by the server).")
-    linked_to: strawberry.ID | None = strawberry.field(default=None, description="Linked to this Contact or Company (applied by the server).")
-    folder: str | None = strawberry.field(default=None, description="Email folder provider id (pushed down); chats have no folders and are left out.")
-
+    account_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Only these accounts (pushed down: only they are asked)."
+    )
+    channels: list[Channel] | None = strawberry.field(
+        default=None,
+        description="Only these channels (pushed down: only their accounts are asked).",
+    )
+    unread: bool | None = strawberry.field(
+        default=None,
+        description="Unread or read only (pushed down for chats; applied by the server for email threads).",
+    )
+    matched: bool | None = strawberry.field(
+        default=None, description="With or without a CRM match (applied by the server)."
+    )
+    stored: bool | None = strawberry.field(
+        default=None, description="Stored or not (applied by the server)."
+    )
+    linked_to: strawberry.ID | None = strawberry.field(
+        default=None, description="Linked to this Contact or Company (applied by the server)."
+    )
+    folder: str | None = strawberry.field(
+        default=None,
+        description="Email folder provider id (pushed down); chats have no folders and are left out.",
+    )
 
 
 @strawberry.input(description="Which events to receive; every field narrows them.")
@@ -191,4 +249,6 @@ class ConversationChange(Enum):
 class ConversationEvent:
     conversation_id: strawberry.ID
     change: ConversationChange
-    conversation: Conversation | None = strawberry.field(description="As it is now; null when it no longer exists upstream.")
+    conversation: Conversation | None = strawberry.field(
+        description="As it is now; null when it no longer exists upstream."
+    )

@@ -18,7 +18,9 @@ ErrorCode = strawberry.enum(ErrorCodeValues, description="Stable codes of expect
 class MutationError:
     code: ErrorCode
     message: str
-    field: str | None = strawberry.field(default=None, description="The input field at fault, if one is.")
+    field: str | None = strawberry.field(
+        default=None, description="The input field at fault, if one is."
+    )
 
     @classmethod
     def of(cls, error: SwitchboardError) -> MutationError:

@@ -50,14 +50,20 @@ class Query(CrmQuery):
     ) -> ConversationConnection:
         return await inbox_connection(info.context, first, after, filter)
 
-    @strawberry.field(description="One conversation by id, live; null when it does not exist or is not the viewer's.")
-    async def conversation(self, info: Info[Context, None], id: strawberry.ID) -> Conversation | None:
+    @strawberry.field(
+        description="One conversation by id, live; null when it does not exist or is not the viewer's."
+    )
+    async def conversation(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> Conversation | None:
         info.context.viewer()
         type_name, key = from_global_id(id)
         parsed = conversation_key(key) if type_name == "Conversation" else None
         return None if parsed is None else await conversation_by_key(info.context, *parsed)
 
-    @strawberry.field(description="Any object by its global id; null when it does not exist or is not the viewer's.")
+    @strawberry.field(
+        description="Any object by its global id; null when it does not exist or is not the viewer's."
+    )
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         return await resolve_node(info.context, id)
 

@@ -26,7 +26,9 @@ class MaskUnexpectedErrors(MaskErrors):
     """Hides unexpected errors behind `INTERNAL_SERVER_ERROR`, after logging them."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=self._should_mask, error_message="Internal server error.")
+        super().__init__(
+            should_mask_error=self._should_mask, error_message="Internal server error."
+        )
 
     @staticmethod
     def _should_mask(error: GraphQLError) -> bool:
@@ -59,7 +61,9 @@ def build_schema(*, report_cost: bool = False) -> strawberry.Schema:
     ]
     if report_cost:
         extensions.append(CostReport)
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
 
 
 schema = build_schema()

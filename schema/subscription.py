@@ -22,7 +22,9 @@ class Subscription:
         async for event in messages_received(info.context, filter):
             yield event
 
-    @strawberry.subscription(description="Conversations stored, linked, unlinked, forgotten or read.")
+    @strawberry.subscription(
+        description="Conversations stored, linked, unlinked, forgotten or read."
+    )
     async def conversation_updated(
         self, info: Info[Context, None], filter: SubscriptionFilter | None = None
     ) -> AsyncGenerator[ConversationEvent, None]:
@@ -30,6 +32,8 @@ class Subscription:
             yield event
 
     @strawberry.subscription(description="An account the viewer may see changed status.")
-    async def account_status_changed(self, info: Info[Context, None]) -> AsyncGenerator[Account, None]:
+    async def account_status_changed(
+        self, info: Info[Context, None]
+    ) -> AsyncGenerator[Account, None]:
         async for account in account_statuses(info.context):
             yield account

@@ -19,7 +19,9 @@ class User(Node):
 
     @classmethod
     def from_model(cls, user: models.User) -> User:
-        return cls(id=strawberry.ID(to_global_id("User", user.id)), email=user.email, name=user.name)
+        return cls(
+            id=strawberry.ID(to_global_id("User", user.id)), email=user.email, name=user.name
+        )
 
 
 @strawberry.type(description="A tenant: a CRM's team, with its users, accounts and records.")

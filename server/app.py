@@ -55,7 +55,9 @@ async def readyz(request: Request) -> JSONResponse:
         await get_connection("default").execute_query("SELECT 1")
         pending = await pending_migrations()
     except Exception as error:  # any failure to reach the database means not ready
-        return JSONResponse({"status": "unavailable", "error": type(error).__name__}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "error": type(error).__name__}, status_code=503
+        )
     if pending:
         return JSONResponse({"status": "migrations pending", "pending": pending}, status_code=503)
     return JSONResponse({"status": "ready"})
@@ -76,7 +78,9 @@ async def register_with_sandbox(client: UnipileClient, settings: Settings) -> No
 def receipt_processor(services: Services, auto_store: AutoStore) -> ReceiptProcessor:
     processor = ReceiptProcessor(services.pubsub)
     processor.on("account_status", apply_account_status)
-    events = MessageEvents(services.unipile, services.attendee_cache, on_new_message=[KeepInStep(services, auto_store)])
+    events = MessageEvents(
+        services.unipile, services.attendee_cache, on_new_message=[KeepInStep(services, auto_store)]
+    )
     processor.on("message_received", events.chat_message)
     processor.on("mail_received", events.email)
     processor.on("mail_sent", events.email)
@@ -99,7 +103,9 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            await stack.enter_async_context(RegisterTortoise(app, config=tortoise_config(settings.database_url)))
+            await stack.enter_async_context(
+                RegisterTortoise(app, config=tortoise_config(settings.database_url))
+            )
             stack.push_async_callback(http.aclose)
             await pubsub.start()
             stack.push_async_callback(pubsub.aclose)
@@ -107,7 +113,9 @@ def create_app(settings: Settings) -> Starlette:
             stack.push_async_callback(processor.aclose)
             await auto_store.start()
             stack.push_async_callback(auto_store.aclose)
-            app.state.switchboard = AppState(settings=settings, services=services, signing_key=settings.signing_key())
+            app.state.switchboard = AppState(
+                settings=settings, services=services, signing_key=settings.signing_key()
+            )
             if settings.uses_sandbox:
                 registration = asyncio.create_task(register_with_sandbox(client, settings))
                 stack.callback(registration.cancel)

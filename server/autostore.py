@@ -38,7 +38,9 @@ class AutoStore:
             self._requests.put_nowait((account_id, external_id, reason))
         except asyncio.QueueFull:
             # The next read or webhook that sees the conversation schedules it again.
-            log.warning("automatic storage backlog full; %s of account %s waits", external_id, account_id)
+            log.warning(
+                "automatic storage backlog full; %s of account %s waits", external_id, account_id
+            )
 
     async def enqueue(self, account_id: int, external_id: str, reason: StorageReason) -> None:
         await enqueue_store(account_id, external_id, reason)
@@ -61,7 +63,9 @@ class AutoStore:
             try:
                 await self.enqueue(*request)
             except Exception:  # a failed enqueue must not stop the ones after it
-                log.exception("could not queue %s of account %s for storage", request[1], request[0])
+                log.exception(
+                    "could not queue %s of account %s for storage", request[1], request[0]
+                )
 
 
 class KeepInStep:
@@ -72,10 +76,18 @@ class KeepInStep:
         self.services = services
         self.auto_store = auto_store
 
-    async def __call__(self, account: Account, conversation: ConversationRecord, message: MessageRecord) -> None:
+    async def __call__(
+        self, account: Account, conversation: ConversationRecord, message: MessageRecord
+    ) -> None:
         await append_message(account, message)
         # Matching is the workspace's, the same for every viewer: read it as the account's owner.
-        context = Context(request=None, services=self.services, identity=Identity(account.owner_id, account.workspace_id))
+        context = Context(
+            request=None,
+            services=self.services,
+            identity=Identity(account.owner_id, account.workspace_id),
+        )
         [facts] = await load_facts(context, [conversation])
         if facts.decision.auto_store and facts.state.stored_id is None:
-            await self.auto_store.enqueue(account.id, conversation.external_id, facts.decision.reason)
+            await self.auto_store.enqueue(
+                account.id, conversation.external_id, facts.decision.reason
+            )

@@ -31,7 +31,9 @@ def load_settings() -> Settings:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
@@ -111,7 +113,9 @@ def webhooks_register(settings: Settings, arguments: argparse.Namespace) -> None
         dsn, api_key = unipile_endpoint(settings)
         async with httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT) as http:
             client = UnipileClient(http, dsn, api_key)
-            return await register_webhooks(client, url=settings.public_url, secret=settings.webhook_key())
+            return await register_webhooks(
+                client, url=settings.public_url, secret=settings.webhook_key()
+            )
 
     try:
         ids = asyncio.run(register())
@@ -124,12 +128,18 @@ Command = Callable[[Settings, argparse.Namespace], None]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard: a live-first inbox API.")
+    parser = argparse.ArgumentParser(
+        prog="switchboard", description="Switchboard: a live-first inbox API."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("serve", help="serve the API (and the embedded sandbox when UNIPILE_DSN is unset)").set_defaults(run=serve)
+    commands.add_parser(
+        "serve", help="serve the API (and the embedded sandbox when UNIPILE_DSN is unset)"
+    ).set_defaults(run=serve)
     commands.add_parser("migrate", help="apply the database migrations").set_defaults(run=migrate)
-    commands.add_parser("seed-demo", help="load the demo workspace, users, accounts and CRM (idempotent)").set_defaults(run=seed_demo)
+    commands.add_parser(
+        "seed-demo", help="load the demo workspace, users, accounts and CRM (idempotent)"
+    ).set_defaults(run=seed_demo)
 
     token_parser = commands.add_parser("token", help="print a bearer token for a user")
     token_parser.add_argument("--email", required=True)
@@ -151,7 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_parser.add_argument("--port", type=int, default=8001)
     sandbox_parser.add_argument("--api-key", required=True)
     sandbox_parser.add_argument("--seed", type=int, default=7)
-    sandbox_parser.add_argument("--message-interval", type=float, default=0.0, help="seconds between generated messages; 0: off")
+    sandbox_parser.add_argument(
+        "--message-interval",
+        type=float,
+        default=0.0,
+        help="seconds between generated messages; 0: off",
+    )
     sandbox_parser.set_defaults(run=sandbox)
     return parser
 

@@ -67,7 +67,9 @@ async def load_demo(seed: int) -> DemoSummary:
         workspace, _ = await Workspace.get_or_create(
             slug=DEMO_SLUG, defaults={"name": "Demo", "default_region": DEMO_DEFAULT_REGION}
         )
-        users = {key: await _user(workspace, email, name) for key, (email, name) in DEMO_USERS.items()}
+        users = {
+            key: await _user(workspace, email, name) for key, (email, name) in DEMO_USERS.items()
+        }
         for account in demo.accounts:
             await _account(workspace, users[account.owner], account)
         companies = await _companies(workspace, demo.crm)
@@ -142,7 +144,9 @@ def _contact_identifiers(contact: DemoContact, region: str) -> list[tuple[Identi
     return identifiers
 
 
-async def _contact(workspace: Workspace, demo_contact: DemoContact, companies: dict[str, Company]) -> None:
+async def _contact(
+    workspace: Workspace, demo_contact: DemoContact, companies: dict[str, Company]
+) -> None:
     company = companies.get(demo_contact.company_key) if demo_contact.company_key else None
     # Two demo people may share a name; their companies tell them apart.
     contact, _ = await Contact.get_or_create(

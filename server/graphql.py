@@ -35,10 +35,13 @@ class GraphQLView(GraphQL[Context, None]):
         authorization = params.get("Authorization") or params.get("authorization")
         try:
             context.identity = identity_from_header(
-                authorization if isinstance(authorization, str) else None, app_state(context.request).signing_key
+                authorization if isinstance(authorization, str) else None,
+                app_state(context.request).signing_key,
             )
         except AuthenticationError as problem:
-            raise ConnectionRejectionError({"message": str(problem), "code": "UNAUTHENTICATED"}) from None
+            raise ConnectionRejectionError(
+                {"message": str(problem), "code": "UNAUTHENTICATED"}
+            ) from None
         return UNSET
 
     def encode_json(self, data: object) -> bytes:

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from db.models import Account, Message, WebhookReceipt
-from resolvers.loaders import AttendeeCache
 from resolvers.live import (
     ConversationRecord,
     MessageRecord,
@@ -24,6 +23,7 @@ from resolvers.live import (
     message_to_json,
     thread_id_of,
 )
+from resolvers.loaders import AttendeeCache
 from server.receipts import Publication
 from server.topics import workspace_conversations_topic, workspace_messages_topic
 from unipile import NotFoundError, UnipileClient
@@ -39,7 +39,10 @@ class MessageEvents:
     """The handlers of message events, for `ReceiptProcessor.on`."""
 
     def __init__(
-        self, client: UnipileClient, attendees: AttendeeCache, on_new_message: Sequence[NewMessageHook] = ()
+        self,
+        client: UnipileClient,
+        attendees: AttendeeCache,
+        on_new_message: Sequence[NewMessageHook] = (),
     ) -> None:
         self.client = client
         self.attendees = attendees
@@ -51,7 +54,9 @@ class MessageEvents:
         if account is None:
             return []
         try:
-            chat = await self.client.get_chat(str(payload["chat_id"]), account_id=account.unipile_id)
+            chat = await self.client.get_chat(
+                str(payload["chat_id"]), account_id=account.unipile_id
+            )
             message = await self.client.get_message(str(payload["message_id"]))
         except NotFoundError:
             log.info("message %s is gone upstream; nothing to publish", payload.get("message_id"))
@@ -60,7 +65,9 @@ class MessageEvents:
         self.attendees.forget((account.unipile_id, chat.id))
         sender_name = (payload.get("sender") or {}).get("attendee_name")
         record = message_from_chat_message(account, message, sender_name)
-        return await self._new_message(account, conversation_from_chat(account, chat), record, receipt)
+        return await self._new_message(
+            account, conversation_from_chat(account, chat), record, receipt
+        )
 
     async def email(self, receipt: WebhookReceipt) -> Sequence[Publication]:
         payload = receipt.payload
@@ -69,7 +76,9 @@ class MessageEvents:
             return []
         email_id = str(payload["email_id"])
         thread_id = payload.get("thread_id") or email_id
-        thread = await self.client.list_emails(account_id=account.unipile_id, thread_id=str(thread_id), limit=THREAD_WINDOW)
+        thread = await self.client.list_emails(
+            account_id=account.unipile_id, thread_id=str(thread_id), limit=THREAD_WINDOW
+        )
         email = next((item for item in thread.items if item.id == email_id), None)
         if email is None:
             email = await self.client.get_email(email_id, account_id=account.unipile_id)
@@ -87,7 +96,9 @@ class MessageEvents:
         message_id = receipt.payload.get("message_id")
         if message_id is not None:
             await Message.filter(
-                conversation__account_id=account.id, conversation__external_id=chat_id, external_id=str(message_id)
+                conversation__account_id=account.id,
+                conversation__external_id=chat_id,
+                external_id=str(message_id),
             ).update(is_read=True)
         return [conversation_update(account, chat_id, "READ_STATE")]
 
@@ -105,7 +116,11 @@ class MessageEvents:
         return account, None if chat_id is None else str(chat_id)
 
     async def _new_message(
-        self, account: Account, conversation: ConversationRecord, record: MessageRecord, receipt: WebhookReceipt
+        self,
+        account: Account,
+        conversation: ConversationRecord,
+        record: MessageRecord,
+        receipt: WebhookReceipt,
     ) -> Sequence[Publication]:
         for hook in self.on_new_message:
             await hook(account, conversation, record)
@@ -123,5 +138,10 @@ def conversation_update(account: Account, external_id: str, change: str) -> Publ
     """An event for `conversationUpdated` subscribers."""
     return Publication(
         workspace_conversations_topic(account.workspace_id),
-        {"type": "conversation", "account_id": account.id, "external_id": external_id, "change": change},
+        {
+            "type": "conversation",
+            "account_id": account.id,
+            "external_id": external_id,
+            "change": change,
+        },
     )

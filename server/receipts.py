@@ -153,7 +153,11 @@ class ReceiptProcessor(LeasedQueue[WebhookReceipt]):
         retry_at = self._retry.retry_at(attempts)
         log.warning(
             "receipt %s (%s) failed, attempt %d%s: %r",
-            receipt.id, receipt.event, attempts, " (giving up)" if retry_at is None else "", error,
+            receipt.id,
+            receipt.event,
+            attempts,
+            " (giving up)" if retry_at is None else "",
+            error,
         )
         await self._finish(
             receipt, claim, ReceiptState.FAILED, last_error=repr(error), next_attempt_at=retry_at

@@ -42,22 +42,48 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("DATABASE_URL", DEFAULT_DATABASE_URL, "Database: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`."),
+    Variable(
+        "DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        "Database: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.",
+    ),
     Variable("REDIS_URL", "", "Redis for pub/sub across processes; unset: in-process pub/sub."),
-    Variable("UNIPILE_DSN", "", "UniPile base URL (`https://apiN.unipile.com:PORT`); unset: the embedded sandbox."),
+    Variable(
+        "UNIPILE_DSN",
+        "",
+        "UniPile base URL (`https://apiN.unipile.com:PORT`); unset: the embedded sandbox.",
+    ),
     Variable("UNIPILE_API_KEY", "", "UniPile access token; required with `UNIPILE_DSN`."),
-    Variable("SANDBOX_PORT", "8001", "Port of the embedded UniPile sandbox (when `UNIPILE_DSN` is unset)."),
+    Variable(
+        "SANDBOX_PORT",
+        "8001",
+        "Port of the embedded UniPile sandbox (when `UNIPILE_DSN` is unset).",
+    ),
     Variable("SANDBOX_SEED", "7", "Seed of the sandbox's demo data."),
     Variable("SANDBOX_MESSAGE_INTERVAL", "0", "Seconds between generated demo messages; 0: off."),
-    Variable("WEBHOOK_SECRET", "", "Secret UniPile sends in the `Unipile-Auth` header; unset: generated under `DATA_DIR`."),
-    Variable("JWT_SECRET", "", "HS256 key that signs bearer tokens; unset: generated under `DATA_DIR`."),
+    Variable(
+        "WEBHOOK_SECRET",
+        "",
+        "Secret UniPile sends in the `Unipile-Auth` header; unset: generated under `DATA_DIR`.",
+    ),
+    Variable(
+        "JWT_SECRET", "", "HS256 key that signs bearer tokens; unset: generated under `DATA_DIR`."
+    ),
     Variable("TOKEN_TTL_HOURS", "24", "Lifetime of tokens printed by `switchboard token`."),
-    Variable("PUBLIC_URL", "", "URL where UniPile reaches this server's webhook; unset: `http://HOST:PORT`."),
+    Variable(
+        "PUBLIC_URL",
+        "",
+        "URL where UniPile reaches this server's webhook; unset: `http://HOST:PORT`.",
+    ),
     Variable("HOST", "127.0.0.1", "Interface to serve on."),
     Variable("PORT", "8000", "Port to serve on."),
     Variable("LOG_LEVEL", "INFO", "One of DEBUG, INFO, WARNING, ERROR, CRITICAL."),
     Variable("DATA_DIR", "var", "Folder for the SQLite file and generated secrets."),
-    Variable("SWITCHBOARD_REPORT_COST", "0", "1: each GraphQL response reports its database queries and UniPile calls."),
+    Variable(
+        "SWITCHBOARD_REPORT_COST",
+        "0",
+        "1: each GraphQL response reports its database queries and UniPile calls.",
+    ),
 )
 
 
@@ -85,7 +111,9 @@ class Settings:
         return self.unipile_dsn is None
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], env_file: Path | None = Path(".env")) -> Settings:
+    def from_environ(
+        cls, environ: Mapping[str, str], env_file: Path | None = Path(".env")
+    ) -> Settings:
         values = _merged(environ, env_file)
         host = _text(values, "HOST")
         port = _parse(values, "PORT", _port)
@@ -159,7 +187,9 @@ def _unipile(values: Mapping[str, str]) -> tuple[str | None, str | None]:
 def _database_url(value: str) -> str:
     scheme = urlsplit(value).scheme
     if scheme not in DATABASE_SCHEMES or "://" not in value:
-        raise ValueError(f"expected a URL starting with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}, got {value!r}")
+        raise ValueError(
+            f"expected a URL starting with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}, got {value!r}"
+        )
     return value
 
 

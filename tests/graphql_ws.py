@@ -41,7 +41,11 @@ class LiveSubscription:
 
 @asynccontextmanager
 async def subscribe(
-    base_url: str, token: str | None, query: str, variables: dict[str, Any] | None = None, protocol: str = TRANSPORT_WS
+    base_url: str,
+    token: str | None,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    protocol: str = TRANSPORT_WS,
 ) -> AsyncIterator[LiveSubscription]:
     url = base_url.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(url, subprotocols=[protocol]) as socket:  # type: ignore[list-item]
@@ -51,7 +55,15 @@ async def subscribe(
         if ack["type"] != "connection_ack":
             raise ConnectionRefusedError(ack)
         start = "subscribe" if protocol == TRANSPORT_WS else "start"
-        await socket.send(json.dumps({"id": "1", "type": start, "payload": {"query": query, "variables": variables or {}}}))
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": start,
+                    "payload": {"query": query, "variables": variables or {}},
+                }
+            )
+        )
         # The protocol has no acknowledgement of a subscription: give the server a moment to listen.
         await asyncio.sleep(SUBSCRIBED_GRACE)
         yield LiveSubscription(socket, protocol)

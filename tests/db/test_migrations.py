@@ -30,8 +30,12 @@ async def _account_with_targets() -> tuple[Account, Contact, Company, User]:
     workspace = await Workspace.create(name="W", slug="w")
     user = await User.create(workspace=workspace, email="u@example.com", name="U")
     account = await Account.create(
-        workspace=workspace, owner=user, channel=Channel.EMAIL, provider="GOOGLE_OAUTH",
-        unipile_id="acc-1", name="u@example.com",
+        workspace=workspace,
+        owner=user,
+        channel=Channel.EMAIL,
+        provider="GOOGLE_OAUTH",
+        unipile_id="acc-1",
+        name="u@example.com",
     )
     company = await Company.create(workspace=workspace, name="Acme")
     contact = await Contact.create(workspace=workspace, first_name="Jane", company=company)
@@ -42,13 +46,21 @@ async def test_a_link_names_exactly_one_target(database: str) -> None:
     account, contact, company, user = await _account_with_targets()
     with pytest.raises(IntegrityError):
         await ConversationLink.create(
-            workspace_id=account.workspace_id, account=account, conversation_external_id="c1",
-            contact=contact, company=company, source=LinkSource.USER, created_by=user,
+            workspace_id=account.workspace_id,
+            account=account,
+            conversation_external_id="c1",
+            contact=contact,
+            company=company,
+            source=LinkSource.USER,
+            created_by=user,
         )
     with pytest.raises(IntegrityError):
         await ConversationLink.create(
-            workspace_id=account.workspace_id, account=account, conversation_external_id="c1",
-            source=LinkSource.USER, created_by=user,
+            workspace_id=account.workspace_id,
+            account=account,
+            conversation_external_id="c1",
+            source=LinkSource.USER,
+            created_by=user,
         )
 
 
@@ -56,20 +68,31 @@ async def test_a_link_names_its_author(database: str) -> None:
     account, contact, _, _ = await _account_with_targets()
     with pytest.raises(IntegrityError):
         await ConversationLink.create(
-            workspace_id=account.workspace_id, account=account, conversation_external_id="c1",
-            contact=contact, source=LinkSource.MATCHER,
+            workspace_id=account.workspace_id,
+            account=account,
+            conversation_external_id="c1",
+            contact=contact,
+            source=LinkSource.MATCHER,
         )
     await ConversationLink.create(
-        workspace_id=account.workspace_id, account=account, conversation_external_id="c1",
-        contact=contact, source=LinkSource.MATCHER, rule=MatchMethod.EMAIL,
+        workspace_id=account.workspace_id,
+        account=account,
+        conversation_external_id="c1",
+        contact=contact,
+        source=LinkSource.MATCHER,
+        rule=MatchMethod.EMAIL,
     )
 
 
 async def test_a_conversation_links_a_contact_once(database: str) -> None:
     account, contact, _, user = await _account_with_targets()
     fields = dict(
-        workspace_id=account.workspace_id, account=account, conversation_external_id="c1",
-        contact=contact, source=LinkSource.USER, created_by=user,
+        workspace_id=account.workspace_id,
+        account=account,
+        conversation_external_id="c1",
+        contact=contact,
+        source=LinkSource.USER,
+        created_by=user,
     )
     await ConversationLink.create(**fields)
     with pytest.raises(IntegrityError):

@@ -30,7 +30,9 @@ class Inbox:
     sandbox: str
     tokens: dict[str, str]
 
-    async def query(self, query: str, variables: dict[str, Any] | None = None, user: str = "alice") -> dict[str, Any]:
+    async def query(
+        self, query: str, variables: dict[str, Any] | None = None, user: str = "alice"
+    ) -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
             response = await client.post(
                 "/graphql",
@@ -73,7 +75,9 @@ async def demo_tokens(database: str) -> dict[str, str]:
     tokens = {}
     for name, (email, _) in DEMO_USERS.items():
         user = await User.get(email=email)
-        tokens[name] = issue_token(Identity(user.id, user.workspace_id), SIGNING_KEY, timedelta(hours=1))
+        tokens[name] = issue_token(
+            Identity(user.id, user.workspace_id), SIGNING_KEY, timedelta(hours=1)
+        )
     return tokens
 
 
@@ -84,7 +88,9 @@ def sandbox_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def inbox(database: str, demo_tokens: dict[str, str], sandbox_url: str, tmp_path: Path) -> AsyncIterator[Inbox]:
+async def inbox(
+    database: str, demo_tokens: dict[str, str], sandbox_url: str, tmp_path: Path
+) -> AsyncIterator[Inbox]:
     app = create_app(inbox_settings(database, tmp_path, sandbox_url))
     with running_app(app) as url:
         yield Inbox(url=url, sandbox=sandbox_url, tokens=demo_tokens)

@@ -34,7 +34,9 @@ def unknown_person(conversations: list[dict[str, Any]]) -> tuple[str, str]:
 async def test_a_new_contact_makes_its_conversations_stored(inbox: Inbox) -> None:
     before = await page(inbox)
     thread, address = unknown_person(before)
-    created = await inbox.query(CREATE, {"input": {"firstName": "New", "lastName": "Contact", "emails": [address.upper()]}})
+    created = await inbox.query(
+        CREATE, {"input": {"firstName": "New", "lastName": "Contact", "emails": [address.upper()]}}
+    )
     assert created["data"]["createContact"]["error"] is None
 
     after = {node["externalId"]: node for node in await page(inbox)}
@@ -49,4 +51,8 @@ async def test_a_new_contact_makes_its_conversations_stored(inbox: Inbox) -> Non
     assert stored.storage_reason == "CONTACT_MATCH"
     assert await StoreJob.filter(external_id=thread).count() == 1
     final = {node["externalId"]: node for node in await page(inbox)}
-    assert final[thread]["storage"] == {"stored": True, "shouldStore": True, "reason": "CONTACT_MATCH"}
+    assert final[thread]["storage"] == {
+        "stored": True,
+        "shouldStore": True,
+        "reason": "CONTACT_MATCH",
+    }

@@ -7,24 +7,33 @@ from schema.ids import to_global_id
 from tests.inbox.conftest import Inbox
 
 FIELDS = "conversationId messagesAdded conversation { id storage { stored shouldStore reason } links { target { name } source } unreadCount } error { code message field }"
-LINK = f"mutation($input: LinkConversationInput!) {{ linkConversation(input: $input) {{ {FIELDS} }} }}"
+LINK = (
+    f"mutation($input: LinkConversationInput!) {{ linkConversation(input: $input) {{ {FIELDS} }} }}"
+)
 UNLINK = f"mutation($input: LinkConversationInput!) {{ unlinkConversation(input: $input) {{ {FIELDS} }} }}"
-STORE = f"mutation($input: ConversationInput!) {{ storeConversation(input: $input) {{ {FIELDS} }} }}"
+STORE = (
+    f"mutation($input: ConversationInput!) {{ storeConversation(input: $input) {{ {FIELDS} }} }}"
+)
 STORE_MANY = f"mutation($input: ConversationsInput!) {{ storeConversations(input: $input) {{ results {{ {FIELDS} }} error {{ code }} }} }}"
 FORGET = "mutation($input: ForgetConversationInput!) { forgetConversation(input: $input) { forgotten error { code field } } }"
 READ = f"mutation($input: MarkConversationReadInput!) {{ markConversationRead(input: $input) {{ {FIELDS} }} }}"
 FORGET_IDENTIFIER = "mutation($input: ForgetIdentifierInput!) { forgetIdentifier(input: $input) { messagesDeleted error { code } } }"
 
 
-async def conversations(inbox: Inbox, user: str = "alice", filter: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+async def conversations(
+    inbox: Inbox, user: str = "alice", filter: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     result = await inbox.query(
         "query($f: ConversationFilter) { conversations(first: 40, filter: $f) { edges { node { id externalId isGroup unreadCount channel storage { stored } } } } }",
-        {"f": filter}, user=user,
+        {"f": filter},
+        user=user,
     )
     return [edge["node"] for edge in result["data"]["conversations"]["edges"]]
 
 
-async def mutate(inbox: Inbox, mutation: str, input: dict[str, Any], user: str = "alice") -> dict[str, Any]:
+async def mutate(
+    inbox: Inbox, mutation: str, input: dict[str, Any], user: str = "alice"
+) -> dict[str, Any]:
     result = await inbox.query(mutation, {"input": input}, user=user)
     assert "errors" not in result, result["errors"]
     payload: dict[str, Any] = next(iter(result["data"].values()))
@@ -43,13 +52,25 @@ async def test_linking_stores_and_is_idempotent(inbox: Inbox) -> None:
     first = await mutate(inbox, LINK, {"conversationId": target["id"], "contactId": contact})
     again = await mutate(inbox, LINK, {"conversationId": target["id"], "contactId": contact})
     assert first["error"] is None and again["error"] is None
-    assert first["conversation"]["storage"] == {"stored": True, "shouldStore": True, "reason": "MANUAL_LINK"}
+    assert first["conversation"]["storage"] == {
+        "stored": True,
+        "shouldStore": True,
+        "reason": "MANUAL_LINK",
+    }
     assert first["conversation"]["links"] == [{"target": {"name": "Jane Doe"}, "source": "USER"}]
     assert await Conversation.filter(external_id=target["externalId"]).count() == 1
     assert await ConversationLink.filter(conversation_external_id=target["externalId"]).count() == 1
     messages = await Message.filter(conversation__external_id=target["externalId"]).count()
     assert messages > 0
-    assert len({m.external_id for m in await Message.filter(conversation__external_id=target["externalId"])}) == messages
+    assert (
+        len(
+            {
+                m.external_id
+                for m in await Message.filter(conversation__external_id=target["externalId"])
+            }
+        )
+        == messages
+    )
 
 
 async def test_unlinking_leaves_a_tombstone_and_the_copy(inbox: Inbox) -> None:
@@ -127,7 +148,9 @@ async def test_a_contact_lists_its_linked_conversations(inbox: Inbox) -> None:
         await mutate(inbox, LINK, {"conversationId": target["id"], "contactId": contact})
     listed, after = [], None
     while True:
-        page = (await inbox.query(CONTACT_CONVERSATIONS, {"id": contact, "after": after}))["data"]["node"]["conversations"]
+        page = (await inbox.query(CONTACT_CONVERSATIONS, {"id": contact, "after": after}))["data"][
+            "node"
+        ]["conversations"]
         listed.extend(edge["node"] for edge in page["edges"])
         if not page["pageInfo"]["hasNextPage"]:
             break
@@ -135,5 +158,7 @@ async def test_a_contact_lists_its_linked_conversations(inbox: Inbox) -> None:
     assert {node["id"] for node in listed} == {target["id"] for target in targets}
     assert all(node["storage"] == {"stored": True, "reason": "MANUAL_LINK"} for node in listed)
     await mutate(inbox, UNLINK, {"conversationId": targets[0]["id"], "contactId": contact})
-    remaining = (await inbox.query(CONTACT_CONVERSATIONS, {"id": contact}))["data"]["node"]["conversations"]["edges"]
+    remaining = (await inbox.query(CONTACT_CONVERSATIONS, {"id": contact}))["data"]["node"][
+        "conversations"
+    ]["edges"]
     assert [edge["node"]["id"] for edge in remaining] == [targets[1]["id"]]

@@ -7,9 +7,9 @@ import pytest
 from db.models import StoragePolicySetting, Workspace
 from db.vocabulary import Channel, StoragePolicy
 from resolvers.live import thread_id_of
+from tests.inbox.conftest import Inbox
 from unipile import Email
 from unipile.sandbox import build_demo
-from tests.inbox.conftest import Inbox
 
 PAGE = """
 query Page($first: Int, $after: String, $filter: ConversationFilter) {
@@ -32,21 +32,31 @@ ALICE_ACCOUNTS = ("acc_gmail_demo_000001", "acc_outlook_demo_00001", "acc_linked
 def demo_conversation_ids(accounts: tuple[str, ...]) -> set[str]:
     demo = build_demo(7)
     chats = {chat["id"] for chat in demo.chats if chat["account_id"] in accounts}
-    threads = {thread_id_of(Email.from_json(email)) for email in demo.emails if email["account_id"] in accounts}
+    threads = {
+        thread_id_of(Email.from_json(email))
+        for email in demo.emails
+        if email["account_id"] in accounts
+    }
     return chats | threads
 
 
 async def hold_automatic_storage() -> None:
     """Paging is stable while the data is: keep the job queue from storing email meanwhile."""
     workspace = await Workspace.get(slug="demo")
-    await StoragePolicySetting.create(workspace=workspace, channel=Channel.EMAIL, policy=StoragePolicy.MANUAL)
+    await StoragePolicySetting.create(
+        workspace=workspace, channel=Channel.EMAIL, policy=StoragePolicy.MANUAL
+    )
 
 
-async def page_through(inbox: Inbox, first: int, filter: dict[str, Any] | None = None, user: str = "alice") -> list[dict[str, Any]]:
+async def page_through(
+    inbox: Inbox, first: int, filter: dict[str, Any] | None = None, user: str = "alice"
+) -> list[dict[str, Any]]:
     nodes: list[dict[str, Any]] = []
     after = None
     while True:
-        result = await inbox.query(PAGE, {"first": first, "after": after, "filter": filter}, user=user)
+        result = await inbox.query(
+            PAGE, {"first": first, "after": after, "filter": filter}, user=user
+        )
         assert "errors" not in result, result["errors"]
         connection = result["data"]["conversations"]
         nodes.extend(edge["node"] for edge in connection["edges"])
@@ -63,7 +73,9 @@ async def test_a_page_costs_one_list_request_per_account_and_five_queries(inbox:
     assert "errors" not in result
     assert len(result["data"]["conversations"]["edges"]) == 50
     stats = (await inbox.upstream_stats())["requests"]
-    assert stats.get("GET /api/v1/chats", 0) + stats.get("GET /api/v1/emails", 0) <= len(ALICE_ACCOUNTS)
+    assert stats.get("GET /api/v1/chats", 0) + stats.get("GET /api/v1/emails", 0) <= len(
+        ALICE_ACCOUNTS
+    )
     assert result["extensions"]["cost"]["dbQueries"] <= 5
     assert result["extensions"]["cost"]["upstreamRequests"] == sum(stats.values())
 
@@ -81,7 +93,9 @@ async def test_group_chats_cost_one_attendee_request_each_once(inbox: Inbox) -> 
     await hold_automatic_storage()
     await inbox.upstream_stats()
     first = await inbox.query(PAGE, {"first": 50}, user="bob")
-    groups = [edge["node"] for edge in first["data"]["conversations"]["edges"] if edge["node"]["isGroup"]]
+    groups = [
+        edge["node"] for edge in first["data"]["conversations"]["edges"] if edge["node"]["isGroup"]
+    ]
     assert groups, "bob's WhatsApp has group chats"
     assert all(len(group["participants"]) > 2 for group in groups)
     stats = (await inbox.upstream_stats())["requests"]
@@ -111,7 +125,9 @@ async def test_the_inbox_is_newest_first_and_complete(inbox: Inbox) -> None:
         pytest.param({"channels": ["LINKEDIN"]}, id="channel"),
     ],
 )
-async def test_small_and_large_pages_give_the_same_list(inbox: Inbox, filter: dict[str, Any] | None) -> None:
+async def test_small_and_large_pages_give_the_same_list(
+    inbox: Inbox, filter: dict[str, Any] | None
+) -> None:
     await hold_automatic_storage()
     small = [node["id"] for node in await page_through(inbox, 7, filter)]
     large = [node["id"] for node in await page_through(inbox, 100, filter)]
@@ -124,7 +140,8 @@ async def test_filters_select_what_they_say(inbox: Inbox) -> None:
     assert unread and all(node["unreadCount"] > 0 for node in unread)
     matched = await page_through(inbox, 100, {"matched": True})
     assert matched and all(
-        any(p["crmMatch"] and p["crmMatch"]["candidates"] for p in node["participants"]) for node in matched
+        any(p["crmMatch"] and p["crmMatch"]["candidates"] for p in node["participants"])
+        for node in matched
     )
     linkedin = await page_through(inbox, 100, {"channels": ["LINKEDIN"]})
     assert linkedin and {node["channel"] for node in linkedin} == {"LINKEDIN"}
@@ -138,7 +155,9 @@ async def test_matches_show_every_kind_of_demo_case(inbox: Inbox) -> None:
     assert any(m["ambiguous"] and m["contact"] is None for m in matches)
     reasons = {node["storage"]["reason"] for node in nodes}
     assert {"CONTACT_MATCH", "NONE"} <= reasons
-    assert all(node["storage"]["shouldStore"] == (node["storage"]["reason"] != "NONE") for node in nodes)
+    assert all(
+        node["storage"]["shouldStore"] == (node["storage"]["reason"] != "NONE") for node in nodes
+    )
 
 
 @pytest.mark.parametrize(
@@ -151,7 +170,9 @@ async def test_matches_show_every_kind_of_demo_case(inbox: Inbox) -> None:
         pytest.param({"first": 5, "after": "eyJ2IjoxfQ=="}, "after", id="forged cursor"),
     ],
 )
-async def test_bad_pagination_is_bad_user_input(inbox: Inbox, variables: dict[str, Any], argument: str) -> None:
+async def test_bad_pagination_is_bad_user_input(
+    inbox: Inbox, variables: dict[str, Any], argument: str
+) -> None:
     result = await inbox.query(PAGE, variables)
     assert result["data"] is None
     assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
@@ -165,10 +186,14 @@ async def test_a_cursor_only_continues_its_own_filter(inbox: Inbox) -> None:
 
 
 async def test_one_failing_account_does_not_fail_the_inbox(inbox: Inbox) -> None:
-    response = await inbox.sandbox_post("/_sandbox/faults", {"disconnected_accounts": ["acc_gmail_demo_000001"]})
+    response = await inbox.sandbox_post(
+        "/_sandbox/faults", {"disconnected_accounts": ["acc_gmail_demo_000001"]}
+    )
     assert response.status_code == 200
     result = await inbox.query(PAGE, {"first": 30})
-    accounts = {edge["node"]["account"]["externalId"] for edge in result["data"]["conversations"]["edges"]}
+    accounts = {
+        edge["node"]["account"]["externalId"] for edge in result["data"]["conversations"]["edges"]
+    }
     assert accounts == {"acc_outlook_demo_00001", "acc_linkedin_demo_0001"}
     [error] = result["errors"]
     assert error["extensions"]["code"] == "ACCOUNT_DISCONNECTED"
@@ -181,7 +206,10 @@ async def test_rate_limited_and_unavailable_accounts_are_named(inbox: Inbox) -> 
     assert result["data"]["conversations"]["edges"] == []
     assert {error["extensions"]["code"] for error in result["errors"]} == {"UPSTREAM_UNAVAILABLE"}
     assert len(result["errors"]) == len(ALICE_ACCOUNTS)
-    await inbox.sandbox_post("/_sandbox/faults", {"error_rate": 0.0, "rate_limit_rate": 1.0, "rate_limit_retry_after_s": 30})
+    await inbox.sandbox_post(
+        "/_sandbox/faults",
+        {"error_rate": 0.0, "rate_limit_rate": 1.0, "rate_limit_retry_after_s": 30},
+    )
     limited = await inbox.query(PAGE, {"first": 10})
     assert {error["extensions"]["code"] for error in limited["errors"]} == {"UPSTREAM_RATE_LIMITED"}
 

@@ -21,14 +21,22 @@ MESSAGES = """subscription { messageReceived { message { text sender { crmMatch 
 
 
 def run(arguments: list[str], environment: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "server.cli", *arguments], env=environment, capture_output=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", *arguments],
+        env=environment,
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     return done.stdout.decode()
 
 
 def wait_for_webhooks(sandbox: str, api_key: str) -> None:
     """The server registers its webhooks just after it starts."""
     for _ in range(100):
-        listed = httpx.get(f"{sandbox}/api/v1/webhooks", headers={"X-API-KEY": api_key}, timeout=2).json()
+        listed = httpx.get(
+            f"{sandbox}/api/v1/webhooks", headers={"X-API-KEY": api_key}, timeout=2
+        ).json()
         if len(listed["items"]) == 3:
             return
         time.sleep(0.1)
@@ -51,7 +59,13 @@ def embedded(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     run(["migrate"], environment)
     token = run(["seed-demo"], environment).strip().splitlines()[-1]
     log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=environment, stdout=log, stderr=log, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve"],
+        env=environment,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     try:
         wait_ready(f"http://127.0.0.1:{port}", Path(log.name))
         sandbox = f"http://127.0.0.1:{sandbox_port}"
@@ -67,13 +81,21 @@ def embedded(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
         log.close()
 
 
-async def test_a_message_posted_to_the_sandbox_reaches_a_subscriber(embedded: tuple[str, str, str]) -> None:
+async def test_a_message_posted_to_the_sandbox_reaches_a_subscriber(
+    embedded: tuple[str, str, str],
+) -> None:
     url, sandbox, token = embedded
     async with subscribe(url, token, MESSAGES) as live:
         async with httpx.AsyncClient() as http:
             response = await http.post(
                 f"{sandbox}/_sandbox/messages",
-                json={"account_id": "acc_gmail_demo_000001", "thread_id": "live-mode-1", "sender": "jane.doe@acme-corp.com", "text": "Hello from the sandbox", "subject": "Hi"},
+                json={
+                    "account_id": "acc_gmail_demo_000001",
+                    "thread_id": "live-mode-1",
+                    "sender": "jane.doe@acme-corp.com",
+                    "text": "Hello from the sandbox",
+                    "subject": "Hi",
+                },
             )
         assert response.status_code == 201
         event = (await live.next(timeout=15))["data"]["messageReceived"]

@@ -33,17 +33,26 @@ async def register(inbox: Inbox) -> None:
 async def a_chat_of(inbox: Inbox, account: str, user: str) -> str:
     result = await inbox.query(
         "query($f: ConversationFilter) { conversations(first: 20, filter: $f) { edges { node { externalId isGroup account { externalId } } } } }",
-        {"f": {"channels": ["WHATSAPP"]}}, user=user,
+        {"f": {"channels": ["WHATSAPP"]}},
+        user=user,
     )
-    return next(e["node"]["externalId"] for e in result["data"]["conversations"]["edges"] if not e["node"]["isGroup"])
+    return next(
+        e["node"]["externalId"]
+        for e in result["data"]["conversations"]["edges"]
+        if not e["node"]["isGroup"]
+    )
 
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
-async def test_a_new_whatsapp_message_reaches_its_subscriber_with_its_match(inbox: Inbox, protocol: str) -> None:
+async def test_a_new_whatsapp_message_reaches_its_subscriber_with_its_match(
+    inbox: Inbox, protocol: str
+) -> None:
     await register(inbox)
     chat_id = await a_chat_of(inbox, WHATSAPP, "bob")
     async with subscribe(inbox.url, inbox.tokens["bob"], MESSAGES, protocol=protocol) as live:
-        response = await inbox.sandbox_post("/_sandbox/messages", {"account_id": WHATSAPP, "chat_id": chat_id, "text": "Bonjour !"})
+        response = await inbox.sandbox_post(
+            "/_sandbox/messages", {"account_id": WHATSAPP, "chat_id": chat_id, "text": "Bonjour !"}
+        )
         assert response.status_code == 201
         event = (await live.next(timeout=10))["data"]["messageReceived"]
     assert event["message"]["text"] == "Bonjour !"
@@ -57,49 +66,85 @@ async def test_a_known_contacts_email_arrives_matched(inbox: Inbox) -> None:
     async with subscribe(inbox.url, inbox.tokens["alice"], MESSAGES) as live:
         await inbox.sandbox_post(
             "/_sandbox/messages",
-            {"account_id": GMAIL, "thread_id": "new-thread-1", "sender": "Jane.Doe+invoices@Acme-Corp.com", "text": "Invoice attached", "subject": "Invoice"},
+            {
+                "account_id": GMAIL,
+                "thread_id": "new-thread-1",
+                "sender": "Jane.Doe+invoices@Acme-Corp.com",
+                "text": "Invoice attached",
+                "subject": "Invoice",
+            },
         )
         event = (await live.next(timeout=10))["data"]["messageReceived"]
     assert event["message"]["text"].startswith("Invoice attached")
     sender = event["message"]["sender"]
     assert sender["identifier"].lower().startswith("jane.doe+invoices@")
     assert sender["crmMatch"] == {"contact": {"name": "Jane Doe"}, "method": "EMAIL"}
-    jane = next(p for p in event["conversation"]["participants"] if p["identifier"] == sender["identifier"])
-    assert jane["crmMatch"]["company"] == {"name": "Acme"} or jane["crmMatch"]["company"]["name"].startswith("Acme")
-    assert event["conversation"]["storage"] == {"stored": False, "shouldStore": True, "reason": "CONTACT_MATCH"}
+    jane = next(
+        p for p in event["conversation"]["participants"] if p["identifier"] == sender["identifier"]
+    )
+    assert jane["crmMatch"]["company"] == {"name": "Acme"} or jane["crmMatch"]["company"][
+        "name"
+    ].startswith("Acme")
+    assert event["conversation"]["storage"] == {
+        "stored": False,
+        "shouldStore": True,
+        "reason": "CONTACT_MATCH",
+    }
 
 
 async def test_subscribers_see_only_their_accounts(inbox: Inbox) -> None:
     await register(inbox)
     chat_id = await a_chat_of(inbox, WHATSAPP, "bob")
     async with subscribe(inbox.url, inbox.tokens["alice"], MESSAGES) as alice:
-        await inbox.sandbox_post("/_sandbox/messages", {"account_id": WHATSAPP, "chat_id": chat_id, "text": "for bob only"})
+        await inbox.sandbox_post(
+            "/_sandbox/messages",
+            {"account_id": WHATSAPP, "chat_id": chat_id, "text": "for bob only"},
+        )
         assert await alice.nothing_within(2.0)
 
 
 async def test_a_filter_narrows_the_events(inbox: Inbox) -> None:
     await register(inbox)
     chat_id = await a_chat_of(inbox, WHATSAPP, "bob")
-    async with subscribe(inbox.url, inbox.tokens["bob"], MESSAGES, {"filter": {"channels": ["LINKEDIN"]}}) as live:
-        await inbox.sandbox_post("/_sandbox/messages", {"account_id": WHATSAPP, "chat_id": chat_id, "text": "not linkedin"})
+    async with subscribe(
+        inbox.url, inbox.tokens["bob"], MESSAGES, {"filter": {"channels": ["LINKEDIN"]}}
+    ) as live:
+        await inbox.sandbox_post(
+            "/_sandbox/messages",
+            {"account_id": WHATSAPP, "chat_id": chat_id, "text": "not linkedin"},
+        )
         assert await live.nothing_within(2.0)
 
 
 async def test_duplicate_deliveries_publish_once(inbox: Inbox) -> None:
     chat_id = await a_chat_of(inbox, WHATSAPP, "bob")
     async with httpx.AsyncClient() as http:
-        sent = await http.post(f"{inbox.sandbox}/_sandbox/messages", json={"account_id": WHATSAPP, "chat_id": chat_id, "text": "once"})
+        sent = await http.post(
+            f"{inbox.sandbox}/_sandbox/messages",
+            json={"account_id": WHATSAPP, "chat_id": chat_id, "text": "once"},
+        )
     message = sent.json()
     payload = {
-        "event": "message_received", "account_id": WHATSAPP, "account_type": "WHATSAPP", "chat_id": chat_id,
-        "message_id": message["id"], "message": "once", "timestamp": message["timestamp"],
-        "sender": {"attendee_id": "x", "attendee_name": "X", "attendee_provider_id": message["sender_id"]},
+        "event": "message_received",
+        "account_id": WHATSAPP,
+        "account_type": "WHATSAPP",
+        "chat_id": chat_id,
+        "message_id": message["id"],
+        "message": "once",
+        "timestamp": message["timestamp"],
+        "sender": {
+            "attendee_id": "x",
+            "attendee_name": "X",
+            "attendee_provider_id": message["sender_id"],
+        },
     }
     headers = {"Unipile-Auth": WEBHOOK_SECRET}
     async with subscribe(inbox.url, inbox.tokens["bob"], MESSAGES) as live:
         async with httpx.AsyncClient(base_url=inbox.url) as client:
             first = await client.post("/webhooks/unipile", json=payload, headers=headers)
-            await asyncio.gather(*(client.post("/webhooks/unipile", json=payload, headers=headers) for _ in range(5)))
+            await asyncio.gather(
+                *(client.post("/webhooks/unipile", json=payload, headers=headers) for _ in range(5))
+            )
         assert first.json()["status"] == "recorded"
         event = (await live.next(timeout=10))["data"]["messageReceived"]
         assert event["message"]["text"] == "once"
@@ -117,7 +162,11 @@ async def test_a_socket_without_a_valid_token_is_closed(inbox: Inbox, token: str
 
 async def test_the_webhook_refuses_a_wrong_secret(inbox: Inbox) -> None:
     async with httpx.AsyncClient(base_url=inbox.url) as client:
-        response = await client.post("/webhooks/unipile", json={"event": "message_received"}, headers={"Unipile-Auth": "wrong"})
+        response = await client.post(
+            "/webhooks/unipile",
+            json={"event": "message_received"},
+            headers={"Unipile-Auth": "wrong"},
+        )
     assert response.status_code == 401
 
 
@@ -130,16 +179,33 @@ async def test_read_receipts_and_reactions_are_applied(inbox: Inbox) -> None:
 
     chat = (await conversations(inbox, user="bob", filter={"channels": ["WHATSAPP"]}))[0]
     await mutate(inbox, STORE, {"conversationId": chat["id"]}, user="bob")
-    unread = await Message.filter(conversation__external_id=chat["externalId"]).order_by("-sent_at").first()
+    unread = (
+        await Message.filter(conversation__external_id=chat["externalId"])
+        .order_by("-sent_at")
+        .first()
+    )
     assert unread is not None
     await Message.filter(id=unread.id).update(is_read=False)
-    base = {"account_id": WHATSAPP, "account_type": "WHATSAPP", "chat_id": chat["externalId"], "message_id": unread.external_id}
+    base = {
+        "account_id": WHATSAPP,
+        "account_type": "WHATSAPP",
+        "chat_id": chat["externalId"],
+        "message_id": unread.external_id,
+    }
     async with subscribe(inbox.url, inbox.tokens["bob"], UPDATES) as live:
         async with httpx.AsyncClient(base_url=inbox.url) as client:
             headers = {"Unipile-Auth": WEBHOOK_SECRET}
-            await client.post("/webhooks/unipile", json={**base, "event": "message_read", "timestamp": "2026-11-25T10:00:00.000Z"}, headers=headers)
+            await client.post(
+                "/webhooks/unipile",
+                json={**base, "event": "message_read", "timestamp": "2026-11-25T10:00:00.000Z"},
+                headers=headers,
+            )
             read = (await live.next(timeout=10))["data"]["conversationUpdated"]
-            await client.post("/webhooks/unipile", json={**base, "event": "message_reaction", "reaction": "👍"}, headers=headers)
+            await client.post(
+                "/webhooks/unipile",
+                json={**base, "event": "message_reaction", "reaction": "👍"},
+                headers=headers,
+            )
             reaction = (await live.next(timeout=10))["data"]["conversationUpdated"]
     assert (read["change"], read["conversationId"]) == ("READ_STATE", chat["id"])
     assert reaction["change"] == "REACTION"

@@ -60,14 +60,20 @@ async def test_messages_are_newest_first_in_one_shape(inbox: Inbox) -> None:
     for edge in page["data"]["conversations"]["edges"]:
         messages = [m["node"] for m in edge["node"]["messages"]["edges"]]
         assert messages, edge["node"]["externalId"]
-        assert [m["sentAt"] for m in messages] == sorted((m["sentAt"] for m in messages), reverse=True)
+        assert [m["sentAt"] for m in messages] == sorted(
+            (m["sentAt"] for m in messages), reverse=True
+        )
         if edge["node"]["channel"] == "EMAIL":
             assert all(m["html"] for m in messages)
 
 
 async def test_what_the_viewer_may_not_see_is_null(inbox: Inbox) -> None:
     bob_page = await inbox.query(FIRST_PAGE, user="bob")
-    whatsapp = next(e["node"] for e in bob_page["data"]["conversations"]["edges"] if e["node"]["channel"] == "WHATSAPP")
+    whatsapp = next(
+        e["node"]
+        for e in bob_page["data"]["conversations"]["edges"]
+        if e["node"]["channel"] == "WHATSAPP"
+    )
     assert await node(inbox, whatsapp["id"], user="bob") is not None
     assert await node(inbox, whatsapp["id"], user="alice") is None
     assert await node(inbox, whatsapp["account"]["id"], user="alice") is None
@@ -92,5 +98,7 @@ async def test_what_the_viewer_may_not_see_is_null(inbox: Inbox) -> None:
 async def test_nodes_keeps_the_order_and_nulls(inbox: Inbox) -> None:
     page = await inbox.query(FIRST_PAGE)
     first_id = page["data"]["conversations"]["edges"][0]["node"]["id"]
-    result = await inbox.query("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["eA==", first_id]})
+    result = await inbox.query(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["eA==", first_id]}
+    )
     assert result["data"]["nodes"] == [None, {"id": first_id}]

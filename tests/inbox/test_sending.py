@@ -33,20 +33,37 @@ async def test_a_sent_message_joins_the_stored_copy(inbox: Inbox) -> None:
     chat = (await conversations(inbox, filter={"channels": ["LINKEDIN"]}))[1]
     await mutate(inbox, STORE, {"conversationId": chat["id"]})
     sent = await mutate(inbox, SEND, {"conversationId": chat["id"], "text": "stored too"})
-    assert await Message.exists(external_id=sent["message"]["externalId"], conversation__external_id=chat["externalId"])
+    assert await Message.exists(
+        external_id=sent["message"]["externalId"], conversation__external_id=chat["externalId"]
+    )
 
 
 async def test_a_reply_goes_to_all_in_the_thread(inbox: Inbox) -> None:
     thread = (await conversations(inbox, filter={"channels": ["EMAIL"]}))[0]
-    reply = await mutate(inbox, REPLY, {"conversationId": thread["id"], "html": "<p>Thanks</p>", "cc": ["boss@example.org"], "idempotencyKey": "r-1"})
+    reply = await mutate(
+        inbox,
+        REPLY,
+        {
+            "conversationId": thread["id"],
+            "html": "<p>Thanks</p>",
+            "cc": ["boss@example.org"],
+            "idempotencyKey": "r-1",
+        },
+    )
     assert reply["error"] is None
     assert reply["message"]["html"] == "<p>Thanks</p>"
     assert reply["message"]["direction"] == "OUTBOUND"
     roles = {(r["identifier"], r["role"]) for r in reply["message"]["recipients"]}
     assert ("boss@example.org", "CC") in roles
     assert any(role == "TO" for _, role in roles)
-    page = await inbox.query("query($id: ID!) { node(id: $id) { ... on Conversation { messages(first: 1) { edges { node { externalId } } } } } }", {"id": thread["id"]})
-    assert page["data"]["node"]["messages"]["edges"][0]["node"]["externalId"] == reply["message"]["externalId"]
+    page = await inbox.query(
+        "query($id: ID!) { node(id: $id) { ... on Conversation { messages(first: 1) { edges { node { externalId } } } } } }",
+        {"id": thread["id"]},
+    )
+    assert (
+        page["data"]["node"]["messages"]["edges"][0]["node"]["externalId"]
+        == reply["message"]["externalId"]
+    )
 
 
 async def test_sending_checks_its_input(inbox: Inbox) -> None:
@@ -60,5 +77,15 @@ async def test_sending_checks_its_input(inbox: Inbox) -> None:
     not_yours = await mutate(inbox, SEND, {"conversationId": bobs["id"], "text": "hi"})
     assert not_yours["error"]["code"] == "NOT_FOUND"
     await mutate(inbox, SEND, {"conversationId": chat["id"], "text": "a", "idempotencyKey": "same"})
-    reused = await mutate(inbox, SEND, {"conversationId": (await conversations(inbox, filter={"channels": ["LINKEDIN"]}))[2]["id"], "text": "b", "idempotencyKey": "same"})
+    reused = await mutate(
+        inbox,
+        SEND,
+        {
+            "conversationId": (await conversations(inbox, filter={"channels": ["LINKEDIN"]}))[2][
+                "id"
+            ],
+            "text": "b",
+            "idempotencyKey": "same",
+        },
+    )
     assert reused["error"] == {"code": "BAD_USER_INPUT", "field": "idempotencyKey"}

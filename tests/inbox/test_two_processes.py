@@ -53,8 +53,11 @@ def servers(inbox: Inbox, database: str, redis_url: str, tmp_path: Path) -> Iter
         logs.append((tmp_path / f"{name}.log").open("wb"))
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve"], env=environment,
-                stdout=subprocess.DEVNULL, stderr=logs[-1], start_new_session=True,
+                [sys.executable, "-m", "server.cli", "serve"],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=logs[-1],
+                start_new_session=True,
             )
         )
         urls.append(f"http://127.0.0.1:{port}")
@@ -87,21 +90,43 @@ def wait_ready(url: str, log: Path) -> None:
     raise RuntimeError(f"{url} did not become ready: {log.read_text()[-2000:]}")
 
 
-async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(inbox: Inbox, servers: list[str]) -> None:
+async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(
+    inbox: Inbox, servers: list[str]
+) -> None:
     process_a, process_b = servers
-    chats = await inbox.query("{ conversations(first: 30, filter: {channels: [WHATSAPP]}) { edges { node { externalId isGroup } } } }", user="bob")
+    chats = await inbox.query(
+        "{ conversations(first: 30, filter: {channels: [WHATSAPP]}) { edges { node { externalId isGroup } } } }",
+        user="bob",
+    )
     assert "errors" not in chats, chats
-    chat_id = next(e["node"]["externalId"] for e in chats["data"]["conversations"]["edges"] if not e["node"]["isGroup"])
+    chat_id = next(
+        e["node"]["externalId"]
+        for e in chats["data"]["conversations"]["edges"]
+        if not e["node"]["isGroup"]
+    )
     async with httpx.AsyncClient() as http:
-        sent = (await http.post(f"{inbox.sandbox}/_sandbox/messages", json={"account_id": WHATSAPP, "chat_id": chat_id, "text": "across"})).json()
+        sent = (
+            await http.post(
+                f"{inbox.sandbox}/_sandbox/messages",
+                json={"account_id": WHATSAPP, "chat_id": chat_id, "text": "across"},
+            )
+        ).json()
     payload = {
-        "event": "message_received", "account_id": WHATSAPP, "chat_id": chat_id, "message_id": sent["id"],
-        "message": "across", "sender": {"attendee_name": "X", "attendee_provider_id": sent["sender_id"]},
+        "event": "message_received",
+        "account_id": WHATSAPP,
+        "chat_id": chat_id,
+        "message_id": sent["id"],
+        "message": "across",
+        "sender": {"attendee_name": "X", "attendee_provider_id": sent["sender_id"]},
     }
     async with subscribe(process_b, inbox.tokens["bob"], MESSAGES) as live:
         started = time.monotonic()
         async with httpx.AsyncClient() as http:
-            response = await http.post(f"{process_a}/webhooks/unipile", json=payload, headers={"Unipile-Auth": WEBHOOK_SECRET})
+            response = await http.post(
+                f"{process_a}/webhooks/unipile",
+                json=payload,
+                headers={"Unipile-Auth": WEBHOOK_SECRET},
+            )
         assert response.status_code == 200
         event = (await live.next(timeout=5))["data"]["messageReceived"]
         assert time.monotonic() - started < 1.0
@@ -113,15 +138,21 @@ UPDATES = "subscription { conversationUpdated { change conversationId conversati
 LINK = "mutation($input: LinkConversationInput!) { linkConversation(input: $input) { error { code } } }"
 
 
-async def test_a_mutation_on_one_process_reaches_a_subscriber_on_the_other(inbox: Inbox, servers: list[str]) -> None:
+async def test_a_mutation_on_one_process_reaches_a_subscriber_on_the_other(
+    inbox: Inbox, servers: list[str]
+) -> None:
     process_a, process_b = servers
     on_b = Inbox(url=process_b, sandbox=inbox.sandbox, tokens=inbox.tokens)
-    page = await on_b.query("{ conversations(first: 3, filter: {channels: [LINKEDIN]}) { edges { node { id } } } }")
+    page = await on_b.query(
+        "{ conversations(first: 3, filter: {channels: [LINKEDIN]}) { edges { node { id } } } }"
+    )
     conversation_id = page["data"]["conversations"]["edges"][0]["node"]["id"]
     contacts = await on_b.query("{ contacts(first: 1) { edges { node { id } } } }")
     contact_id = contacts["data"]["contacts"]["edges"][0]["node"]["id"]
     async with subscribe(process_a, inbox.tokens["alice"], UPDATES) as live:
-        result = await on_b.query(LINK, {"input": {"conversationId": conversation_id, "contactId": contact_id}})
+        result = await on_b.query(
+            LINK, {"input": {"conversationId": conversation_id, "contactId": contact_id}}
+        )
         assert result["data"]["linkConversation"]["error"] is None
         # Within a second of the mutation's answer (it may well have arrived before).
         event = (await live.next(timeout=1.0))["data"]["conversationUpdated"]

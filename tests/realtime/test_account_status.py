@@ -60,8 +60,12 @@ async def test_an_account_status_webhook_updates_the_account_and_is_published(
     workspace = await Workspace.create(name="Acme", slug="acme")
     owner = await User.create(workspace=workspace, email="a@acme.test", name="A")
     account = await Account.create(
-        workspace=workspace, owner=owner, channel=Channel.WHATSAPP, provider="WHATSAPP",
-        unipile_id=unipile_id, name="A",
+        workspace=workspace,
+        owner=owner,
+        channel=Channel.WHATSAPP,
+        provider="WHATSAPP",
+        unipile_id=unipile_id,
+        name="A",
     )
     server_pubsub, listener = RedisPubSub(redis_url), RedisPubSub(redis_url)
     processor = ReceiptProcessor(server_pubsub, poll_interval=0.2)
@@ -102,8 +106,12 @@ async def test_a_status_that_changes_nothing_is_not_published(database: str) -> 
     workspace = await Workspace.create(name="Acme", slug="acme")
     owner = await User.create(workspace=workspace, email="a@acme.test", name="A")
     await Account.create(
-        workspace=workspace, owner=owner, channel=Channel.EMAIL, provider="MAIL",
-        unipile_id="acc", name="A",
+        workspace=workspace,
+        owner=owner,
+        channel=Channel.EMAIL,
+        provider="MAIL",
+        unipile_id="acc",
+        name="A",
     )
     receipt = await _receipt("SYNC_SUCCESS")
     assert await apply_account_status(receipt) == []

@@ -40,7 +40,9 @@ def test_events_with_an_id_are_keyed_by_it() -> None:
     assert received is not None and received.key == "message_received:m1"
     mail = identify({"event": "mail_received", "email_id": "e1", "subject": "x"})
     assert mail is not None and (mail.kind, mail.key, mail.lasting) == (
-        "mail_received", "mail_received:e1", True
+        "mail_received",
+        "mail_received:e1",
+        True,
     )
 
 
@@ -82,12 +84,18 @@ async def test_receipts_left_by_a_crash_are_processed_by_the_next_start(database
     now = datetime.now(UTC)
     never_claimed = await WebhookReceipt.create(event_key="a", event="message_received", payload={})
     dead_claim = await WebhookReceipt.create(
-        event_key="b", event="message_received", payload={},
-        claimed_by="dead-worker#1", claimed_at=now - timedelta(hours=1),
+        event_key="b",
+        event="message_received",
+        payload={},
+        claimed_by="dead-worker#1",
+        claimed_at=now - timedelta(hours=1),
     )
     live_claim = await WebhookReceipt.create(
-        event_key="c", event="message_received", payload={},
-        claimed_by="live-worker#1", claimed_at=now - timedelta(seconds=1),
+        event_key="c",
+        event="message_received",
+        payload={},
+        claimed_by="live-worker#1",
+        claimed_at=now - timedelta(seconds=1),
     )
     log = HandledLog()
     restarted = processor(log, poll_interval=0.1)

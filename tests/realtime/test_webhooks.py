@@ -13,8 +13,12 @@ from server.webhooks import AUTH_HEADER, WEBHOOK_PATH
 from tests.realtime.conftest import SECRET, HandledLog, eventually, running_receiver
 
 MESSAGE = {
-    "event": "message_received", "account_id": "acc", "chat_id": "c1", "message_id": "m1",
-    "message": "Bonjour !", "webhook_name": "switchboard-messaging",
+    "event": "message_received",
+    "account_id": "acc",
+    "chat_id": "c1",
+    "message_id": "m1",
+    "message": "Bonjour !",
+    "webhook_name": "switchboard-messaging",
 }
 AUTH = {AUTH_HEADER: SECRET}
 
@@ -97,7 +101,8 @@ async def test_concurrent_duplicates_are_recorded_and_processed_once(
         await processed(1)
     assert {response.status_code for response in responses} == {200}
     assert Counter(response.json()["status"] for response in responses) == {
-        "recorded": 1, "duplicate": 9
+        "recorded": 1,
+        "duplicate": 9,
     }
     assert len(log.ids) == 1
 

@@ -40,8 +40,13 @@ async def people(sqlite_database: str) -> dict[str, Any]:
 
     async def account(owner: User, unipile_id: str, channel: Channel, shared: bool = False) -> None:
         await Account.create(
-            workspace_id=owner.workspace_id, owner=owner, shared=shared, channel=channel,
-            provider=channel.value, unipile_id=unipile_id, name=unipile_id,
+            workspace_id=owner.workspace_id,
+            owner=owner,
+            shared=shared,
+            channel=channel,
+            provider=channel.value,
+            unipile_id=unipile_id,
+            name=unipile_id,
         )
 
     await account(alice, "alice-mail", Channel.EMAIL)
@@ -57,7 +62,9 @@ def server(people: dict[str, Any], tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def bearer(user: User, key: str = KEY, ttl: timedelta = timedelta(hours=1), now: datetime | None = None) -> dict[str, str]:
+def bearer(
+    user: User, key: str = KEY, ttl: timedelta = timedelta(hours=1), now: datetime | None = None
+) -> dict[str, str]:
     token = issue_token(Identity(user.id, user.workspace_id), key, ttl, now=now)
     return {"Authorization": f"Bearer {token}"}
 
@@ -76,7 +83,9 @@ async def test_health_and_readiness(server: str) -> None:
         assert (await client.get("/readyz")).json() == {"status": "ready"}
 
 
-async def test_the_viewer_sees_their_accounts_and_the_shared_ones(server: str, people: dict[str, Any]) -> None:
+async def test_the_viewer_sees_their_accounts_and_the_shared_ones(
+    server: str, people: dict[str, Any]
+) -> None:
     result = await graphql(server, VIEWER_QUERY, bearer(people["alice"]))
     assert "errors" not in result
     assert result["data"]["viewer"] == {
@@ -84,14 +93,30 @@ async def test_the_viewer_sees_their_accounts_and_the_shared_ones(server: str, p
         "workspace": {"name": "Acme", "slug": "acme"},
     }
     assert result["data"]["accounts"] == [
-        {"externalId": "alice-mail", "channel": "EMAIL", "status": "OK", "shared": False, "isMine": True},
-        {"externalId": "team-linkedin", "channel": "LINKEDIN", "status": "OK", "shared": True, "isMine": False},
+        {
+            "externalId": "alice-mail",
+            "channel": "EMAIL",
+            "status": "OK",
+            "shared": False,
+            "isMine": True,
+        },
+        {
+            "externalId": "team-linkedin",
+            "channel": "LINKEDIN",
+            "status": "OK",
+            "shared": True,
+            "isMine": False,
+        },
     ]
 
 
 async def test_graphql_over_get(server: str, people: dict[str, Any]) -> None:
     async with httpx.AsyncClient(base_url=server) as client:
-        response = await client.get("/graphql", params={"query": "{ viewer { user { email } } }"}, headers=bearer(people["alice"]))
+        response = await client.get(
+            "/graphql",
+            params={"query": "{ viewer { user { email } } }"},
+            headers=bearer(people["alice"]),
+        )
     assert response.json() == {"data": {"viewer": {"user": {"email": "alice@acme.test"}}}}
 
 
@@ -104,7 +129,9 @@ async def test_graphql_over_get(server: str, people: dict[str, Any]) -> None:
         pytest.param("other key", id="signed by another key"),
     ],
 )
-async def test_unauthenticated_requests_get_no_data(server: str, people: dict[str, Any], headers: Any) -> None:
+async def test_unauthenticated_requests_get_no_data(
+    server: str, people: dict[str, Any], headers: Any
+) -> None:
     if headers == "expired":
         headers = bearer(people["alice"], now=datetime.now(UTC) - timedelta(hours=3))
     elif headers == "other key":
@@ -114,10 +141,18 @@ async def test_unauthenticated_requests_get_no_data(server: str, people: dict[st
     assert {error["extensions"]["code"] for error in result["errors"]} == {"UNAUTHENTICATED"}
 
 
-async def test_an_invalid_query_is_a_graphql_error_not_a_500(server: str, people: dict[str, Any]) -> None:
+async def test_an_invalid_query_is_a_graphql_error_not_a_500(
+    server: str, people: dict[str, Any]
+) -> None:
     async with httpx.AsyncClient(base_url=server) as client:
-        response = await client.post("/graphql", json={"query": "{ nope }"}, headers=bearer(people["alice"]))
-        malformed = await client.post("/graphql", content=b"{not json", headers={**bearer(people["alice"]), "content-type": "application/json"})
+        response = await client.post(
+            "/graphql", json={"query": "{ nope }"}, headers=bearer(people["alice"])
+        )
+        malformed = await client.post(
+            "/graphql",
+            content=b"{not json",
+            headers={**bearer(people["alice"]), "content-type": "application/json"},
+        )
     assert response.status_code == 200
     assert "Cannot query field 'nope'" in response.json()["errors"][0]["message"]
     assert malformed.status_code == 400
@@ -125,7 +160,15 @@ async def test_an_invalid_query_is_a_graphql_error_not_a_500(server: str, people
 
 async def test_account_status_is_reported(server: str, people: dict[str, Any]) -> None:
     await Account.filter(unipile_id="alice-mail").update(
-        status=AccountStatus.CREDENTIALS, last_error="password changed", status_changed_at=datetime.now(UTC)
+        status=AccountStatus.CREDENTIALS,
+        last_error="password changed",
+        status_changed_at=datetime.now(UTC),
     )
-    result = await graphql(server, "{ accounts { externalId status lastError } }", bearer(people["alice"]))
-    assert result["data"]["accounts"][0] == {"externalId": "alice-mail", "status": "CREDENTIALS", "lastError": "password changed"}
+    result = await graphql(
+        server, "{ accounts { externalId status lastError } }", bearer(people["alice"])
+    )
+    assert result["data"]["accounts"][0] == {
+        "externalId": "alice-mail",
+        "status": "CREDENTIALS",
+        "lastError": "password changed",
+    }

@@ -4,7 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server.auth import AuthenticationError, Identity, decode_token, identity_from_header, issue_token
+from server.auth import (
+    AuthenticationError,
+    Identity,
+    decode_token,
+    identity_from_header,
+    issue_token,
+)
 
 KEY = "k" * 40
 IDENTITY = Identity(user_id=3, workspace_id=2)

@@ -12,10 +12,15 @@ from unipile.sandbox.testing import running_sandbox
 
 
 def switchboard(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key not in ("UNIPILE_DSN", "REDIS_URL")}
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("UNIPILE_DSN", "REDIS_URL")
+    }
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *arguments], env={**env, **environment},
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "server.cli", *arguments],
+        env={**env, **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -27,7 +32,10 @@ def test_a_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
 
 
 def test_migrate_seed_and_token(tmp_path: Path) -> None:
-    environment = {"DATABASE_URL": f"sqlite://{tmp_path}/db.sqlite3", "DATA_DIR": str(tmp_path / "var")}
+    environment = {
+        "DATABASE_URL": f"sqlite://{tmp_path}/db.sqlite3",
+        "DATA_DIR": str(tmp_path / "var"),
+    }
     assert switchboard("migrate", **environment).returncode == 0
     assert switchboard("migrate", **environment).returncode == 0
     seeded = switchboard("seed-demo", **environment)
@@ -41,13 +49,18 @@ def test_migrate_seed_and_token(tmp_path: Path) -> None:
 def test_webhooks_register_twice_creates_three(tmp_path: Path) -> None:
     with running_sandbox(SandboxSettings(api_key="cli-key")) as sandbox:
         environment = {
-            "UNIPILE_DSN": sandbox, "UNIPILE_API_KEY": "cli-key", "DATA_DIR": str(tmp_path),
-            "PUBLIC_URL": "https://crm.example.com", "WEBHOOK_SECRET": "a-webhook-secret-of-32-characters!!",
+            "UNIPILE_DSN": sandbox,
+            "UNIPILE_API_KEY": "cli-key",
+            "DATA_DIR": str(tmp_path),
+            "PUBLIC_URL": "https://crm.example.com",
+            "WEBHOOK_SECRET": "a-webhook-secret-of-32-characters!!",
         }
         for _ in range(2):
             done = switchboard("webhooks", "register", **environment)
             assert done.returncode == 0, done.stderr
-        listed = httpx.get(f"{sandbox}/api/v1/webhooks", headers={"X-API-KEY": "cli-key"}).json()["items"]
+        listed = httpx.get(f"{sandbox}/api/v1/webhooks", headers={"X-API-KEY": "cli-key"}).json()[
+            "items"
+        ]
     assert len(listed) == 3
     assert {hook["request_url"] for hook in listed} == {"https://crm.example.com/webhooks/unipile"}
 

@@ -7,7 +7,18 @@ from unipile.sandbox import build_demo
 
 async def _counts() -> tuple[int, ...]:
     return tuple(
-        [await model.all().count() for model in (Workspace, User, Account, Company, CompanyDomain, Contact, ContactIdentifier)]
+        [
+            await model.all().count()
+            for model in (
+                Workspace,
+                User,
+                Account,
+                Company,
+                CompanyDomain,
+                Contact,
+                ContactIdentifier,
+            )
+        ]
     )
 
 
@@ -17,7 +28,11 @@ async def test_the_demo_loads_once_however_often_it_runs(database: str) -> None:
     first = await _counts()
     await load_demo(7)
     assert await _counts() == first
-    assert (summary.accounts, summary.contacts, summary.companies) == (4, len(demo.crm.contacts), len(demo.crm.companies))
+    assert (summary.accounts, summary.contacts, summary.companies) == (
+        4,
+        len(demo.crm.contacts),
+        len(demo.crm.companies),
+    )
     assert await Contact.all().count() == len(demo.crm.contacts)
     assert await Account.filter(shared=True).count() == 1
 
