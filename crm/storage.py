@@ -87,7 +87,8 @@ class StorageRules:
 
 
 _RULES_SQL = """
-SELECT 'POLICY' AS row_kind, channel AS name, policy AS value FROM storage_policy WHERE workspace_id = {0}
+SELECT 'POLICY' AS row_kind, channel AS name, policy AS value
+FROM storage_policy WHERE workspace_id = {0}
 UNION ALL
 SELECT kind, kind, value FROM never_store WHERE workspace_id = {1}
 """

@@ -37,7 +37,10 @@ LINK_HAS_ONE_TARGET = CheckConstraint(
     name="conversation_link_one_target",
 )
 LINK_SOURCE_HAS_AUTHOR = CheckConstraint(
-    check="(source = 'USER' AND created_by_id IS NOT NULL) OR (source = 'MATCHER' AND rule IS NOT NULL)",
+    check=(
+        "(source = 'USER' AND created_by_id IS NOT NULL)"
+        " OR (source = 'MATCHER' AND rule IS NOT NULL)"
+    ),
     name="conversation_link_author",
 )
 
@@ -152,8 +155,8 @@ class Contact(Model):
 class ContactIdentifier(Model):
     """An email address, phone number or provider id of a contact.
 
-    `value` is the normalised form used for lookup; `original` is what the user typed. Two contacts of
-    one workspace may share a value: that is an ambiguity the matcher reports, not an error.
+    `value` is the normalised form used for lookup; `original` is what the user typed. Two
+    contacts of one workspace may share a value: an ambiguity the matcher reports, not an error.
     """
 
     id = fields.IntField(primary_key=True)

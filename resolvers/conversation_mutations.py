@@ -67,7 +67,7 @@ async def link_target(context: Context, contact_id: str | None, company_id: str 
     return Target(CandidateKind.COMPANY, pk)
 
 
-def _target_filter(target: Target) -> dict[str, int]:
+def _target_filter(target: Target) -> dict[str, Any]:
     return (
         {"contact_id": target.id}
         if target.kind is CandidateKind.CONTACT

@@ -186,7 +186,7 @@ def _email_roles(email: Email) -> Iterable[tuple[EmailAttendee, ParticipantRole]
 
 
 def thread_participants(account: Account, emails: Sequence[Email]) -> tuple[ParticipantRecord, ...]:
-    """Everyone on the thread's emails, once each, in their most telling role (FROM over TO over CC)."""
+    """Everyone on the thread's emails, once each, in their most telling role: FROM, TO, CC."""
     best: dict[str, ParticipantRecord] = {}
     for email in emails:
         for attendee, role in _email_roles(email):

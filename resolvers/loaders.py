@@ -70,21 +70,21 @@ class ConversationStateByKeyLoader(DataLoader[ConversationKey, ConversationState
 
 
 class AttendeesByChatLoader(DataLoader[ChatKey, tuple[ChatAttendee, ...]]):
-    """Keys are (UniPile account id, chat id); each uncached chat is one request, a few at a time."""
+    """Keys are (UniPile account id, chat id); an uncached chat costs one request."""
 
     def __init__(self, client: UnipileClient, cache: AttendeeCache) -> None:
         super().__init__()
         self.client = client
-        self.cache = cache
+        self.attendees = cache
         self.gate = asyncio.Semaphore(ATTENDEE_CONCURRENCY)
 
     async def _fetch(self, key: ChatKey) -> tuple[ChatAttendee, ...]:
-        cached = self.cache.get(key)
+        cached = self.attendees.get(key)
         if cached is not None:
             return cached
         async with self.gate:
             page = await self.client.list_chat_attendees(key[1])
-        self.cache.put(key, page.items)
+        self.attendees.put(key, page.items)
         return page.items
 
     async def batch_load_fn(self, keys: Sequence[ChatKey]) -> list[tuple[ChatAttendee, ...]]:

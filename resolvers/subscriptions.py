@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -22,7 +23,7 @@ from resolvers.conversations import (
     conversation_node,
     load_facts,
 )
-from resolvers.live import conversation_from_json, message_from_json
+from resolvers.live import ConversationRecord, conversation_from_json, message_from_json
 from resolvers.messages import message_nodes
 from schema import inbox as types
 from schema.ids import int_key
@@ -75,6 +76,11 @@ async def _events(context: Context, topic: str) -> AsyncIterator[dict[str, Any]]
             yield event
 
 
+async def _facts_of(context: Context, conversation: ConversationRecord) -> ConversationFacts:
+    [facts] = await load_facts(context, [conversation])
+    return facts
+
+
 async def messages_received(
     context: Context, given: types.SubscriptionFilter | None
 ) -> AsyncIterator[types.MessageEvent]:
@@ -90,10 +96,9 @@ async def messages_received(
         if not wanted.admits(account.id, conversation.channel, conversation.external_id):
             continue
 
-        async def compute() -> ConversationFacts:
-            return (await load_facts(fresh, [conversation]))[0]
-
-        facts = await context.services.shared_facts.get(str(event["event_id"]), compute)
+        facts = await context.services.shared_facts.get(
+            str(event["event_id"]), partial(_facts_of, fresh, conversation)
+        )
         [message] = await message_nodes(fresh, [message_from_json(event["message"])])
         yield types.MessageEvent(message=message, conversation=conversation_node(scope, facts))
 

@@ -135,7 +135,7 @@ def _bounded(count: int) -> MutationError | None:
 @strawberry.type
 class ConversationMutation:
     @strawberry.mutation(
-        description="Link a conversation to a contact or company, and store it (reason MANUAL_LINK)."
+        description="Link a conversation to a contact or company, and store it (MANUAL_LINK)."
     )
     async def link_conversation(
         self, info: Info[Context, None], input: LinkConversationInput
@@ -144,7 +144,10 @@ class ConversationMutation:
         return await _link(info.context, input)
 
     @strawberry.mutation(
-        description="Remove a link; a tombstone keeps the matcher from linking it again. The stored copy stays."
+        description=(
+            "Remove a link; a tombstone keeps the matcher from linking it again."
+            " The stored copy stays."
+        )
     )
     async def unlink_conversation(
         self, info: Info[Context, None], input: LinkConversationInput
@@ -163,7 +166,10 @@ class ConversationMutation:
         return await _conversation_payload(context, input.conversation_id, act)
 
     @strawberry.mutation(
-        description="Copy a conversation into the CRM within its channel's sync limits; again, to add new messages."
+        description=(
+            "Copy a conversation into the CRM within its channel's sync limits;"
+            " again, to add new messages."
+        )
     )
     async def store_conversation(
         self, info: Info[Context, None], input: ConversationInput
@@ -213,7 +219,10 @@ class ConversationMutation:
         return ForgetConversationPayload(forgotten=forgotten)
 
     @strawberry.mutation(
-        description="Delete every stored message and participant involving an address or number, and never store it again."
+        description=(
+            "Delete every stored message and participant involving an address or number,"
+            " and never store it again."
+        )
     )
     async def forget_identifier(
         self, info: Info[Context, None], input: ForgetIdentifierInput
@@ -301,7 +310,7 @@ class SendingMutation:
         return await _message_payload(context, send)
 
     @strawberry.mutation(
-        description="Reply to all on an email thread (threaded with `reply_to`); cc and bcc are added."
+        description="Reply to all on an email thread (threaded with `reply_to`), adding cc and bcc."
     )
     async def reply_to_conversation(
         self, info: Info[Context, None], input: ReplyToConversationInput

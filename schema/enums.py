@@ -1,12 +1,40 @@
-"""The vocabulary's enumerations, exposed to GraphQL under the same names."""
+"""The vocabulary's enumerations, registered with Strawberry under the same names.
+
+`strawberry.enum` marks the class itself, so the schema's types annotate with the vocabulary's
+classes, imported from here to make sure they are registered.
+"""
 
 from __future__ import annotations
 
 import strawberry
 
-from db import vocabulary
-
-Channel = strawberry.enum(vocabulary.Channel, description="A kind of messaging channel.")
-AccountStatus = strawberry.enum(
-    vocabulary.AccountStatus, description="A connected account's state, as UniPile reports it."
+from crm import CandidateKind
+from db.vocabulary import (
+    AccountStatus,
+    Channel,
+    Direction,
+    LinkSource,
+    MatchMethod,
+    ParticipantRole,
+    StorageReason,
 )
+
+strawberry.enum(Channel, description="A kind of messaging channel.")
+strawberry.enum(AccountStatus, description="A connected account's state, as UniPile reports it.")
+strawberry.enum(StorageReason, description="Why a conversation is, or should be, stored.")
+strawberry.enum(MatchMethod, description="How a participant was tied to a CRM record.")
+strawberry.enum(LinkSource, description="Who created a link.")
+strawberry.enum(Direction)
+strawberry.enum(ParticipantRole)
+strawberry.enum(CandidateKind, name="CrmRecordKind", description="The kind of a CRM record.")
+
+__all__ = [
+    "AccountStatus",
+    "CandidateKind",
+    "Channel",
+    "Direction",
+    "LinkSource",
+    "MatchMethod",
+    "ParticipantRole",
+    "StorageReason",
+]

@@ -13,39 +13,30 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from crm import CandidateKind
-from db import vocabulary
 from resolvers.context import Context
 from resolvers.live import ConversationRecord
-from schema.enums import Channel
+from schema.enums import (
+    CandidateKind,
+    Channel,
+    Direction,
+    LinkSource,
+    MatchMethod,
+    ParticipantRole,
+    StorageReason,
+)
 from schema.node import Node
 from schema.pagination import PageInfo
 from schema.viewer import Account
-
-StorageReason = strawberry.enum(
-    vocabulary.StorageReason, description="Why a conversation is, or should be, stored."
-)
-MatchMethod = strawberry.enum(
-    vocabulary.MatchMethod, description="How a participant was tied to a CRM record."
-)
-LinkSource = strawberry.enum(vocabulary.LinkSource, description="Who created a link.")
-Direction = strawberry.enum(vocabulary.Direction)
-ParticipantRole = strawberry.enum(vocabulary.ParticipantRole)
-
-
-CrmRecordKind = strawberry.enum(
-    CandidateKind, name="CrmRecordKind", description="The kind of a CRM record."
-)
 
 
 @strawberry.type(description="A CRM contact or company a participant may be.")
 class CrmCandidate:
     id: strawberry.ID = strawberry.field(description="The global id of the Contact or Company.")
-    kind: CrmRecordKind
+    kind: CandidateKind
     name: str
     method: MatchMethod
     confidence: float = strawberry.field(
-        description="From 0 to 1: email 0.95, phone 0.90, provider id 0.85, domain 0.80, manual 1.0."
+        description="0 to 1: email 0.95, phone 0.90, provider id 0.85, domain 0.80, manual 1.0."
     )
 
 
@@ -154,7 +145,7 @@ class Conversation(Node):
     is_group: bool
     last_message_at: datetime | None
     last_message_preview: str | None = strawberry.field(
-        description="Chats: the last message's text. Email: null in lists (bodies are not fetched for a page)."
+        description="Chats: the last message's text. Email: null (a page fetches no bodies)."
     )
     unread_count: int
     has_attachments: bool
@@ -205,7 +196,7 @@ class ConversationFilter:
     )
     unread: bool | None = strawberry.field(
         default=None,
-        description="Unread or read only (pushed down for chats; applied by the server for email threads).",
+        description="Unread or read only (pushed down for chats; applied here for email threads).",
     )
     matched: bool | None = strawberry.field(
         default=None, description="With or without a CRM match (applied by the server)."
@@ -218,7 +209,7 @@ class ConversationFilter:
     )
     folder: str | None = strawberry.field(
         default=None,
-        description="Email folder provider id (pushed down); chats have no folders and are left out.",
+        description="Email folder provider id (pushed down); chats, without folders, are left out.",
     )
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.errors import ErrorCode as ErrorCodeValues
-from schema.errors import SwitchboardError
+from schema.errors import ErrorCode, SwitchboardError
 
-ErrorCode = strawberry.enum(ErrorCodeValues, description="Stable codes of expected failures.")
+strawberry.enum(ErrorCode, description="Stable codes of expected failures.")
 
 
 @strawberry.type(description="Why a mutation, or one item of a bulk mutation, did nothing.")

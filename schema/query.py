@@ -28,7 +28,7 @@ class Query(CrmQuery):
         return Viewer(user=User.from_model(user), workspace=Workspace.from_model(workspace))
 
     @strawberry.field(
-        description="The accounts the viewer may use: their own and those shared with the workspace."
+        description="The accounts the viewer may use: their own and those the workspace shares."
     )
     async def accounts(self, info: Info[Context, None]) -> list[Account]:
         scope = await info.context.scope()
@@ -51,7 +51,7 @@ class Query(CrmQuery):
         return await inbox_connection(info.context, first, after, filter)
 
     @strawberry.field(
-        description="One conversation by id, live; null when it does not exist or is not the viewer's."
+        description="One conversation by id, live; null if missing or not the viewer's."
     )
     async def conversation(
         self, info: Info[Context, None], id: strawberry.ID
@@ -62,7 +62,7 @@ class Query(CrmQuery):
         return None if parsed is None else await conversation_by_key(info.context, *parsed)
 
     @strawberry.field(
-        description="Any object by its global id; null when it does not exist or is not the viewer's."
+        description="Any object by global id; null if it does not exist or is not the viewer's."
     )
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         return await resolve_node(info.context, id)

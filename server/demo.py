@@ -90,7 +90,7 @@ async def _user(workspace: Workspace, email: str, name: str) -> User:
 
 
 def own_identifiers(account: UnipileAccount, region: str) -> list[dict[str, str]]:
-    """The account's own address or number, normalised as participants are (`Account.own_identifiers`)."""
+    """The account's own address or number, normalised as participants are."""
     if account.own_identifier is None:
         return []
     identifier = classify_participant(account.own_identifier, region=region)

@@ -30,7 +30,8 @@ class GraphQLView(GraphQL[Context, None]):
         return Context(request=request, services=state.services, identity=identity)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """Subscriptions authenticate with `{"Authorization": "Bearer <token>"}` in `connection_init`."""
+        """Subscriptions authenticate by `{"Authorization": "Bearer <token>"}` at connection."""
+        assert context.request is not None, "a WebSocket always has its request"
         params = context.connection_params or {}
         authorization = params.get("Authorization") or params.get("authorization")
         try:
@@ -42,7 +43,8 @@ class GraphQLView(GraphQL[Context, None]):
             raise ConnectionRejectionError(
                 {"message": str(problem), "code": "UNAUTHENTICATED"}
             ) from None
-        return UNSET
+        acknowledged: UnsetType = UNSET
+        return acknowledged
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

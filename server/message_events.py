@@ -103,7 +103,7 @@ class MessageEvents:
         return [conversation_update(account, chat_id, "READ_STATE")]
 
     async def chat_reaction(self, receipt: WebhookReceipt) -> Sequence[Publication]:
-        """Reactions are not stored (a stored message has no field for them); subscribers are told."""
+        """Reactions are not stored (a stored message has no field for them): only published."""
         account, chat_id = await self._chat_of(receipt)
         if account is None or chat_id is None:
             return []

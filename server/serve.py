@@ -6,6 +6,7 @@ import asyncio
 import gc
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from server.app import create_app
 from server.settings import Settings
@@ -14,7 +15,7 @@ from unipile.sandbox import SandboxSettings, create_sandbox_app
 GC_THRESHOLDS = (50_000, 20, 20)
 
 
-def _server(app: object, settings: Settings, port: int) -> uvicorn.Server:
+def _server(app: ASGIApp, settings: Settings, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
         app, host=settings.host, port=port, log_level=settings.log_level.lower(), lifespan="on"
     )

@@ -188,9 +188,13 @@ def _database_url(value: str) -> str:
     scheme = urlsplit(value).scheme
     if scheme not in DATABASE_SCHEMES or "://" not in value:
         raise ValueError(
-            f"expected a URL starting with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}, got {value!r}"
+            f"expected a URL starting with one of {_schemes(DATABASE_SCHEMES)}, got {value!r}"
         )
     return value
+
+
+def _schemes(schemes: tuple[str, ...]) -> str:
+    return ", ".join(f"{scheme}://" for scheme in schemes)
 
 
 def _redis_url(value: str) -> str:

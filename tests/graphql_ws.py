@@ -1,4 +1,4 @@
-"""A real GraphQL-over-WebSocket client for tests (`graphql-transport-ws`, or legacy `graphql-ws`)."""
+"""A real GraphQL-over-WebSocket client for tests (graphql-transport-ws or graphql-ws)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ class LiveSubscription:
         self.socket = socket
         self.protocol = protocol
 
-    async def next(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def next(self, seconds: float = 5.0) -> dict[str, Any]:
         """The next result's payload (`data` and maybe `errors`)."""
         while True:
-            message = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+            message = json.loads(await asyncio.wait_for(self.socket.recv(), seconds))
             if message["type"] in ("next", "data"):
                 payload: dict[str, Any] = message["payload"]
                 return payload
@@ -33,7 +33,7 @@ class LiveSubscription:
 
     async def nothing_within(self, seconds: float) -> bool:
         try:
-            await self.next(timeout=seconds)
+            await self.next(seconds)
         except TimeoutError:
             return True
         return False

@@ -12,7 +12,10 @@ from tests.inbox.conftest import Inbox
 PAGE = """{ conversations(first: 50, filter: {channels: [EMAIL]}) { edges { node {
   id externalId storage { stored shouldStore reason }
   participants { identifier isSelf crmMatch { candidates { id } } } } } } }"""
-CREATE = "mutation($input: CreateContactInput!) { createContact(input: $input) { contact { id } error { code } } }"
+CREATE = (
+    "mutation($input: CreateContactInput!) { createContact(input: $input) { contact { id } error "
+    "{ code } } }"
+)
 
 
 async def page(inbox: Inbox) -> list[dict[str, Any]]:

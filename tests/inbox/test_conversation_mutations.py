@@ -6,25 +6,46 @@ from db.models import Contact, Conversation, ConversationLink, Message, NeverSto
 from schema.ids import to_global_id
 from tests.inbox.conftest import Inbox
 
-FIELDS = "conversationId messagesAdded conversation { id storage { stored shouldStore reason } links { target { name } source } unreadCount } error { code message field }"
+FIELDS = (
+    "conversationId messagesAdded conversation { id storage { stored shouldStore reason } links {"
+    " target { name } source } unreadCount } error { code message field }"
+)
 LINK = (
     f"mutation($input: LinkConversationInput!) {{ linkConversation(input: $input) {{ {FIELDS} }} }}"
 )
-UNLINK = f"mutation($input: LinkConversationInput!) {{ unlinkConversation(input: $input) {{ {FIELDS} }} }}"
+UNLINK = (
+    f"mutation($input: LinkConversationInput!) {{ unlinkConversation(input: $input) {{ {FIELDS} }}"
+    f" }}"
+)
 STORE = (
     f"mutation($input: ConversationInput!) {{ storeConversation(input: $input) {{ {FIELDS} }} }}"
 )
-STORE_MANY = f"mutation($input: ConversationsInput!) {{ storeConversations(input: $input) {{ results {{ {FIELDS} }} error {{ code }} }} }}"
-FORGET = "mutation($input: ForgetConversationInput!) { forgetConversation(input: $input) { forgotten error { code field } } }"
-READ = f"mutation($input: MarkConversationReadInput!) {{ markConversationRead(input: $input) {{ {FIELDS} }} }}"
-FORGET_IDENTIFIER = "mutation($input: ForgetIdentifierInput!) { forgetIdentifier(input: $input) { messagesDeleted error { code } } }"
+STORE_MANY = (
+    f"mutation($input: ConversationsInput!) {{ storeConversations(input: $input) {{ results {{ "
+    f"{FIELDS} }} error {{ code }} }} }}"
+)
+FORGET = (
+    "mutation($input: ForgetConversationInput!) { forgetConversation(input: $input) { forgotten "
+    "error { code field } } }"
+)
+READ = (
+    f"mutation($input: MarkConversationReadInput!) {{ markConversationRead(input: $input) {{ "
+    f"{FIELDS} }} }}"
+)
+FORGET_IDENTIFIER = (
+    "mutation($input: ForgetIdentifierInput!) { forgetIdentifier(input: $input) { messagesDeleted"
+    " error { code } } }"
+)
 
 
 async def conversations(
     inbox: Inbox, user: str = "alice", filter: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     result = await inbox.query(
-        "query($f: ConversationFilter) { conversations(first: 40, filter: $f) { edges { node { id externalId isGroup unreadCount channel storage { stored } } } } }",
+        (
+            "query($f: ConversationFilter) { conversations(first: 40, filter: $f) { edges { node "
+            "{ id externalId isGroup unreadCount channel storage { stored } } } } }"
+        ),
         {"f": filter},
         user=user,
     )
@@ -138,7 +159,8 @@ async def test_forgetting_an_identifier_blocks_it(inbox: Inbox) -> None:
 
 
 CONTACT_CONVERSATIONS = """query($id: ID!, $after: String) { node(id: $id) { ... on Contact {
-  conversations(first: 1, after: $after) { edges { node { id storage { stored reason } } } pageInfo { hasNextPage endCursor } } } } }"""
+  conversations(first: 1, after: $after) { edges { node { id storage { stored reason } } }
+    pageInfo { hasNextPage endCursor } } } } }"""
 
 
 async def test_a_contact_lists_its_linked_conversations(inbox: Inbox) -> None:

@@ -15,10 +15,12 @@ PAGE = """
 query Page($first: Int, $after: String, $filter: ConversationFilter) {
   conversations(first: $first, after: $after, filter: $filter) {
     edges { cursor node {
-      id externalId channel subject isGroup lastMessageAt lastMessagePreview unreadCount hasAttachments canLink
+      id externalId channel subject isGroup lastMessageAt lastMessagePreview unreadCount
+        hasAttachments canLink
       account { id externalId }
       participants { identifier identifierType displayName isSelf role phoneNumber emailAddress
-        crmMatch { contact { id name } company { id name } method confidence ambiguous candidates { id kind name method confidence } } }
+        crmMatch { contact { id name } company { id name } method confidence ambiguous candidates
+          { id kind name method confidence } } }
       storage { stored shouldStore reason storedAt }
       links { id target { id name } source rule createdAt }
     } }

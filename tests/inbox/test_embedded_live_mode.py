@@ -17,7 +17,8 @@ import pytest
 from tests.graphql_ws import subscribe
 from tests.inbox.test_two_processes import free_port, wait_ready
 
-MESSAGES = """subscription { messageReceived { message { text sender { crmMatch { contact { name } } } } conversation { externalId } } }"""
+MESSAGES = """subscription { messageReceived { message { text sender { crmMatch { contact { name }
+  } } } conversation { externalId } } }"""
 
 
 def run(arguments: list[str], environment: dict[str, str]) -> str:
@@ -98,7 +99,7 @@ async def test_a_message_posted_to_the_sandbox_reaches_a_subscriber(
                 },
             )
         assert response.status_code == 201
-        event = (await live.next(timeout=15))["data"]["messageReceived"]
+        event = (await live.next(seconds=15))["data"]["messageReceived"]
     assert event["message"]["text"].startswith("Hello from the sandbox")
     assert event["message"]["sender"]["crmMatch"] == {"contact": {"name": "Jane Doe"}}
     assert event["conversation"]["externalId"] == "live-mode-1"

@@ -18,7 +18,9 @@ query Node($id: ID!) { node(id: $id) { __typename id
 } }
 """
 FIRST_PAGE = """
-{ conversations(first: 30) { edges { node { id externalId isGroup channel account { id } messages(first: 2) { edges { node { id externalId direction sentAt text html sender { identifier } } } } } } }
+{ conversations(first: 30) { edges { node { id externalId isGroup channel account { id }
+  messages(first: 2) { edges { node { id externalId direction sentAt text html sender { identifier }
+  } } } } } }
   viewer { user { id } workspace { id } } }
 """
 

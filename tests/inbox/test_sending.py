@@ -6,8 +6,14 @@ from db.models import Message, OutboundMessage
 from tests.inbox.conftest import Inbox
 from tests.inbox.test_conversation_mutations import STORE, conversations, mutate
 
-SEND = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id externalId text direction sender { isSelf } } error { code field } } }"
-REPLY = "mutation($input: ReplyToConversationInput!) { replyToConversation(input: $input) { message { id externalId html direction recipients { identifier role } } error { code field } } }"
+SEND = (
+    "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id externalId "
+    "text direction sender { isSelf } } error { code field } } }"
+)
+REPLY = (
+    "mutation($input: ReplyToConversationInput!) { replyToConversation(input: $input) { message {"
+    " id externalId html direction recipients { identifier role } } error { code field } } }"
+)
 
 
 async def upstream_sends(inbox: Inbox) -> dict[str, Any]:
@@ -57,7 +63,10 @@ async def test_a_reply_goes_to_all_in_the_thread(inbox: Inbox) -> None:
     assert ("boss@example.org", "CC") in roles
     assert any(role == "TO" for _, role in roles)
     page = await inbox.query(
-        "query($id: ID!) { node(id: $id) { ... on Conversation { messages(first: 1) { edges { node { externalId } } } } } }",
+        (
+            "query($id: ID!) { node(id: $id) { ... on Conversation { messages(first: 1) { edges {"
+            " node { externalId } } } } } }"
+        ),
         {"id": thread["id"]},
     )
     assert (

@@ -95,7 +95,10 @@ async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(
 ) -> None:
     process_a, process_b = servers
     chats = await inbox.query(
-        "{ conversations(first: 30, filter: {channels: [WHATSAPP]}) { edges { node { externalId isGroup } } } }",
+        (
+            "{ conversations(first: 30, filter: {channels: [WHATSAPP]}) { edges { node { "
+            "externalId isGroup } } } }"
+        ),
         user="bob",
     )
     assert "errors" not in chats, chats
@@ -128,14 +131,20 @@ async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(
                 headers={"Unipile-Auth": WEBHOOK_SECRET},
             )
         assert response.status_code == 200
-        event = (await live.next(timeout=5))["data"]["messageReceived"]
+        event = (await live.next(seconds=5))["data"]["messageReceived"]
         assert time.monotonic() - started < 1.0
     assert event == {"message": {"text": "across"}, "conversation": {"externalId": chat_id}}
     await asyncio.sleep(0)
 
 
-UPDATES = "subscription { conversationUpdated { change conversationId conversation { storage { stored reason } } } }"
-LINK = "mutation($input: LinkConversationInput!) { linkConversation(input: $input) { error { code } } }"
+UPDATES = (
+    "subscription { conversationUpdated { change conversationId conversation { storage { stored "
+    "reason } } } }"
+)
+LINK = (
+    "mutation($input: LinkConversationInput!) { linkConversation(input: $input) { error { code } "
+    "} }"
+)
 
 
 async def test_a_mutation_on_one_process_reaches_a_subscriber_on_the_other(
@@ -155,7 +164,7 @@ async def test_a_mutation_on_one_process_reaches_a_subscriber_on_the_other(
         )
         assert result["data"]["linkConversation"]["error"] is None
         # Within a second of the mutation's answer (it may well have arrived before).
-        event = (await live.next(timeout=1.0))["data"]["conversationUpdated"]
+        event = (await live.next(seconds=1.0))["data"]["conversationUpdated"]
     assert event["change"] == "LINKED"
     assert event["conversationId"] == conversation_id
     assert event["conversation"]["storage"] == {"stored": True, "reason": "MANUAL_LINK"}

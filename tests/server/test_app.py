@@ -16,7 +16,10 @@ from server.settings import Settings
 from unipile.sandbox.testing import running_app
 
 KEY = "test-signing-key-0123456789-abcdefghij"
-VIEWER_QUERY = "{ viewer { user { email } workspace { name slug } } accounts { externalId channel status shared isMine } }"
+VIEWER_QUERY = (
+    "{ viewer { user { email } workspace { name slug } } accounts { externalId channel status "
+    "shared isMine } }"
+)
 
 
 def make_settings(database_url: str, data_dir: Path) -> Settings:
