@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import strawberry
 from strawberry.types import Info
 
+from db.models import Account
 from db.vocabulary import StorageReason
 from resolvers import conversation_mutations as actions
 from resolvers import sending
@@ -92,12 +93,17 @@ class ForgetIdentifierPayload:
     error: MutationError | None = None
 
 
+# An action on one of the viewer's conversations, given its account and UniPile id; it returns
+# the number of messages it stored.
+Action = Callable[[Account, str], Awaitable[int]]
+
+
 async def _conversation_payload(
-    context: Context, conversation_id: strawberry.ID, action: Callable[[], Awaitable[int]]
+    context: Context, conversation_id: strawberry.ID, action: Action
 ) -> ConversationPayload:
     try:
-        added = await action()
         account, external_id = await actions.conversation_account(context, conversation_id)
+        added = await action(account, external_id)
         conversation = await conversation_by_key(context.fresh(), account.id, external_id)
     except SwitchboardError as error:
         return ConversationPayload(conversation_id=conversation_id, error=MutationError.of(error))
@@ -107,8 +113,7 @@ async def _conversation_payload(
 
 
 async def _link(context: Context, item: LinkConversationInput) -> ConversationPayload:
-    async def act() -> int:
-        account, external_id = await actions.conversation_account(context, item.conversation_id)
+    async def act(account: Account, external_id: str) -> int:
         target = await actions.link_target(context, item.contact_id, item.company_id)
         await actions.link(context, account, external_id, target)
         return 0
@@ -117,8 +122,7 @@ async def _link(context: Context, item: LinkConversationInput) -> ConversationPa
 
 
 async def _store(context: Context, conversation_id: strawberry.ID) -> ConversationPayload:
-    async def act() -> int:
-        account, external_id = await actions.conversation_account(context, conversation_id)
+    async def act(account: Account, external_id: str) -> int:
         result = await actions.store(context, account, external_id, StorageReason.MANUAL_STORE)
         await actions.publish_change(context, account, external_id, "STORED")
         return result.added
@@ -155,10 +159,7 @@ class ConversationMutation:
         context = info.context
         context.viewer()
 
-        async def act() -> int:
-            account, external_id = await actions.conversation_account(
-                context, input.conversation_id
-            )
+        async def act(account: Account, external_id: str) -> int:
             target = await actions.link_target(context, input.contact_id, input.company_id)
             await actions.unlink(context, account, external_id, target)
             return 0
@@ -243,10 +244,7 @@ class ConversationMutation:
         context = info.context
         context.viewer()
 
-        async def act() -> int:
-            account, external_id = await actions.conversation_account(
-                context, input.conversation_id
-            )
+        async def act(account: Account, external_id: str) -> int:
             await actions.mark_read(context, account, external_id, input.read)
             return 0
 
@@ -280,10 +278,13 @@ class MessagePayload:
 
 
 async def _message_payload(
-    context: Context, send: Callable[[], Awaitable[MessageRecord]]
+    context: Context,
+    conversation_id: strawberry.ID,
+    send: Callable[[Account, str], Awaitable[MessageRecord]],
 ) -> MessagePayload:
     try:
-        record = await send()
+        account, external_id = await actions.conversation_account(context, conversation_id)
+        record = await send(account, external_id)
     except SwitchboardError as error:
         return MessagePayload(error=MutationError.of(error))
     [message] = await message_nodes(context.fresh(), [record])
@@ -299,15 +300,12 @@ class SendingMutation:
         context = info.context
         context.viewer()
 
-        async def send() -> MessageRecord:
-            account, external_id = await actions.conversation_account(
-                context, input.conversation_id
-            )
+        async def send(account: Account, external_id: str) -> MessageRecord:
             return await sending.send_chat_message(
                 context, account, external_id, input.text, input.idempotency_key
             )
 
-        return await _message_payload(context, send)
+        return await _message_payload(context, input.conversation_id, send)
 
     @strawberry.mutation(
         description="Reply to all on an email thread (threaded with `reply_to`), adding cc and bcc."
@@ -318,10 +316,7 @@ class SendingMutation:
         context = info.context
         context.viewer()
 
-        async def send() -> MessageRecord:
-            account, external_id = await actions.conversation_account(
-                context, input.conversation_id
-            )
+        async def send(account: Account, external_id: str) -> MessageRecord:
             return await sending.reply_to_thread(
                 context,
                 account,
@@ -332,4 +327,4 @@ class SendingMutation:
                 input.idempotency_key,
             )
 
-        return await _message_payload(context, send)
+        return await _message_payload(context, input.conversation_id, send)
