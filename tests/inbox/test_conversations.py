@@ -220,3 +220,33 @@ async def test_the_inbox_requires_a_token(inbox: Inbox) -> None:
     anonymous = Inbox(url=inbox.url, sandbox=inbox.sandbox, tokens={"alice": "nope"})
     result = await anonymous.query(PAGE, {"first": 5})
     assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_every_filter_pages_alike(inbox: Inbox) -> None:
+    from tests.inbox.test_conversation_mutations import LINK, a_contact_id, mutate
+
+    await hold_automatic_storage()
+    contact = await a_contact_id()
+    for node in (await page_through(inbox, 100))[:3]:
+        await mutate(inbox, LINK, {"conversationId": node["id"], "contactId": contact})
+    listed = await inbox.query("{ accounts { id externalId } }")
+    assert "errors" not in listed, listed
+    accounts = listed["data"]["accounts"]
+    gmail = next(a["id"] for a in accounts if a["externalId"] == "acc_gmail_demo_000001")
+    filters: list[dict[str, Any]] = [
+        {"stored": True},
+        {"linkedTo": contact},
+        {"accountIds": [gmail]},
+        {"folder": "INBOX"},
+        {"unread": False, "channels": ["EMAIL"]},
+        {"matched": False},
+    ]
+    for filter in filters:
+        small = [node["id"] for node in await page_through(inbox, 7, filter)]
+        large = [node["id"] for node in await page_through(inbox, 100, filter)]
+        assert small == large, filter
+        assert small, filter
+    linked = await page_through(inbox, 100, {"linkedTo": contact})
+    assert len(linked) == 3
+    in_gmail = await page_through(inbox, 100, {"accountIds": [gmail]})
+    assert {node["account"]["id"] for node in in_gmail} == {gmail}

@@ -134,6 +134,47 @@ async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(
         event = (await live.next(seconds=5))["data"]["messageReceived"]
         assert time.monotonic() - started < 1.0
     assert event == {"message": {"text": "across"}, "conversation": {"externalId": chat_id}}
+
+
+async def test_one_webhook_delivered_to_both_processes_is_published_once(
+    inbox: Inbox, servers: list[str]
+) -> None:
+    chats = await inbox.query(
+        "{ conversations(first: 30, filter: {channels: [WHATSAPP]}) { edges { node { externalId isGroup } } } }",
+        user="bob",
+    )
+    chat_id = next(
+        e["node"]["externalId"]
+        for e in chats["data"]["conversations"]["edges"]
+        if not e["node"]["isGroup"]
+    )
+    async with httpx.AsyncClient() as http:
+        sent = (
+            await http.post(
+                f"{inbox.sandbox}/_sandbox/messages",
+                json={"account_id": WHATSAPP, "chat_id": chat_id, "text": "twice"},
+            )
+        ).json()
+    payload = {
+        "event": "message_received",
+        "account_id": WHATSAPP,
+        "chat_id": chat_id,
+        "message_id": sent["id"],
+    }
+    headers = {"Unipile-Auth": WEBHOOK_SECRET}
+    async with subscribe(servers[1], inbox.tokens["bob"], MESSAGES) as live:
+        async with httpx.AsyncClient() as http:
+            answers = await asyncio.gather(
+                *(
+                    http.post(f"{url}/webhooks/unipile", json=payload, headers=headers)
+                    for url in servers * 3
+                )
+            )
+        assert {answer.status_code for answer in answers} == {200}
+        assert [answer.json()["status"] for answer in answers].count("recorded") == 1
+        event = (await live.next(seconds=5))["data"]["messageReceived"]
+        assert event["message"]["text"] == "twice"
+        assert await live.nothing_within(1.5)
     await asyncio.sleep(0)
 
 
