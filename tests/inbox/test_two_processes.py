@@ -78,6 +78,16 @@ def servers(inbox: Inbox, database: str, redis_url: str, tmp_path: Path) -> Iter
             log.close()
 
 
+async def a_whatsapp_chat(inbox: Inbox) -> str:
+    """A one-to-one WhatsApp chat of bob's."""
+    query = """{ conversations(first: 30, filter: {channels: [WHATSAPP]}) {
+      edges { node { externalId isGroup } } } }"""
+    chats = await inbox.query(query, user="bob")
+    assert "errors" not in chats, chats
+    edges = chats["data"]["conversations"]["edges"]
+    return str(next(e["node"]["externalId"] for e in edges if not e["node"]["isGroup"]))
+
+
 def wait_ready(url: str, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -94,19 +104,7 @@ async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(
     inbox: Inbox, servers: list[str]
 ) -> None:
     process_a, process_b = servers
-    chats = await inbox.query(
-        (
-            "{ conversations(first: 30, filter: {channels: [WHATSAPP]}) { edges { node { "
-            "externalId isGroup } } } }"
-        ),
-        user="bob",
-    )
-    assert "errors" not in chats, chats
-    chat_id = next(
-        e["node"]["externalId"]
-        for e in chats["data"]["conversations"]["edges"]
-        if not e["node"]["isGroup"]
-    )
+    chat_id = await a_whatsapp_chat(inbox)
     async with httpx.AsyncClient() as http:
         sent = (
             await http.post(
@@ -139,15 +137,7 @@ async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(
 async def test_one_webhook_delivered_to_both_processes_is_published_once(
     inbox: Inbox, servers: list[str]
 ) -> None:
-    chats = await inbox.query(
-        "{ conversations(first: 30, filter: {channels: [WHATSAPP]}) { edges { node { externalId isGroup } } } }",
-        user="bob",
-    )
-    chat_id = next(
-        e["node"]["externalId"]
-        for e in chats["data"]["conversations"]["edges"]
-        if not e["node"]["isGroup"]
-    )
+    chat_id = await a_whatsapp_chat(inbox)
     async with httpx.AsyncClient() as http:
         sent = (
             await http.post(
