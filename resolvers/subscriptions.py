@@ -20,13 +20,14 @@ from resolvers.conversations import (
     ConversationFacts,
     conversation_by_key,
     conversation_id,
+    conversation_key,
     conversation_node,
     load_facts,
 )
 from resolvers.live import ConversationRecord, conversation_from_json, message_from_json
 from resolvers.messages import message_nodes
 from schema import inbox as types
-from schema.ids import int_key
+from schema.ids import from_global_id, int_key
 from schema.viewer import Account
 from server.topics import (
     workspace_accounts_topic,
@@ -47,9 +48,6 @@ class EventFilter:
             return cls()
         conversation = None
         if given.conversation_id is not None:
-            from resolvers.conversations import conversation_key
-            from schema.ids import from_global_id
-
             type_name, key = from_global_id(given.conversation_id)
             conversation = conversation_key(key) if type_name == "Conversation" else None
         return cls(

@@ -10,6 +10,7 @@ from resolvers.context import Context
 from resolvers.conversations import conversation_by_key, conversation_key, inbox_connection
 from resolvers.nodes import resolve_node
 from schema.crm import CrmQuery
+from schema.errors import BadUserInput
 from schema.ids import from_global_id
 from schema.inbox import Conversation, ConversationConnection, ConversationFilter
 from schema.node import Node
@@ -69,8 +70,6 @@ class Query(CrmQuery):
 
     @strawberry.field(description=f"Objects by global id, in order; at most {MAX_NODES}.")
     async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
-        from schema.errors import BadUserInput
-
         if len(ids) > MAX_NODES:
             raise BadUserInput(f"at most {MAX_NODES} ids at once", argument="ids")
         return [await resolve_node(info.context, global_id) for global_id in ids]

@@ -1,4 +1,8 @@
-"""The `switchboard` command."""
+"""The `switchboard` command.
+
+Commands import what only they need inside their function, so that quick ones (`token`,
+`migrate`) do not load the whole server.
+"""
 
 from __future__ import annotations
 
