@@ -47,6 +47,14 @@ class Row:
     position: Position
     conversation: ConversationRecord | None
     thread_id: str | None = None
+    # An email thread's conversation is built only if the merge takes its row: a mailbox page
+    # holds far more threads than the inbox page shows.
+    thread: Sequence[Email] | None = None
+
+    def conversation_of(self, account: Account) -> ConversationRecord | None:
+        if self.conversation is None and self.thread is not None:
+            return conversation_from_thread(account, self.thread)
+        return self.conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +134,7 @@ def _thread_rows(account: Account, emails: list[Email], state: AccountCursor) ->
             rows.append(Row(position, None))
             continue
         started.add(thread_id)
-        conversation = conversation_from_thread(account, by_thread[thread_id])
-        rows.append(Row(position, conversation, thread_id=thread_id))
+        rows.append(Row(position, None, thread_id=thread_id, thread=by_thread[thread_id]))
     return rows
 
 
@@ -232,8 +239,9 @@ class InboxMerge:
                 return None
             lane = max(ready, key=Lane.head_ordering)
             row = lane.take()
-            if row.conversation is not None:
-                return row.conversation
+            conversation = row.conversation_of(lane.account)
+            if conversation is not None:
+                return conversation
 
     @staticmethod
     def has_more(cursor: InboxCursor) -> bool:

@@ -24,6 +24,7 @@ ROLE_PRIORITY = (
     ParticipantRole.BCC,
     ParticipantRole.MEMBER,
 )
+_ROLE_RANK = {role: rank for rank, role in enumerate(ROLE_PRIORITY)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,10 @@ def _own_values(account: Account) -> frozenset[str]:
 
 def is_own(account: Account, identifier: str) -> bool:
     """Whether a raw identifier is the account's own (by address, or by a JID's digits)."""
-    own = _own_values(account)
+    return _is_own_in(_own_values(account), identifier)
+
+
+def _is_own_in(own: frozenset[str], identifier: str) -> bool:
     lowered = identifier.strip().lower()
     digits = (
         "+" + lowered.split("@", 1)[0].split(":", 1)[0]
@@ -187,14 +191,25 @@ def _email_roles(email: Email) -> Iterable[tuple[EmailAttendee, ParticipantRole]
 
 def thread_participants(account: Account, emails: Sequence[Email]) -> tuple[ParticipantRecord, ...]:
     """Everyone on the thread's emails, once each, in their most telling role: FROM, TO, CC."""
-    best: dict[str, ParticipantRecord] = {}
+    own = _own_values(account)
+    best: dict[str, tuple[int, EmailAttendee, ParticipantRole]] = {}
     for email in emails:
         for attendee, role in _email_roles(email):
             key = attendee.identifier.strip().lower()
             known = best.get(key)
-            if known is None or ROLE_PRIORITY.index(role) < ROLE_PRIORITY.index(known.role):
-                best[key] = _email_participant(account, attendee, role)
-    return tuple(best.values())
+            rank = _ROLE_RANK[role]
+            if known is None or rank < known[0]:
+                best[key] = (rank, attendee, role)
+    return tuple(
+        ParticipantRecord(
+            identifier=attendee.identifier,
+            identifier_type=str(attendee.identifier_type),
+            display_name=attendee.display_name,
+            role=role,
+            is_self=_is_own_in(own, attendee.identifier),
+        )
+        for _, attendee, role in best.values()
+    )
 
 
 def conversation_from_thread(account: Account, emails: Sequence[Email]) -> ConversationRecord:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 
 from unipile._counting import record_request
 from unipile._errors import (
@@ -89,9 +90,14 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def _json(response: httpx.Response) -> Any:
+    """``response.json()`` decoded by orjson (several times faster on a page of emails)."""
+    return orjson.loads(response.content)
+
+
 def _decode_error(response: httpx.Response) -> UnipileError:
     try:
-        body: object = response.json()
+        body: object = _json(response)
     except ValueError:
         body = None
     return error_from_response(response.status_code, body, retry_after=_retry_after(response))
@@ -99,7 +105,7 @@ def _decode_error(response: httpx.Response) -> UnipileError:
 
 def _decode_success(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return _json(response)
     except ValueError as exc:
         raise UpstreamUnavailableError(
             f"UniPile answered {response.status_code} without a JSON body",
