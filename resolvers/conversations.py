@@ -176,9 +176,18 @@ async def load_facts(
         for record, found in zip(groups, attendees, strict=True)
     }
     participants = [record.participants or members[record.key] for record in records]
-    identifiers = [
-        tuple(participant_identifier(p, scope.region) for p in people) for people in participants
-    ]
+    # The same people (the account itself first) recur across a page: classify each once.
+    classified: dict[tuple[str, str, bool], Identifier | None] = {}
+
+    def identify(p: ParticipantRecord) -> Identifier | None:
+        key = (p.identifier, p.identifier_type, p.is_self)
+        try:
+            return classified[key]
+        except KeyError:
+            found = classified[key] = participant_identifier(p, scope.region)
+            return found
+
+    identifiers = [tuple(map(identify, people)) for people in participants]
     wanted = list({i for batch in identifiers for i in batch if i is not None})
     matches = dict(
         zip(wanted, await loaders.crm_match_by_identifier.load_many(wanted), strict=True)
@@ -270,8 +279,11 @@ async def _connection(
 ) -> types.ConversationConnection:
     facts = await load_facts(context, [conversation for conversation, _ in page.edges])
     schedule_auto_storage(context, facts)
+    accounts: dict[int, Account] = {}
     edges = [
-        types.ConversationEdge(cursor=encode_cursor(cursor), node=conversation_node(scope, item))
+        types.ConversationEdge(
+            cursor=encode_cursor(cursor), node=conversation_node(scope, item, accounts)
+        )
         for item, (_, cursor) in zip(facts, page.edges, strict=True)
     ]
     end = encode_cursor(page.cursor)
@@ -360,13 +372,21 @@ def storage_status(facts: ConversationFacts) -> types.StorageStatus:
     )
 
 
-def conversation_node(scope: ViewerScope, facts: ConversationFacts) -> types.Conversation:
+def conversation_node(
+    scope: ViewerScope, facts: ConversationFacts, accounts: dict[int, Account] | None = None
+) -> types.Conversation:
+    """`accounts`: the page's Account objects by id, shared by its conversations (filled here)."""
     record = facts.record
+    account = None if accounts is None else accounts.get(record.account.id)
+    if account is None:
+        account = Account.from_model(record.account, scope.identity.user_id)
+        if accounts is not None:
+            accounts[record.account.id] = account
     return types.Conversation(
         id=strawberry.ID(conversation_id(record.account.id, record.external_id)),
         external_id=record.external_id,
         channel=record.channel,
-        account=Account.from_model(record.account, scope.identity.user_id),
+        account=account,
         subject=record.subject,
         is_group=record.is_group,
         last_message_at=record.last_message_at,

@@ -466,11 +466,37 @@ def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
     return type(value) is dict or isinstance(value, Mapping)
 
 
+# The same few people are on most emails of a mailbox: parsed attendees (immutable) are shared.
+_ATTENDEE_CACHE: dict[tuple[str, str, str | None], EmailAttendee] = {}
+_ATTENDEE_CACHE_SIZE = 4096
+
+
+def _attendee(data: Mapping[str, Any]) -> EmailAttendee:
+    get = data.get
+    identifier = data["identifier"]
+    identifier_type = get("identifier_type", "EMAIL_ADDRESS")
+    display_name = get("display_name")
+    if (
+        type(identifier) is not str
+        or type(identifier_type) is not str
+        or (display_name is not None and type(display_name) is not str)
+    ):  # only plain strings are cached: equal keys must mean an equal parse
+        return EmailAttendee.from_json(data)
+    key = (identifier, identifier_type, display_name)
+    cached = _ATTENDEE_CACHE.get(key)
+    if cached is not None:
+        return cached
+    attendee = EmailAttendee.from_json(data)
+    if len(_ATTENDEE_CACHE) >= _ATTENDEE_CACHE_SIZE:
+        _ATTENDEE_CACHE.clear()
+    _ATTENDEE_CACHE[key] = attendee
+    return attendee
+
+
 def _attendees(value: object) -> tuple[EmailAttendee, ...]:
     if not isinstance(value, list) or not value:
         return ()
-    parse = EmailAttendee.from_json
-    return tuple([parse(v) for v in value if type(v) is dict or isinstance(v, Mapping)])
+    return tuple([_attendee(v) for v in value if type(v) is dict or isinstance(v, Mapping)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,7 +567,7 @@ class Email:
             get("provider_id") or "",
             thread_id if isinstance(thread_id, str) else None,
             subject if isinstance(subject, str) else None,
-            EmailAttendee.from_json(from_attendee) if _is_mapping(from_attendee) else None,
+            _attendee(from_attendee) if _is_mapping(from_attendee) else None,
             _attendees(get("to_attendees")),
             _attendees(get("cc_attendees")),
             _attendees(get("bcc_attendees")),
