@@ -112,11 +112,13 @@ async def fetch_email_page(
         limit=None if state.upstream else email_limit(first),
         cursor=state.upstream,
     )
-    emails = [
-        email
-        for email, row_position in ((email, Position(email.date, email.id)) for email in page.items)
-        if state.after is None or row_position.ordering() < state.after.ordering()
-    ]
+    if state.after is None:
+        emails = list(page.items)
+    else:
+        bound = state.after.ordering()
+        emails = [
+            email for email in page.items if Position(email.date, email.id).ordering() < bound
+        ]
     return Page(rows=tuple(_thread_rows(account, emails, state)), next_upstream=page.cursor)
 
 
