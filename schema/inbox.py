@@ -166,6 +166,7 @@ class Conversation(Node):
     async def messages(
         self, info: Info[Context, None], first: int = 20, after: str | None = None
     ) -> MessageConnection:
+        # Imported here: resolvers.messages builds this module's types, so it imports it.
         from resolvers.messages import conversation_messages
 
         return await conversation_messages(info.context, self, first, after)
