@@ -25,18 +25,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import platform
 import shutil
 import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +40,23 @@ from typing import Any
 import httpx
 import orjson
 
-HOST = "127.0.0.1"
+from bench._processes import (
+    HOST,
+    BenchError,
+    Process,
+    fmt,
+    free_port,
+    machine,
+    machine_busy_seconds,
+    median,
+    percentile,
+    run_command,
+    started,
+    switchboard_command,
+    terminate_on_sigterm,
+    wait_until_ready,
+)
+
 USER_EMAIL = "alice@demo.switchboard.test"
 SANDBOX_KEY = "bench-sandbox-key-0123456789abcdef"
 JWT_SECRET = "bench-jwt-secret-0123456789abcdef-0123456789"
@@ -53,7 +64,6 @@ WEBHOOK_SECRET = "bench-webhook-secret-0123456789abcdef-0123"
 # Alice's accounts in the demo data (README, "Demo data"): two mailboxes and the shared LinkedIn.
 ALICE_EMAIL_ACCOUNTS = ("acc_gmail_demo_000001", "acc_outlook_demo_00001")
 ALICE_CHAT_ACCOUNTS = ("acc_linkedin_demo_0001",)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # The selection of tests/inbox/test_conversations.py (PAGE): participants, CRM matches, storage, links.
 PAGE = """
@@ -98,159 +108,6 @@ finally:
     profile.disable()
     profile.dump_stats(sys.argv[1])
 """
-
-
-class BenchError(Exception):
-    """The benchmark cannot go on; the message says why."""
-
-
-# --- processes -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def switchboard_command(*arguments: str) -> list[str]:
-    script = Path(sys.executable).parent / "switchboard"
-    if script.exists():
-        return [str(script), *arguments]
-    return [sys.executable, "-m", "server.cli", *arguments]
-
-
-def run_command(command: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str:
-    try:
-        done = subprocess.run(
-            command,
-            env=env,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            start_new_session=True,
-        )
-    except subprocess.TimeoutExpired as error:
-        raise BenchError(f"{' '.join(command)} did not finish in {timeout:.0f} s") from error
-    if done.returncode != 0:
-        raise BenchError(
-            f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
-        )
-    return done.stdout
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def cpu_seconds(self) -> float:
-        """User plus system CPU time of the process so far (from /proc)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-    def rss_mb(self) -> float:
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return float("nan")
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def check_alive(self) -> None:
-        if self.popen.poll() is not None:
-            raise BenchError(f"{self.name} exited with {self.popen.returncode}:\n{self.tail()}")
-
-    def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM the process group, then SIGKILL it if it is still there after `grace` seconds."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGKILL)
-            self.popen.wait(timeout=5)
-        # Anything the process group left behind.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, signal.SIGKILL)
-
-
-@contextlib.contextmanager
-def started(
-    name: str, command: list[str], env: dict[str, str], cwd: Path, grace: float = 5.0
-) -> Iterator[Process]:
-    log = cwd / f"{name}.log"
-    with log.open("ab") as out:
-        popen = subprocess.Popen(
-            command,
-            env=env,
-            cwd=cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    process = Process(name, popen, log)
-    try:
-        yield process
-    finally:
-        process.stop(grace)
-
-
-async def wait_until_ready(process: Process, url: str, within_s: float = 30.0) -> None:
-    deadline = time.monotonic() + within_s
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            process.check_alive()
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url)).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    raise BenchError(f"{process.name} not ready at {url} after {within_s:.0f} s:\n{process.tail()}")
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all processes on the machine have used (user, nice, system, irq, softirq, steal)."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except OSError:
-        return float("nan")
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
-
-
-# --- statistics ------------------------------------------------------------------------------
-
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of the samples."""
-    if not samples:
-        return float("nan")
-    ordered = sorted(samples)
-    rank = max(1, int(-(-q * len(ordered) // 100)))  # ceil(q/100 * n), at least 1
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
 
 
 # --- the sandbox's own latency ---------------------------------------------------------------
@@ -625,25 +482,6 @@ async def one_start(
         return results
 
 
-def machine() -> dict[str, str]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": model,
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "os": f"{platform.system()} {platform.release()}",
-    }
-
-
-def fmt(value: float, digits: int = 1) -> str:
-    return "n/a" if value != value else f"{value:.{digits}f}"
-
-
 def report(
     options: Options,
     sandbox: SandboxLatency,
@@ -764,14 +602,9 @@ async def run(options: Options) -> str:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    # Turn SIGTERM (e.g. from `timeout`) into an exception so every `finally` stops its processes.
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate_on_sigterm)
     try:
         print(asyncio.run(run(options)))
     except BenchError as error:

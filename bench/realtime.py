@@ -1,0 +1,734 @@
+"""The real-time benchmark: webhook acknowledgement latency, and 1,000 live subscribers' memory.
+
+    python -m bench.realtime
+    python -m bench.realtime --webhooks 1000 --concurrency 1,8,32 --subscribers 2000
+
+What it does (see docs/benchmarks.md):
+
+1. a temporary data dir and SQLite database, filled by `switchboard migrate` and `seed-demo`, a
+   token for bob (he owns the WhatsApp account), a sandbox process (`switchboard sandbox`), and
+   one real message per webhook to send, posted to the sandbox's WhatsApp chats through
+   `POST /_sandbox/messages` before any webhook is registered (so the sandbox delivers none);
+2. `switchboard serve` against that sandbox. Webhook acknowledgement: at each concurrency level,
+   `--webhooks` POSTs to `/webhooks/unipile`, each with a distinct real message id (so each is a
+   new receipt, processed in the background with real UniPile reads), the latency of each 200
+   recorded; then as many deliveries of one id already recorded (the duplicate path). Between runs
+   the background processing is left to finish (the pending receipts in the database reach 0),
+   and the script reports how long that took and the server's CPU time;
+3. `switchboard webhooks register` with `PUBLIC_URL` set to the server, then `--subscribers`
+   WebSocket subscriptions (graphql-transport-ws, `messageReceived`) opened in batches from this
+   process, the server's RSS (VmRSS) read before and after; then `--deliveries` messages posted to
+   the sandbox one after the other, which delivers the webhook to the server, and for each the time
+   from the post until each subscriber received it;
+4. Markdown tables and the machine.
+
+Every process it starts runs in its own process group and is killed in `finally` blocks; every
+loop is bounded in count and in time. All traffic goes to 127.0.0.1.
+"""
+
+# The report's Markdown lines are kept whole, for grep.
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from bench._processes import (
+    HOST,
+    BenchError,
+    Process,
+    fmt,
+    free_port,
+    machine,
+    machine_busy_seconds,
+    percentile,
+    run_command,
+    started,
+    switchboard_command,
+    terminate_on_sigterm,
+    wait_until_ready,
+)
+from bench.inbox import SANDBOX_KEY, WEBHOOK_SECRET, base_env
+
+USER_EMAIL = "bob@demo.switchboard.test"
+ACCOUNT = "acc_whatsapp_demo_0001"  # bob's WhatsApp account in the demo data
+WEBHOOK_PATH = "/webhooks/unipile"
+AUTH_HEADER = "Unipile-Auth"
+SUBSCRIPTION = "subscription { messageReceived { message { text } } }"
+DELIVERY_MARKER = "bench-realtime-delivery-"
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    webhooks: int
+    concurrency: list[int]
+    warmup: int
+    duplicates: int
+    subscribers: int
+    batch: int
+    deliveries: int
+    latency_ms: float
+    max_seconds: float
+    keep: bool
+
+
+def parse_options(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.realtime", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--webhooks", type=int, default=500, help="distinct webhooks per level (default 500)"
+    )
+    parser.add_argument("--concurrency", default="1,8", help="comma-separated levels (default 1,8)")
+    parser.add_argument(
+        "--warmup", type=int, default=50, help="warm-up webhooks before the levels (default 50)"
+    )
+    parser.add_argument(
+        "--duplicates",
+        type=int,
+        default=500,
+        help="deliveries of one recorded id per level; 0: none (default 500)",
+    )
+    parser.add_argument(
+        "--subscribers", type=int, default=1000, help="WebSocket subscriptions (default 1000)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=50, help="subscriptions opened at once (default 50)"
+    )
+    parser.add_argument(
+        "--deliveries",
+        type=int,
+        default=3,
+        help="messages delivered to all subscribers (default 3)",
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="the sandbox's added latency (default 0)"
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=60.0,
+        help="time bound per step: a level, a drain, opening the subscribers (default 60)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary directory (logs, database)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        levels = [int(level) for level in args.concurrency.split(",") if level.strip()]
+    except ValueError:
+        parser.error("--concurrency takes comma-separated integers, e.g. 1,8")
+    if (
+        not levels
+        or min(levels) < 1
+        or args.webhooks < 1
+        or args.warmup < 0
+        or args.duplicates < 0
+        or args.subscribers < 0
+        or args.batch < 1
+        or args.deliveries < 0
+    ):
+        parser.error("counts must be positive (--warmup, --duplicates, --subscribers may be 0)")
+    return Options(
+        concurrency=levels,
+        webhooks=args.webhooks,
+        warmup=args.warmup,
+        duplicates=args.duplicates,
+        subscribers=args.subscribers,
+        batch=args.batch,
+        deliveries=args.deliveries,
+        latency_ms=args.latency_ms,
+        max_seconds=args.max_seconds,
+        keep=args.keep,
+    )
+
+
+# --- the sandbox's messages ------------------------------------------------------------------
+
+
+async def whatsapp_chats(sandbox: httpx.AsyncClient) -> list[str]:
+    response = await sandbox.get(
+        "/api/v1/chats",
+        params={"account_id": ACCOUNT, "limit": "50"},
+        headers={"X-API-KEY": SANDBOX_KEY},
+    )
+    response.raise_for_status()
+    chats = [str(item["id"]) for item in response.json()["items"]]
+    if not chats:
+        raise BenchError(f"the sandbox has no chats for {ACCOUNT}")
+    return chats
+
+
+async def post_message(sandbox: httpx.AsyncClient, chat_id: str, text: str) -> str:
+    response = await sandbox.post(
+        "/_sandbox/messages", json={"account_id": ACCOUNT, "chat_id": chat_id, "text": text}
+    )
+    if response.status_code != 201:
+        raise BenchError(
+            f"POST /_sandbox/messages answered {response.status_code}: {response.text[:500]}"
+        )
+    return str(response.json()["id"])
+
+
+# --- webhook acknowledgement -----------------------------------------------------------------
+
+
+@dataclass
+class AckRun:
+    name: str  # "distinct" or "duplicate"
+    concurrency: int
+    seconds: float
+    latencies_ms: list[float]
+    statuses: dict[str, int]
+    server_cpu_s: float  # during the run
+    drain_s: float  # from the end of the run until no receipt was pending
+    server_cpu_drained_s: float  # during the run and the drain
+    other_cpu_s: float  # every other process on the machine, during the run (this client included)
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_ms)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def cpu_ms(self, seconds: float) -> float:
+        return seconds * 1000 / max(1, self.requests)
+
+
+def webhook_body(chat_id: str, message_id: str) -> bytes:
+    return orjson.dumps(
+        {
+            "event": "message_received",
+            "account_id": ACCOUNT,
+            "account_type": "WHATSAPP",
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "webhook_name": "switchboard-messaging",
+        }
+    )
+
+
+def receipts_by_state(database: Path) -> dict[str, int]:
+    with contextlib.closing(
+        sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+    ) as connection:
+        rows = connection.execute(
+            "SELECT state, count(*) FROM webhook_receipt GROUP BY state"
+        ).fetchall()
+    return {str(state): int(count) for state, count in rows}
+
+
+async def drain(database: Path, server: Process, max_seconds: float) -> float:
+    """Wait until the server has processed every receipt; the seconds it took."""
+    start = time.perf_counter()
+    deadline = time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
+        server.check_alive()
+        if receipts_by_state(database).get("PENDING", 0) == 0:
+            return time.perf_counter() - start
+        await asyncio.sleep(0.05)
+    raise BenchError(
+        f"receipts still pending after {max_seconds:.0f} s: {receipts_by_state(database)}"
+    )
+
+
+async def send_webhooks(
+    client: httpx.AsyncClient,
+    bodies: Sequence[bytes],
+    concurrency: int,
+    expected: str,
+    max_seconds: float,
+) -> tuple[list[float], dict[str, int], float]:
+    headers = {AUTH_HEADER: WEBHOOK_SECRET}  # no Content-Type: UniPile sends only its headers
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    queue = iter(bodies)
+    deadline = time.monotonic() + max_seconds
+
+    async def worker() -> None:
+        for body in queue:
+            if time.monotonic() > deadline:
+                return
+            start = time.perf_counter()
+            response = await client.post(WEBHOOK_PATH, content=body, headers=headers)
+            elapsed = (time.perf_counter() - start) * 1000
+            if response.status_code != 200:
+                raise BenchError(
+                    f"the webhook answered {response.status_code}: {response.text[:500]}"
+                )
+            status = str(response.json().get("status"))
+            statuses[status] = statuses.get(status, 0) + 1
+            latencies.append(elapsed)
+
+    start = time.perf_counter()
+    await asyncio.wait_for(
+        asyncio.gather(*(worker() for _ in range(concurrency))), timeout=max_seconds + 30
+    )
+    seconds = time.perf_counter() - start
+    if set(statuses) != {expected}:
+        raise BenchError(f"expected every webhook to be {expected!r}, got {statuses}")
+    return latencies, statuses, seconds
+
+
+async def ack_run(
+    client: httpx.AsyncClient,
+    server: Process,
+    database: Path,
+    name: str,
+    bodies: Sequence[bytes],
+    concurrency: int,
+    expected: str,
+    max_seconds: float,
+) -> AckRun:
+    server_cpu, busy = server.cpu_seconds(), machine_busy_seconds()
+    latencies, statuses, seconds = await send_webhooks(
+        client, bodies, concurrency, expected, max_seconds
+    )
+    server_run = server.cpu_seconds() - server_cpu
+    other = machine_busy_seconds() - busy - server_run
+    drain_s = await drain(database, server, max_seconds)
+    result = AckRun(
+        name=name,
+        concurrency=concurrency,
+        seconds=seconds,
+        latencies_ms=latencies,
+        statuses=statuses,
+        server_cpu_s=server_run,
+        drain_s=drain_s,
+        server_cpu_drained_s=server.cpu_seconds() - server_cpu,
+        other_cpu_s=other,
+    )
+    print(
+        f"  {name:<9} c={concurrency:<3} {result.requests} webhooks in {seconds:.1f} s: "
+        f"p50 {percentile(latencies, 50):.2f} ms, p99 {percentile(latencies, 99):.2f} ms, "
+        f"server CPU {result.cpu_ms(server_run):.2f} ms/webhook, drained in {drain_s:.1f} s "
+        f"({result.cpu_ms(result.server_cpu_drained_s):.2f} ms/webhook with processing)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return result
+
+
+# --- subscribers -----------------------------------------------------------------------------
+
+
+@dataclass
+class Subscribers:
+    sockets: list[ClientConnection] = field(default_factory=list)
+    readers: list[asyncio.Task[None]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    # delivery index -> perf_counter() of each subscriber's receipt of it
+    received: dict[int, list[float]] = field(default_factory=dict)
+    others: int = 0  # results for messages this script did not post
+    expected: int = 0  # subscribers that should receive each delivery
+    complete: dict[int, asyncio.Event] = field(default_factory=dict)
+
+    def all_received(self, index: int) -> asyncio.Event:
+        return self.complete.setdefault(index, asyncio.Event())
+
+    async def read(self, socket: ClientConnection) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed, asyncio.CancelledError):
+            async for raw in socket:
+                now = time.perf_counter()
+                message = json.loads(raw)
+                if message.get("type") != "next":
+                    if message.get("type") in ("error", "complete"):
+                        self.failures.append(str(message)[:300])
+                    continue
+                text = message["payload"]["data"]["messageReceived"]["message"]["text"]
+                if isinstance(text, str) and text.startswith(DELIVERY_MARKER):
+                    index = int(text[len(DELIVERY_MARKER) :].split()[0])
+                    times = self.received.setdefault(index, [])
+                    times.append(now)
+                    if len(times) >= self.expected:
+                        self.all_received(index).set()
+                else:
+                    self.others += 1
+
+    async def open_one(self, ws_url: str, token: str) -> None:
+        try:
+            socket = await websockets.connect(
+                ws_url,
+                subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+                open_timeout=30,
+                ping_interval=None,
+                max_queue=None,
+            )
+        except (OSError, websockets.WebSocketException, TimeoutError) as error:
+            self.failures.append(f"connect: {error!r}")
+            return
+        self.sockets.append(socket)
+        try:
+            await socket.send(
+                json.dumps(
+                    {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+                )
+            )
+            ack = json.loads(await asyncio.wait_for(socket.recv(), 30))
+            if ack.get("type") != "connection_ack":
+                self.failures.append(f"no connection_ack: {ack}")
+                return
+            await socket.send(
+                json.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {"query": SUBSCRIPTION, "variables": {}},
+                    }
+                )
+            )
+        except (websockets.WebSocketException, TimeoutError) as error:
+            self.failures.append(f"init: {error!r}")
+            return
+        self.readers.append(asyncio.create_task(self.read(socket)))
+
+    async def close(self) -> None:
+        for reader in self.readers:
+            reader.cancel()
+        for start in range(0, len(self.sockets), 100):
+            batch = self.sockets[start : start + 100]
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    asyncio.gather(*(s.close() for s in batch), return_exceptions=True), 10
+                )
+        await asyncio.gather(*self.readers, return_exceptions=True)
+
+
+@dataclass
+class Delivery:
+    index: int
+    latencies_ms: list[float]
+    server_cpu_s: float
+    client_cpu_s: float
+
+
+@dataclass
+class SubscriberResult:
+    requested: int
+    opened: int
+    failures: list[str]
+    open_seconds: float
+    rss_start_mb: float  # the server just after it started
+    rss_before_mb: float  # after the webhook runs, before any subscriber
+    rss_after_mb: float  # with the subscribers open, settled
+    rss_delivered_mb: float  # after the deliveries
+    server_cpu_open_s: float
+    deliveries: list[Delivery]
+    others: int
+
+
+async def subscriber_run(
+    options: Options,
+    server: Process,
+    sandbox: httpx.AsyncClient,
+    chat_id: str,
+    url: str,
+    token: str,
+    rss_start: float,
+) -> SubscriberResult:
+    subscribers = Subscribers()
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    rss_before = server.rss_mb()
+    try:
+        server_cpu = server.cpu_seconds()
+        start = time.perf_counter()
+        deadline = time.monotonic() + options.max_seconds
+        for first in range(0, options.subscribers, options.batch):
+            if time.monotonic() > deadline:
+                subscribers.failures.append("stopped opening: --max-seconds reached")
+                break
+            server.check_alive()
+            count = min(options.batch, options.subscribers - first)
+            await asyncio.gather(*(subscribers.open_one(ws_url, token) for _ in range(count)))
+        open_seconds = time.perf_counter() - start
+        # The protocol has no acknowledgement of a subscription: let the server settle.
+        await asyncio.sleep(2.0)
+        server_cpu_open = server.cpu_seconds() - server_cpu
+        rss_after = server.rss_mb()
+        opened = len(subscribers.readers)
+        subscribers.expected = opened
+        print(
+            f"  {opened} subscriptions open in {open_seconds:.1f} s ({len(subscribers.failures)} failures); "
+            f"server RSS {rss_before:.1f} -> {rss_after:.1f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
+
+        deliveries = []
+        for index in range(options.deliveries):
+            server.check_alive()
+            server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
+            posted = time.perf_counter()
+            await post_message(sandbox, chat_id, f"{DELIVERY_MARKER}{index} at {time.time():.3f}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscribers.all_received(index).wait(), 30)
+            times = subscribers.received.get(index, [])
+            delivery = Delivery(
+                index=index,
+                latencies_ms=[(t - posted) * 1000 for t in times],
+                server_cpu_s=server.cpu_seconds() - server_cpu,
+                client_cpu_s=time.process_time() - client_cpu,
+            )
+            deliveries.append(delivery)
+            lat = delivery.latencies_ms
+            print(
+                f"  delivery {index}: {len(lat)}/{opened} received, first {fmt(min(lat, default=float('nan')))} ms, "
+                f"p50 {fmt(percentile(lat, 50))} ms, p99 {fmt(percentile(lat, 99))} ms, last {fmt(max(lat, default=float('nan')))} ms, "
+                f"server CPU {delivery.server_cpu_s:.2f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            await asyncio.sleep(1.0)
+        return SubscriberResult(
+            requested=options.subscribers,
+            opened=opened,
+            failures=subscribers.failures,
+            open_seconds=open_seconds,
+            rss_start_mb=rss_start,
+            rss_before_mb=rss_before,
+            rss_after_mb=rss_after,
+            rss_delivered_mb=server.rss_mb(),
+            server_cpu_open_s=server_cpu_open,
+            deliveries=deliveries,
+            others=subscribers.others,
+        )
+    finally:
+        await subscribers.close()
+
+
+# --- one run ---------------------------------------------------------------------------------
+
+
+def report(
+    options: Options,
+    runs: list[AckRun],
+    subs: SubscriberResult | None,
+    started_at: datetime,
+    elapsed: float,
+) -> str:
+    lines = [
+        f"Real-time benchmark, {started_at:%Y-%m-%d %H:%M} UTC: one `switchboard serve` (SQLite) against a `switchboard sandbox` "
+        f"(added latency {options.latency_ms:g} ms), as bob (WhatsApp). {options.warmup} warm-up webhooks first.",
+        "",
+        "Webhook acknowledgement (`POST /webhooks/unipile`, keep-alive httpx client in the benchmark process; latency is the client's, request sent to response read):",
+        "",
+        "| run | concurrency | webhooks | acks/s | p50 ms | p99 ms | max ms | answered | server CPU ms/webhook during the run | processing drained after (s) | server CPU ms/webhook incl. processing | other CPU-s (client etc.) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        answered = ", ".join(f"{count} {status}" for status, count in run.statuses.items())
+        lines.append(
+            f"| {run.name} ids | {run.concurrency} | {run.requests} | {fmt(run.rate)} | {fmt(percentile(run.latencies_ms, 50), 2)} "
+            f"| {fmt(percentile(run.latencies_ms, 99), 2)} | {fmt(max(run.latencies_ms), 2)} | {answered} "
+            f"| {fmt(run.cpu_ms(run.server_cpu_s), 2)} | {fmt(run.drain_s, 1)} | {fmt(run.cpu_ms(run.server_cpu_drained_s), 2)} | {fmt(max(0.0, run.other_cpu_s), 2)} |"
+        )
+    if subs is not None:
+        per = (
+            (subs.rss_after_mb - subs.rss_before_mb) * 1024 / subs.opened
+            if subs.opened
+            else float("nan")
+        )
+        lines += [
+            "",
+            f"Subscribers (`{SUBSCRIPTION}`, graphql-transport-ws, all opened from the benchmark process in batches of {options.batch}), server RSS from /proc/PID/status VmRSS:",
+            "",
+            "| subscriptions open | opening took (s) | server CPU to open (s) | RSS at start MB | RSS before MB | RSS with subscribers MB | growth MB | KB per subscriber | RSS after deliveries MB |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {subs.opened} of {subs.requested} | {fmt(subs.open_seconds)} | {fmt(subs.server_cpu_open_s, 2)} | {fmt(subs.rss_start_mb)} | {fmt(subs.rss_before_mb)} "
+            f"| {fmt(subs.rss_after_mb)} | {fmt(subs.rss_after_mb - subs.rss_before_mb)} | {fmt(per)} | {fmt(subs.rss_delivered_mb)} |",
+        ]
+        if subs.failures:
+            lines += [
+                "",
+                f"Subscription failures ({len(subs.failures)}), first: {subs.failures[0]}",
+            ]
+        lines += [
+            "",
+            "Delivery: a message posted to the sandbox (`POST /_sandbox/messages`), which delivers the webhook to the server; the time from the post until each subscriber received the result:",
+            "",
+            "| message | received by | first ms | p50 ms | p99 ms | last ms | server CPU (s) | client CPU (s) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for delivery in subs.deliveries:
+            lat = delivery.latencies_ms
+            lines.append(
+                f"| {delivery.index + 1} | {len(lat)} of {subs.opened} | {fmt(min(lat, default=float('nan')))} | {fmt(percentile(lat, 50))} "
+                f"| {fmt(percentile(lat, 99))} | {fmt(max(lat, default=float('nan')))} | {fmt(delivery.server_cpu_s, 2)} | {fmt(delivery.client_cpu_s, 2)} |"
+            )
+        if subs.others:
+            lines += ["", f"Results for other messages received meanwhile: {subs.others}."]
+    info = machine()
+    lines += [
+        "",
+        f"Machine: {info['nproc']} cores (`nproc`), {info['cpu']}, {info['python']}, {info['os']}; "
+        f"server, sandbox and client share it. Load average at the end: "
+        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}. Whole run: {elapsed:.0f} s.",
+    ]
+    return "\n".join(lines)
+
+
+async def run(options: Options) -> str:
+    started_at = datetime.now(UTC)
+    clock = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-realtime-"))
+    try:
+        database = workdir / "bench.sqlite3"
+        env = base_env(workdir, f"sqlite://{database}")
+        print(f"preparing {database}", file=sys.stderr, flush=True)
+        run_command(switchboard_command("migrate"), env, workdir, timeout=120)
+        run_command(switchboard_command("seed-demo"), env, workdir, timeout=120)
+        token = (
+            run_command(
+                switchboard_command("token", "--email", USER_EMAIL), env, workdir, timeout=60
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+
+        sandbox_port = free_port()
+        sandbox_url = f"http://{HOST}:{sandbox_port}"
+        command = switchboard_command(
+            "sandbox", "--host", HOST, "--port", str(sandbox_port), "--api-key", SANDBOX_KEY
+        )
+        with started("sandbox", command, env, workdir) as sandbox_process:
+            await wait_until_ready(sandbox_process, f"{sandbox_url}/_sandbox/faults")
+            async with httpx.AsyncClient(base_url=sandbox_url, timeout=30.0) as sandbox:
+                response = await sandbox.post(
+                    "/_sandbox/faults", json={"latency_ms": options.latency_ms}
+                )
+                if response.status_code != 200:
+                    raise BenchError(f"POST /_sandbox/faults answered {response.status_code}")
+                chats = await whatsapp_chats(sandbox)
+                # Real messages, posted before any webhook is registered: the sandbox delivers none.
+                needed = options.warmup + options.webhooks * len(options.concurrency)
+                print(f"posting {needed} messages to {len(chats)} chats", file=sys.stderr)
+                posted: list[tuple[str, str]] = []
+                for index in range(needed):
+                    chat = chats[index % len(chats)]
+                    posted.append((chat, await post_message(sandbox, chat, f"bench {index}")))
+                bodies = [webhook_body(chat, message) for chat, message in posted]
+
+                port = free_port()
+                url = f"http://{HOST}:{port}"
+                server_env = dict(
+                    env,
+                    PORT=str(port),
+                    SANDBOX_PORT=str(free_port()),
+                    UNIPILE_DSN=sandbox_url,
+                    UNIPILE_API_KEY=SANDBOX_KEY,
+                    PUBLIC_URL=url,
+                )
+                with started("server", switchboard_command("serve"), server_env, workdir) as server:
+                    await wait_until_ready(server, f"{url}/readyz")
+                    rss_start = server.rss_mb()
+                    runs: list[AckRun] = []
+                    async with httpx.AsyncClient(
+                        base_url=url,
+                        timeout=30.0,
+                        limits=httpx.Limits(
+                            max_connections=max(options.concurrency) + 4,
+                            max_keepalive_connections=max(options.concurrency) + 4,
+                        ),
+                    ) as client:
+                        if options.warmup:
+                            await ack_run(
+                                client,
+                                server,
+                                database,
+                                "warm-up",
+                                bodies[: options.warmup],
+                                min(4, max(options.concurrency)),
+                                "recorded",
+                                options.max_seconds,
+                            )
+                        cursor = options.warmup
+                        for level in options.concurrency:
+                            batch = bodies[cursor : cursor + options.webhooks]
+                            cursor += options.webhooks
+                            runs.append(
+                                await ack_run(
+                                    client,
+                                    server,
+                                    database,
+                                    "distinct",
+                                    batch,
+                                    level,
+                                    "recorded",
+                                    options.max_seconds,
+                                )
+                            )
+                            if options.duplicates:
+                                runs.append(
+                                    await ack_run(
+                                        client,
+                                        server,
+                                        database,
+                                        "duplicate",
+                                        [batch[0]] * options.duplicates,
+                                        level,
+                                        "duplicate",
+                                        options.max_seconds,
+                                    )
+                                )
+                    print(f"receipts: {receipts_by_state(database)}", file=sys.stderr, flush=True)
+
+                    subs = None
+                    if options.subscribers:
+                        run_command(
+                            switchboard_command("webhooks", "register"),
+                            server_env,
+                            workdir,
+                            timeout=60,
+                        )
+                        subs = await subscriber_run(
+                            options, server, sandbox, chats[0], url, token, rss_start
+                        )
+                    server.check_alive()
+        return report(options, runs, subs, started_at, time.monotonic() - clock)
+    finally:
+        if options.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    signal.signal(signal.SIGTERM, terminate_on_sigterm)
+    try:
+        print(asyncio.run(run(options)))
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
