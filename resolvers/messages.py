@@ -7,7 +7,7 @@ import binascii
 
 import strawberry
 
-from crm import Identifier
+from crm import Identifier, Match
 from db.models import Message as StoredMessage
 from db.vocabulary import Channel, Direction, ParticipantRole
 from resolvers.context import Context
@@ -151,6 +151,7 @@ async def conversation_messages(
 
 
 async def message_nodes(context: Context, records: list[MessageRecord]) -> list[types.Message]:
+    """The messages with their participants' CRM matches, loaded in one batch."""
     scope = await context.scope()
     loaders = await context.loaders()
     people = [(r.sender, *r.to, *r.cc) for r in records]
@@ -159,6 +160,15 @@ async def message_nodes(context: Context, records: list[MessageRecord]) -> list[
     matches = dict(
         zip(wanted, await loaders.crm_match_by_identifier.load_many(wanted), strict=True)
     )
+    return _build_messages(records, people, identifiers, matches)
+
+
+def _build_messages(
+    records: list[MessageRecord],
+    people: list[tuple[ParticipantRecord, ...]],
+    identifiers: list[tuple[Identifier | None, ...]],
+    matches: dict[Identifier, Match],
+) -> list[types.Message]:
     nodes = []
     for record, group, ids in zip(records, people, identifiers, strict=True):
         shown = [

@@ -15,7 +15,7 @@ from typing import Any
 import strawberry
 
 from db.vocabulary import Channel
-from resolvers.context import Context
+from resolvers.context import Context, ViewerScope
 from resolvers.conversations import (
     ConversationFacts,
     conversation_by_key,
@@ -24,7 +24,12 @@ from resolvers.conversations import (
     conversation_node,
     load_facts,
 )
-from resolvers.live import ConversationRecord, conversation_from_json, message_from_json
+from resolvers.live import (
+    ConversationRecord,
+    MessageRecord,
+    conversation_from_json,
+    message_from_json,
+)
 from resolvers.messages import message_nodes
 from schema import inbox as types
 from schema.ids import from_global_id, int_key
@@ -74,9 +79,27 @@ async def _events(context: Context, topic: str) -> AsyncIterator[dict[str, Any]]
             yield event
 
 
-async def _facts_of(context: Context, conversation: ConversationRecord) -> ConversationFacts:
+@dataclass(frozen=True, slots=True)
+class SharedEvent:
+    """What every subscriber of the workspace sees alike: an event's CRM facts and its message."""
+
+    facts: ConversationFacts
+    message: types.Message
+
+
+async def _shared_event(
+    context: Context, conversation: ConversationRecord, message: MessageRecord
+) -> SharedEvent:
     [facts] = await load_facts(context, [conversation])
-    return facts
+    [node] = await message_nodes(context, [message])
+    return SharedEvent(facts, node)
+
+
+async def _event_scope(context: Context, event_id: str) -> ViewerScope:
+    """The viewer's scope as of this event, read once per user and event in this process."""
+    key = f"{event_id}:scope:{context.viewer().user_id}"
+    scope: ViewerScope = await context.services.shared_facts.get(key, context.fresh().scope)
+    return scope
 
 
 async def messages_received(
@@ -85,20 +108,21 @@ async def messages_received(
     identity = context.viewer()
     wanted = EventFilter.from_input(given)
     async for event in _events(context, workspace_messages_topic(identity.workspace_id)):
-        fresh = context.fresh()
-        scope = await fresh.scope()
+        event_id = str(event["event_id"])
+        scope = await _event_scope(context, event_id)
         account = scope.account(int(event["account_id"]))
         if account is None:
             continue
         conversation = conversation_from_json(account, event["conversation"])
         if not wanted.admits(account.id, conversation.channel, conversation.external_id):
             continue
-
-        facts = await context.services.shared_facts.get(
-            str(event["event_id"]), partial(_facts_of, fresh, conversation)
+        message = message_from_json(event["message"])
+        shared: SharedEvent = await context.services.shared_facts.get(
+            event_id, partial(_shared_event, context.fresh(), conversation, message)
         )
-        [message] = await message_nodes(fresh, [message_from_json(event["message"])])
-        yield types.MessageEvent(message=message, conversation=conversation_node(scope, facts))
+        yield types.MessageEvent(
+            message=shared.message, conversation=conversation_node(scope, shared.facts)
+        )
 
 
 async def conversations_updated(
