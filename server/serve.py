@@ -17,7 +17,13 @@ GC_THRESHOLDS = (50_000, 20, 20)
 
 def _server(app: ASGIApp, settings: Settings, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
-        app, host=settings.host, port=port, log_level=settings.log_level.lower(), lifespan="on"
+        app,
+        host=settings.host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+        # A compression context per socket costs more memory than a subscriber's traffic saves.
+        ws_per_message_deflate=False,
     )
     return uvicorn.Server(config)
 
