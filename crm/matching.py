@@ -1,8 +1,8 @@
 """Matching participants' identifiers against a workspace's contacts and companies, in batches.
 
-`resolve` answers for any number of identifiers in two queries: one for contact identifiers of
-every kind (joined with each contact's company) and one for company domains. It reads only, and
-returns plain frozen dataclasses the GraphQL layer can hand out as they are.
+`resolve` answers for any number of identifiers in one query: the UNION of contact identifiers of
+every kind (joined with each contact's company) and company domains. It reads only, and returns
+plain frozen dataclasses the GraphQL layer can hand out as they are.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import reduce
 from itertools import chain
-from operator import or_
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from tortoise.expressions import Q
+from tortoise.connection import get_connection
 
 from crm.normalize import (
     PERSONAL_EMAIL_DOMAINS,
@@ -25,7 +23,8 @@ from crm.normalize import (
     company_domain_of_email,
     email_lookup_values,
 )
-from db.models import CompanyDomain, ContactIdentifier, Workspace
+from db.models import Workspace
+from db.sql import placeholders
 from db.vocabulary import IdentifierKind, MatchMethod
 
 __all__ = [
@@ -138,16 +137,16 @@ def _full_name(first_name: str, last_name: str) -> str:
 def _contact_hit(row: Mapping[str, Any]) -> _ContactHit:
     method = _METHOD_OF_KIND[IdentifierKind(row["kind"])]
     confidence = CONFIDENCE[method]
-    name = _full_name(row["contact__first_name"], row["contact__last_name"])
+    name = _full_name(row["first_name"] or "", row["last_name"] or "")
     contact = Candidate(CandidateKind.CONTACT, row["contact_id"], name, method, confidence)
-    company_id = row["contact__company_id"]
+    company_id = row["company_id"]
     company = (
         None
         if company_id is None
         else Candidate(
             CandidateKind.COMPANY,
             company_id,
-            row["contact__company__name"],
+            row["company_name"],
             MatchMethod.CONTACT_COMPANY,
             confidence,
         )
@@ -155,44 +154,73 @@ def _contact_hit(row: Mapping[str, Any]) -> _ContactHit:
     return _ContactHit(contact, company)
 
 
-async def _contact_hits(
-    workspace_id: int, keys: set[Identifier]
-) -> dict[Identifier, list[_ContactHit]]:
-    if not keys:
-        return {}
-    values_by_kind: dict[IdentifierKind, list[str]] = defaultdict(list)
-    for key in keys:
-        values_by_kind[key.kind].append(key.value)
-    any_key = reduce(
-        or_, (Q(kind=kind, value__in=values) for kind, values in values_by_kind.items())
-    )
-    rows = await ContactIdentifier.filter(any_key, workspace_id=workspace_id).values(
-        "kind",
-        "value",
-        "contact_id",
-        "contact__first_name",
-        "contact__last_name",
-        "contact__company_id",
-        "contact__company__name",
-    )
+_IDENTIFIER_ROWS = """
+SELECT 'IDENTIFIER' AS row_kind, ci.kind, ci.value, ci.contact_id,
+       c.first_name, c.last_name, c.company_id, co.name AS company_name
+FROM contact_identifier ci
+JOIN contact c ON c.id = ci.contact_id
+LEFT JOIN company co ON co.id = c.company_id
+WHERE ci.workspace_id = {workspace} AND ({keys})"""
+_DOMAIN_ROWS = """
+SELECT 'DOMAIN' AS row_kind, NULL AS kind, cd.domain AS value, NULL AS contact_id,
+       NULL AS first_name, NULL AS last_name, cd.company_id, co.name AS company_name
+FROM company_domain cd
+JOIN company co ON co.id = cd.company_id
+WHERE cd.workspace_id = {workspace} AND cd.domain IN ({domains})"""
+
+
+class _Lookup:
+    """One UNION query for contact identifiers (with their contacts' companies) and company
+    domains, with its bind values in order."""
+
+    def __init__(self) -> None:
+        self.selects: list[str] = []
+        self.values: list[Any] = []
+
+    def _marks(self, count: int) -> list[str]:
+        return placeholders(len(self.values) + 1, count)
+
+    def identifiers(self, workspace_id: int, keys: set[Identifier]) -> None:
+        by_kind: dict[IdentifierKind, list[str]] = defaultdict(list)
+        for key in keys:
+            by_kind[key.kind].append(key.value)
+        [workspace] = self._marks(1)
+        self.values.append(workspace_id)
+        clauses = []
+        for kind, values in sorted(by_kind.items()):
+            kind_mark, *value_marks = self._marks(1 + len(values))
+            self.values.extend([kind.value, *values])
+            clauses.append(f"(ci.kind = {kind_mark} AND ci.value IN ({', '.join(value_marks)}))")
+        self.selects.append(_IDENTIFIER_ROWS.format(workspace=workspace, keys=" OR ".join(clauses)))
+
+    def domains(self, workspace_id: int, domains: set[str]) -> None:
+        workspace, *domain_marks = self._marks(1 + len(domains))
+        self.values.extend([workspace_id, *sorted(domains)])
+        self.selects.append(
+            _DOMAIN_ROWS.format(workspace=workspace, domains=", ".join(domain_marks))
+        )
+
+    async def rows(self) -> list[dict[str, Any]]:
+        if not self.selects:
+            return []
+        sql = "\nUNION ALL\n".join(self.selects)
+        return await get_connection("default").execute_query_dict(sql, self.values)
+
+
+def _contact_hits(rows: Iterable[Mapping[str, Any]]) -> dict[Identifier, list[_ContactHit]]:
     hits: dict[Identifier, list[_ContactHit]] = defaultdict(list)
     for row in rows:
         hits[Identifier(IdentifierKind(row["kind"]), row["value"])].append(_contact_hit(row))
     return hits
 
 
-async def _domain_companies(workspace_id: int, domains: set[str]) -> dict[str, Candidate]:
-    if not domains:
-        return {}
-    rows = await CompanyDomain.filter(workspace_id=workspace_id, domain__in=domains).values(
-        "domain", "company_id", "company__name"
-    )
+def _domain_companies(rows: Iterable[Mapping[str, Any]]) -> dict[str, Candidate]:
     confidence = CONFIDENCE[MatchMethod.DOMAIN]
     return {
-        row["domain"]: Candidate(
+        row["value"]: Candidate(
             CandidateKind.COMPANY,
             row["company_id"],
-            row["company__name"],
+            row["company_name"],
             MatchMethod.DOMAIN,
             confidence,
         )
@@ -250,7 +278,7 @@ async def resolve(
     own_identifiers: Iterable[Identifier] = (),
     personal_domains: frozenset[str] = PERSONAL_EMAIL_DOMAINS,
 ) -> dict[Identifier, Match]:
-    """A `Match` for each identifier, in at most two queries however many there are.
+    """A `Match` for each identifier, in one query however many there are (none for none).
 
     Identifiers must be normalised (`crm.normalize`). One of `own_identifiers` (the connected
     accounts' own addresses and numbers, with or without a `+tag`) never matches anything.
@@ -260,13 +288,17 @@ async def resolve(
     own_keys = frozenset(chain.from_iterable(map(lookup_identifiers, own_identifiers)))
     wanted = set(identifiers)
     others = [identifier for identifier in wanted if not _is_own(identifier, own_keys)]
-    contact_hits = await _contact_hits(
-        workspace_id, set(chain.from_iterable(map(lookup_identifiers, others)))
-    )
+    keys = set(chain.from_iterable(map(lookup_identifiers, others)))
     domain_of = {identifier: _company_domain(identifier, personal_domains) for identifier in others}
-    domain_companies = await _domain_companies(
-        workspace_id, {domain for domain in domain_of.values() if domain is not None}
-    )
+    domains = {domain for domain in domain_of.values() if domain is not None}
+    lookup = _Lookup()
+    if keys:
+        lookup.identifiers(workspace_id, keys)
+    if domains:
+        lookup.domains(workspace_id, domains)
+    rows = await lookup.rows()
+    contact_hits = _contact_hits(row for row in rows if row["row_kind"] == "IDENTIFIER")
+    domain_companies = _domain_companies(row for row in rows if row["row_kind"] == "DOMAIN")
     matches = {
         identifier: _match(
             identifier, contact_hits, None if domain is None else domain_companies.get(domain)
