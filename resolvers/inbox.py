@@ -155,7 +155,6 @@ class Lane:
         self.state = state
         self.rows: deque[Row] = deque()
         self.next_upstream: str | None = None
-        self.loaded = False
         self.failure: UnipileError | None = None
 
     @property
@@ -178,7 +177,6 @@ class Lane:
             return
         self.rows = deque(page.rows)
         self.next_upstream = page.next_upstream
-        self.loaded = True
         if not self.rows:
             self._turn_page()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tortoise.expressions import Q
 
-from db.models import Account, User, Workspace
+from db.models import User, Workspace
 from schema.errors import Unauthenticated
 from server.auth import Identity
 
@@ -23,7 +23,3 @@ async def viewer_workspace(identity: Identity) -> Workspace:
 def visible_accounts_query(identity: Identity) -> Q:
     """Accounts the viewer owns, or that are shared with their workspace."""
     return Q(workspace_id=identity.workspace_id) & (Q(owner_id=identity.user_id) | Q(shared=True))
-
-
-async def visible_accounts(identity: Identity) -> list[Account]:
-    return await Account.filter(visible_accounts_query(identity)).order_by("id")
