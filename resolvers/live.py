@@ -291,7 +291,10 @@ def _preview(text: str | None) -> str | None:
     return flat if len(flat) <= PREVIEW_LENGTH else flat[: PREVIEW_LENGTH - 1] + "…"
 
 
-def _participant_json(participant: ParticipantRecord) -> dict[str, Any]:
+# One JSON form of participants and attachments, for the pub/sub and for stored messages alike.
+
+
+def participant_to_json(participant: ParticipantRecord) -> dict[str, Any]:
     return {
         "identifier": participant.identifier,
         "identifier_type": participant.identifier_type,
@@ -301,13 +304,28 @@ def _participant_json(participant: ParticipantRecord) -> dict[str, Any]:
     }
 
 
-def _participant_from_json(data: Mapping[str, Any]) -> ParticipantRecord:
+def participant_from_json(
+    data: Mapping[str, Any], role: ParticipantRole | None = None
+) -> ParticipantRecord:
+    """`role`, when given, is the one the participant has where it is read from (a stored
+    message's sender is FROM whatever was written)."""
+    display_name = data.get("display_name")
     return ParticipantRecord(
-        identifier=str(data["identifier"]),
-        identifier_type=str(data["identifier_type"]),
-        display_name=data.get("display_name"),
-        role=ParticipantRole(data["role"]),
-        is_self=bool(data["is_self"]),
+        identifier=str(data.get("identifier", "")),
+        identifier_type=str(data.get("identifier_type", "")),
+        display_name=None if display_name is None else str(display_name),
+        role=role or ParticipantRole(data["role"]),
+        is_self=bool(data.get("is_self", False)),
+    )
+
+
+def attachment_to_json(attachment: AttachmentRecord) -> dict[str, Any]:
+    return {"name": attachment.name, "size": attachment.size, "mime_type": attachment.mime_type}
+
+
+def attachment_from_json(data: Mapping[str, Any]) -> AttachmentRecord:
+    return AttachmentRecord(
+        name=data.get("name"), size=data.get("size"), mime_type=data.get("mime_type")
     )
 
 
@@ -324,7 +342,7 @@ def conversation_to_json(record: ConversationRecord) -> dict[str, Any]:
         "has_attachments": record.has_attachments,
         "participants": None
         if record.participants is None
-        else [_participant_json(p) for p in record.participants],
+        else [participant_to_json(p) for p in record.participants],
     }
 
 
@@ -343,7 +361,7 @@ def conversation_from_json(account: Account, data: Mapping[str, Any]) -> Convers
         has_attachments=bool(data["has_attachments"]),
         participants=None
         if participants is None
-        else tuple(_participant_from_json(p) for p in participants),
+        else tuple(participant_from_json(p) for p in participants),
     )
 
 
@@ -352,17 +370,15 @@ def message_to_json(record: MessageRecord) -> dict[str, Any]:
         "account_id": record.account_id,
         "conversation_external_id": record.conversation_external_id,
         "external_id": record.external_id,
-        "sender": _participant_json(record.sender),
-        "to": [_participant_json(p) for p in record.to],
-        "cc": [_participant_json(p) for p in record.cc],
+        "sender": participant_to_json(record.sender),
+        "to": [participant_to_json(p) for p in record.to],
+        "cc": [participant_to_json(p) for p in record.cc],
         "direction": record.direction.value,
         "text": record.text,
         "html": record.html,
         "sent_at": record.sent_at,
         "is_read": record.is_read,
-        "attachments": [
-            {"name": a.name, "size": a.size, "mime_type": a.mime_type} for a in record.attachments
-        ],
+        "attachments": [attachment_to_json(a) for a in record.attachments],
     }
 
 
@@ -371,16 +387,13 @@ def message_from_json(data: Mapping[str, Any]) -> MessageRecord:
         account_id=int(data["account_id"]),
         conversation_external_id=str(data["conversation_external_id"]),
         external_id=str(data["external_id"]),
-        sender=_participant_from_json(data["sender"]),
-        to=tuple(_participant_from_json(p) for p in data["to"]),
-        cc=tuple(_participant_from_json(p) for p in data["cc"]),
+        sender=participant_from_json(data["sender"]),
+        to=tuple(participant_from_json(p) for p in data["to"]),
+        cc=tuple(participant_from_json(p) for p in data["cc"]),
         direction=Direction(data["direction"]),
         text=data.get("text"),
         html=data.get("html"),
         sent_at=datetime.fromisoformat(str(data["sent_at"])),
         is_read=bool(data["is_read"]),
-        attachments=tuple(
-            AttachmentRecord(name=a.get("name"), size=a.get("size"), mime_type=a.get("mime_type"))
-            for a in data["attachments"]
-        ),
+        attachments=tuple(attachment_from_json(a) for a in data["attachments"]),
     )

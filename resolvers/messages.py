@@ -14,11 +14,12 @@ from resolvers.context import Context
 from resolvers.conversations import participant, upstream_error
 from resolvers.conversations import participant_identifier as identifier_of
 from resolvers.live import (
-    AttachmentRecord,
     MessageRecord,
     ParticipantRecord,
+    attachment_from_json,
     message_from_chat_message,
     message_from_email,
+    participant_from_json,
 )
 from schema import inbox as types
 from schema.errors import BadUserInput
@@ -74,34 +75,21 @@ async def _live_page(
     ], messages.cursor
 
 
-def _participant_record(data: dict[str, object], role: ParticipantRole) -> ParticipantRecord:
-    return ParticipantRecord(
-        identifier=str(data.get("identifier", "")),
-        identifier_type=str(data.get("identifier_type", "")),
-        display_name=None if data.get("display_name") is None else str(data["display_name"]),
-        role=role,
-        is_self=bool(data.get("is_self", False)),
-    )
-
-
 def stored_record(message: StoredMessage, account_id: int, external_id: str) -> MessageRecord:
     recipients = message.recipients or {}
     return MessageRecord(
         account_id=account_id,
         conversation_external_id=external_id,
         external_id=message.external_id,
-        sender=_participant_record(message.sender, ParticipantRole.FROM),
-        to=tuple(_participant_record(p, ParticipantRole.TO) for p in recipients.get("to", [])),
-        cc=tuple(_participant_record(p, ParticipantRole.CC) for p in recipients.get("cc", [])),
+        sender=participant_from_json(message.sender, ParticipantRole.FROM),
+        to=tuple(participant_from_json(p, ParticipantRole.TO) for p in recipients.get("to", [])),
+        cc=tuple(participant_from_json(p, ParticipantRole.CC) for p in recipients.get("cc", [])),
         direction=Direction(message.direction),
         text=message.text,
         html=message.html,
         sent_at=message.sent_at,
         is_read=message.is_read,
-        attachments=tuple(
-            AttachmentRecord(name=a.get("name"), size=a.get("size"), mime_type=a.get("mime_type"))
-            for a in message.attachments
-        ),
+        attachments=tuple(attachment_from_json(a) for a in message.attachments),
     )
 
 

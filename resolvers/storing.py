@@ -29,11 +29,13 @@ from resolvers.live import (
     ConversationRecord,
     MessageRecord,
     ParticipantRecord,
+    attachment_to_json,
     attendee_participants,
     conversation_from_chat,
     conversation_from_thread,
     message_from_chat_message,
     message_from_email,
+    participant_to_json,
 )
 from unipile import Email, NotFoundError, Page, UnipileClient
 
@@ -293,29 +295,21 @@ async def _add_participants(
     await ConversationParticipant.bulk_create(new.values())
 
 
-def _person(participant: ParticipantRecord) -> dict[str, Any]:
-    return {
-        "identifier": participant.identifier,
-        "identifier_type": participant.identifier_type,
-        "display_name": participant.display_name,
-        "is_self": participant.is_self,
-    }
-
-
 def _message_row(conversation_id: int, record: MessageRecord) -> Message:
     return Message(
         conversation_id=conversation_id,
         external_id=record.external_id,
-        sender=_person(record.sender),
-        recipients={"to": [_person(p) for p in record.to], "cc": [_person(p) for p in record.cc]},
+        sender=participant_to_json(record.sender),
+        recipients={
+            "to": [participant_to_json(p) for p in record.to],
+            "cc": [participant_to_json(p) for p in record.cc],
+        },
         direction=record.direction,
         text=record.text,
         html=record.html,
         sent_at=record.sent_at,
         is_read=record.is_read,
-        attachments=[
-            {"name": a.name, "size": a.size, "mime_type": a.mime_type} for a in record.attachments
-        ],
+        attachments=[attachment_to_json(a) for a in record.attachments],
     )
 
 
