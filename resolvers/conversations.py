@@ -83,12 +83,8 @@ class InboxFilter:
         if given is None:
             return cls()
         return cls(
-            account_ids=None
-            if given.account_ids is None
-            else frozenset(int_key(i, "Account") for i in given.account_ids),
-            channels=None
-            if given.channels is None
-            else frozenset(Channel(c) for c in given.channels),
+            account_ids=account_keys(given.account_ids),
+            channels=channel_set(given.channels),
             unread=given.unread,
             matched=given.matched,
             stored=given.stored,
@@ -125,6 +121,15 @@ class InboxFilter:
             and (self.channels is None or account.channel in self.channels)
             and (self.folder is None or account.channel is Channel.EMAIL)
         )
+
+
+def account_keys(ids: list[strawberry.ID] | None) -> frozenset[int] | None:
+    """The primary keys of a filter's Account ids; None: no filter."""
+    return None if ids is None else frozenset(int_key(i, "Account") for i in ids)
+
+
+def channel_set(channels: list[Channel] | None) -> frozenset[Channel] | None:
+    return None if channels is None else frozenset(Channel(c) for c in channels)
 
 
 def _link_target(global_id: str) -> tuple[CandidateKind, int]:

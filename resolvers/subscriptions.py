@@ -18,6 +18,8 @@ from db.vocabulary import Channel
 from resolvers.context import Context, ViewerScope
 from resolvers.conversations import (
     ConversationFacts,
+    account_keys,
+    channel_set,
     conversation_by_key,
     conversation_id,
     conversation_key,
@@ -32,7 +34,7 @@ from resolvers.live import (
 )
 from resolvers.messages import message_nodes
 from schema import inbox as types
-from schema.ids import from_global_id, int_key
+from schema.ids import from_global_id
 from schema.viewer import Account
 from server.topics import (
     workspace_accounts_topic,
@@ -57,12 +59,8 @@ class EventFilter:
             conversation = conversation_key(key) if type_name == "Conversation" else None
         return cls(
             conversation=conversation,
-            account_ids=None
-            if given.account_ids is None
-            else frozenset(int_key(i, "Account") for i in given.account_ids),
-            channels=None
-            if given.channels is None
-            else frozenset(Channel(c) for c in given.channels),
+            account_ids=account_keys(given.account_ids),
+            channels=channel_set(given.channels),
         )
 
     def admits(self, account_id: int, channel: Channel, external_id: str) -> bool:
