@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -88,6 +89,24 @@ async def a_whatsapp_chat(inbox: Inbox) -> str:
     return str(next(e["node"]["externalId"] for e in edges if not e["node"]["isGroup"]))
 
 
+async def message_webhook(inbox: Inbox, text: str) -> tuple[str, dict[str, Any]]:
+    """A new message in one of bob's chats, and the webhook UniPile would send for it (the
+    sandbox delivers none itself: no webhook is registered with it)."""
+    chat_id = await a_whatsapp_chat(inbox)
+    async with httpx.AsyncClient() as http:
+        body = {"account_id": WHATSAPP, "chat_id": chat_id, "text": text}
+        sent = (await http.post(f"{inbox.sandbox}/_sandbox/messages", json=body)).json()
+    payload = {
+        "event": "message_received",
+        "account_id": WHATSAPP,
+        "chat_id": chat_id,
+        "message_id": sent["id"],
+        "message": text,
+        "sender": {"attendee_name": "X", "attendee_provider_id": sent["sender_id"]},
+    }
+    return chat_id, payload
+
+
 def wait_ready(url: str, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -104,22 +123,7 @@ async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(
     inbox: Inbox, servers: list[str]
 ) -> None:
     process_a, process_b = servers
-    chat_id = await a_whatsapp_chat(inbox)
-    async with httpx.AsyncClient() as http:
-        sent = (
-            await http.post(
-                f"{inbox.sandbox}/_sandbox/messages",
-                json={"account_id": WHATSAPP, "chat_id": chat_id, "text": "across"},
-            )
-        ).json()
-    payload = {
-        "event": "message_received",
-        "account_id": WHATSAPP,
-        "chat_id": chat_id,
-        "message_id": sent["id"],
-        "message": "across",
-        "sender": {"attendee_name": "X", "attendee_provider_id": sent["sender_id"]},
-    }
+    chat_id, payload = await message_webhook(inbox, "across")
     async with subscribe(process_b, inbox.tokens["bob"], MESSAGES) as live:
         started = time.monotonic()
         async with httpx.AsyncClient() as http:
@@ -137,20 +141,7 @@ async def test_a_webhook_on_one_process_reaches_a_subscriber_on_the_other(
 async def test_one_webhook_delivered_to_both_processes_is_published_once(
     inbox: Inbox, servers: list[str]
 ) -> None:
-    chat_id = await a_whatsapp_chat(inbox)
-    async with httpx.AsyncClient() as http:
-        sent = (
-            await http.post(
-                f"{inbox.sandbox}/_sandbox/messages",
-                json={"account_id": WHATSAPP, "chat_id": chat_id, "text": "twice"},
-            )
-        ).json()
-    payload = {
-        "event": "message_received",
-        "account_id": WHATSAPP,
-        "chat_id": chat_id,
-        "message_id": sent["id"],
-    }
+    _, payload = await message_webhook(inbox, "twice")
     headers = {"Unipile-Auth": WEBHOOK_SECRET}
     async with subscribe(servers[1], inbox.tokens["bob"], MESSAGES) as live:
         async with httpx.AsyncClient() as http:
