@@ -28,6 +28,7 @@ from db.vocabulary import (
     NeverStoreKind,
     ParticipantRole,
     ReceiptState,
+    Role,
     StoragePolicy,
     StorageReason,
 )
@@ -64,6 +65,9 @@ class User(Model):
     workspace_id: int
     email = fields.CharField(max_length=320, unique=True)
     name = fields.CharField(max_length=200)
+    role = fields.CharEnumField(Role, max_length=8, default=Role.MEMBER)
+    # A disabled user's tokens are refused; the row stays for the links and sends it authored.
+    is_active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -24,6 +24,13 @@ class Channel(StrEnum):
         return self is Channel.EMAIL
 
 
+class Role(StrEnum):
+    """What a user may do in their workspace: an ADMIN also acts on the workspace as a whole."""
+
+    ADMIN = "ADMIN"
+    MEMBER = "MEMBER"
+
+
 class AccountStatus(StrEnum):
     """A connected account's state, as UniPile's account-status events name it."""
 

@@ -27,7 +27,7 @@ from db.models import (
     User,
     Workspace,
 )
-from db.vocabulary import IdentifierKind, channel_for_provider
+from db.vocabulary import IdentifierKind, Role, channel_for_provider
 from server.auth import Identity, issue_token
 from server.settings import Settings
 from unipile import Account as UnipileAccount
@@ -38,6 +38,7 @@ DEMO_USERS = {
     "alice": ("alice@demo.switchboard.test", "Alice Martin"),
     "bob": ("bob@demo.switchboard.test", "Bob Laurent"),
 }
+DEMO_ROLES = {"alice": Role.ADMIN, "bob": Role.MEMBER}
 DEMO_TOKEN_TTL = timedelta(days=7)
 
 
@@ -68,7 +69,8 @@ async def load_demo(seed: int) -> DemoSummary:
             slug=DEMO_SLUG, defaults={"name": "Demo", "default_region": DEMO_DEFAULT_REGION}
         )
         users = {
-            key: await _user(workspace, email, name) for key, (email, name) in DEMO_USERS.items()
+            key: await _user(workspace, email, name, DEMO_ROLES[key])
+            for key, (email, name) in DEMO_USERS.items()
         }
         for account in demo.accounts:
             await _account(workspace, users[account.owner], account)
@@ -84,8 +86,10 @@ async def load_demo(seed: int) -> DemoSummary:
     )
 
 
-async def _user(workspace: Workspace, email: str, name: str) -> User:
-    user, _ = await User.get_or_create(email=email, defaults={"workspace": workspace, "name": name})
+async def _user(workspace: Workspace, email: str, name: str, role: Role) -> User:
+    user, _ = await User.update_or_create(
+        email=email, defaults={"workspace": workspace, "name": name, "role": role}
+    )
     return user
 
 
