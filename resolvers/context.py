@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.errors import SwitchboardError, Unauthenticated
 from crm import Identifier, StorageRules, load_storage_rules
 from db.models import Account, Workspace
 from db.vocabulary import IdentifierKind, StorageReason
@@ -21,7 +22,6 @@ from resolvers.loaders import (
     SharedResults,
 )
 from resolvers.viewer import visible_accounts_query
-from schema.errors import SwitchboardError, Unauthenticated
 from server.auth import Identity
 
 if TYPE_CHECKING:

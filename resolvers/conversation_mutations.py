@@ -13,6 +13,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from core.errors import BadUserInput, Forbidden, NotFound
 from crm import CandidateKind, Rejected, classify_participant, normalize_never_store_value
 from db.models import (
     Account,
@@ -28,7 +29,6 @@ from db.vocabulary import Channel, IdentifierKind, LinkSource, NeverStoreKind, S
 from resolvers.context import Context
 from resolvers.conversations import conversation_key, upstream_error
 from resolvers.storing import StoreResult, store_conversation
-from schema.errors import BadUserInput, Forbidden, NotFound
 from schema.ids import from_global_id, int_key
 from server.topics import workspace_conversations_topic
 from unipile import NotFoundError, UnipileError

@@ -13,6 +13,13 @@ from dataclasses import dataclass
 import orjson
 import strawberry
 
+from core.errors import (
+    AccountDisconnected,
+    BadUserInput,
+    SwitchboardError,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+)
 from crm import (
     CONFIDENCE,
     Candidate,
@@ -46,13 +53,6 @@ from resolvers.live import (
     conversation_from_thread,
 )
 from schema import inbox as types
-from schema.errors import (
-    AccountDisconnected,
-    BadUserInput,
-    SwitchboardError,
-    UpstreamRateLimited,
-    UpstreamUnavailable,
-)
 from schema.ids import from_global_id, int_key, to_global_id
 from schema.pagination import PageInfo, encode_offset_cursor, start_offset, validate_first
 from schema.viewer import Account

@@ -25,6 +25,7 @@ from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from core.errors import BadUserInput, NotFound
 from crm import (
     Candidate,
     CandidateKind,
@@ -60,7 +61,6 @@ from db.vocabulary import (
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key, conversation_key
 from resolvers.crm import CompanyByIdLoader, CompanyRecord, ContactByIdLoader, ContactRecord
-from schema.errors import BadUserInput, NotFound
 from schema.ids import from_global_id, int_key
 
 __all__ = [

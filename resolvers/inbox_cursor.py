@@ -17,7 +17,7 @@ from datetime import datetime
 
 import orjson
 
-from schema.errors import BadUserInput
+from core.errors import BadUserInput
 
 CURSOR_VERSION = 1
 THREAD_HASH_BYTES = 8

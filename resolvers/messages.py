@@ -7,6 +7,7 @@ import binascii
 
 import strawberry
 
+from core.errors import BadUserInput
 from crm import Identifier, Match
 from db.models import Message as StoredMessage
 from db.vocabulary import Channel, Direction, ParticipantRole
@@ -22,7 +23,6 @@ from resolvers.live import (
     participant_from_json,
 )
 from schema import inbox as types
-from schema.errors import BadUserInput
 from schema.ids import to_global_id
 from schema.pagination import PageInfo, decode_offset_cursor, encode_offset_cursor, validate_first
 from unipile import NotFoundError, UnipileError

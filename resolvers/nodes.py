@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from core.errors import BadUserInput
 from db.models import User as UserModel
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key, conversation_key
 from resolvers.crm import CompanyByIdLoader, ContactByIdLoader
 from resolvers.messages import message_by_key
 from schema.crm import company_node, contact_node
-from schema.errors import BadUserInput
 from schema.ids import from_global_id
 from schema.node import Node
 from schema.viewer import Account, User, Workspace

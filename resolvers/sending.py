@@ -11,13 +11,13 @@ from collections.abc import Sequence
 
 from tortoise.exceptions import IntegrityError
 
+from core.errors import BadUserInput, Conflict, NotFound, SwitchboardError
 from db.models import Account, OutboundMessage
 from db.vocabulary import Channel
 from resolvers.context import Context
 from resolvers.conversations import upstream_error
 from resolvers.live import MessageRecord, is_own, message_from_chat_message, message_from_email
 from resolvers.storing import append_message
-from schema.errors import BadUserInput, Conflict, NotFound, SwitchboardError
 from unipile import (
     Email,
     EmailAttendee,

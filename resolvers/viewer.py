@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tortoise.expressions import Q
 
+from core.errors import Unauthenticated
 from db.models import User, Workspace
-from schema.errors import Unauthenticated
 from server.auth import Identity
 
 

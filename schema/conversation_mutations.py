@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import strawberry
 from strawberry.types import Info
 
+from core.errors import BadUserInput, SwitchboardError
 from db.models import Account
 from db.vocabulary import StorageReason
 from resolvers import conversation_mutations as actions
@@ -15,7 +16,6 @@ from resolvers.context import Context
 from resolvers.conversations import conversation_by_key
 from resolvers.live import MessageRecord
 from resolvers.messages import message_nodes
-from schema.errors import BadUserInput, SwitchboardError
 from schema.inbox import Conversation, Message
 from schema.mutation_errors import MutationError
 

@@ -12,6 +12,7 @@ from typing import TypeVar
 import strawberry
 from strawberry.types import Info
 
+from core.errors import SwitchboardError, Unauthenticated
 from crm import StorageRules as Rules
 from db import vocabulary
 from db.vocabulary import IdentifierKind
@@ -19,7 +20,6 @@ from resolvers import crm_mutations
 from resolvers.context import Context
 from resolvers.crm import CompanyRecord, ContactRecord
 from schema.crm import Company, Contact
-from schema.errors import SwitchboardError, Unauthenticated
 from schema.mutation_errors import MutationError
 
 T = TypeVar("T")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from schema.errors import BadUserInput
+from core.errors import BadUserInput
 
 
 def to_global_id(type_name: str, key: str | int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.errors import ErrorCode, SwitchboardError
+from core.errors import ErrorCode, SwitchboardError
 
 strawberry.enum(ErrorCode, description="Stable codes of expected failures.")
 

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from schema.errors import BadUserInput
+from core.errors import BadUserInput
 
 MAX_PAGE_SIZE = 100
 # Beyond any real list; keeps a forged cursor from overflowing the database's OFFSET.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from core.errors import BadUserInput
 from resolvers import viewer as viewer_resolvers
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key, conversation_key, inbox_connection
 from resolvers.nodes import resolve_node
 from schema.crm import CrmQuery
-from schema.errors import BadUserInput
 from schema.ids import from_global_id
 from schema.inbox import Conversation, ConversationConnection, ConversationFilter
 from schema.node import Node

@@ -10,7 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
 from strawberry.extensions.query_depth_limiter import create_validator
 
-from schema.errors import ErrorCode, is_unexpected
+from core.errors import ErrorCode, is_unexpected
 from schema.extensions import CostReport, PartialErrors
 from schema.mutation import Mutation
 from schema.query import Query

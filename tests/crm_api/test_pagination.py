@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from schema.errors import BadUserInput
+from core.errors import BadUserInput
 from schema.pagination import (
     MAX_OFFSET,
     decode_offset_cursor,
