@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.errors import SwitchboardError, Unauthenticated
-from crm import Identifier, StorageRules, load_storage_rules
-from db.models import Account, Workspace
-from db.vocabulary import IdentifierKind, StorageReason
+from core.errors import Forbidden, SwitchboardError, Unauthenticated
+from crm import StorageRules, load_storage_rules
+from db.vocabulary import StorageReason
 from resolvers.loaders import (
     AttendeeCache,
     AttendeesByChatLoader,
@@ -21,7 +20,7 @@ from resolvers.loaders import (
     Loaders,
     SharedResults,
 )
-from resolvers.viewer import visible_accounts_query
+from resolvers.viewer import ViewerScope, load_viewer_scope
 from server.auth import Identity
 
 if TYPE_CHECKING:
@@ -48,29 +47,6 @@ class Services:
     shared_facts: SharedResults[Any] = field(default_factory=SharedResults)
 
 
-@dataclass(frozen=True, slots=True)
-class ViewerScope:
-    """The viewer's workspace and the accounts they may see, read once per request."""
-
-    identity: Identity
-    workspace: Workspace | None
-    accounts: tuple[Account, ...]
-
-    @property
-    def region(self) -> str | None:
-        return self.workspace.default_region if self.workspace else None
-
-    def own_identifiers(self) -> list[Identifier]:
-        return [
-            Identifier(IdentifierKind(entry["kind"]), str(entry["value"]))
-            for account in self.accounts
-            for entry in account.own_identifiers
-        ]
-
-    def account(self, account_id: int) -> Account | None:
-        return next((account for account in self.accounts if account.id == account_id), None)
-
-
 @dataclass(slots=True)
 class Context:
     request: Request | WebSocket | None
@@ -93,16 +69,30 @@ class Context:
             raise Unauthenticated(self.auth_problem)
         return self.identity
 
+    def require_admin(self) -> Identity:
+        """The viewer, who must be an ADMIN of their workspace (verified by `authenticate`)."""
+        identity = self.viewer()
+        if not identity.is_admin:
+            raise Forbidden("only a workspace admin may do this")
+        return identity
+
+    async def authenticate(self) -> None:
+        """Verify, once, that the token's user still exists and is active, reading their role and
+        scope with it; a token whose user is gone leaves the context unauthenticated."""
+        if self.identity is None or self._scope is not None:
+            return
+        scope = await load_viewer_scope(self.identity)
+        if scope is None:
+            self.identity = None
+            self.auth_problem = "the token's user no longer exists or is disabled"
+            return
+        self._scope = scope
+        self.identity = scope.identity
+
     async def scope(self) -> ViewerScope:
-        if self._scope is None:
-            identity = self.viewer()
-            accounts = (
-                await Account.filter(visible_accounts_query(identity))
-                .select_related("workspace")
-                .order_by("id")
-            )
-            workspace = accounts[0].workspace if accounts else None
-            self._scope = ViewerScope(identity, workspace, tuple(accounts))
+        await self.authenticate()
+        self.viewer()
+        assert self._scope is not None, "an authenticated context has its scope"
         return self._scope
 
     async def loaders(self) -> Loaders:

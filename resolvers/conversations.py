@@ -41,7 +41,7 @@ from db.vocabulary import (
     MatchMethod,
     StorageReason,
 )
-from resolvers.context import Context, ViewerScope
+from resolvers.context import Context
 from resolvers.conversation_state import ConversationState, LinkRecord
 from resolvers.inbox import InboxPage, PushedDown, read_inbox
 from resolvers.inbox_cursor import InboxCursor, decode_cursor, encode_cursor
@@ -52,6 +52,7 @@ from resolvers.live import (
     conversation_from_chat,
     conversation_from_thread,
 )
+from resolvers.viewer import ViewerScope
 from schema import inbox as types
 from schema.ids import from_global_id, int_key, to_global_id
 from schema.pagination import PageInfo, encode_offset_cursor, start_offset, validate_first

@@ -15,7 +15,7 @@ from typing import Any
 import strawberry
 
 from db.vocabulary import Channel
-from resolvers.context import Context, ViewerScope
+from resolvers.context import Context
 from resolvers.conversations import (
     ConversationFacts,
     account_keys,
@@ -33,6 +33,7 @@ from resolvers.live import (
     message_from_json,
 )
 from resolvers.messages import message_nodes
+from resolvers.viewer import ViewerScope
 from schema import inbox as types
 from schema.ids import from_global_id
 from schema.viewer import Account

@@ -1,25 +1,91 @@
-"""The viewer, their workspace and the accounts they may see."""
+"""The viewer: the token's user verified against the database, their workspace and the accounts
+they may see, read together in one query per operation."""
 
 from __future__ import annotations
 
-from tortoise.expressions import Q
+from dataclasses import dataclass, replace
+from typing import Any
+
+from tortoise.connection import get_connection
 
 from core.errors import Unauthenticated
-from db.models import User, Workspace
+from crm import Identifier
+from db.models import Account, User, Workspace
+from db.sql import placeholders
+from db.vocabulary import IdentifierKind, Role
 from server.auth import Identity
+
+# One round trip: the user must exist in the token's workspace and be active; the accounts are
+# those they own and those the workspace shares. A user without accounts still gives one row.
+_SCOPE_SQL = """
+SELECT u.role AS viewer_role, w.id AS w_id, w.name AS w_name, w.slug AS w_slug,
+       w.default_region AS w_default_region, w.created_at AS w_created_at, a.*
+FROM "user" u
+JOIN workspace w ON w.id = u.workspace_id
+LEFT JOIN account a ON a.workspace_id = u.workspace_id AND (a.owner_id = u.id OR a.shared)
+WHERE u.id = {} AND u.workspace_id = {} AND u.is_active
+ORDER BY a.id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerScope:
+    """The verified viewer (their role included), their workspace and the accounts they may see."""
+
+    identity: Identity
+    workspace: Workspace
+    accounts: tuple[Account, ...]
+
+    @property
+    def region(self) -> str:
+        return self.workspace.default_region
+
+    def own_identifiers(self) -> list[Identifier]:
+        return [
+            Identifier(IdentifierKind(entry["kind"]), str(entry["value"]))
+            for account in self.accounts
+            for entry in account.own_identifiers
+        ]
+
+    def account(self, account_id: int) -> Account | None:
+        return next((account for account in self.accounts if account.id == account_id), None)
+
+
+async def load_viewer_scope(identity: Identity) -> ViewerScope | None:
+    """The scope of the token's user; None when the user no longer exists or is disabled."""
+    sql = _SCOPE_SQL.format(*placeholders(1, 2))
+    rows = await get_connection("default").execute_query_dict(
+        sql, [identity.user_id, identity.workspace_id]
+    )
+    if not rows:
+        return None
+    first = rows[0]
+    workspace = _workspace(first)
+    accounts = tuple(_account(row, workspace) for row in rows if row["id"] is not None)
+    verified = replace(identity, role=Role(first["viewer_role"]))
+    return ViewerScope(verified, workspace, accounts)
+
+
+def _workspace(row: dict[str, Any]) -> Workspace:
+    return Workspace._init_from_db(
+        id=row["w_id"],
+        name=row["w_name"],
+        slug=row["w_slug"],
+        default_region=row["w_default_region"],
+        created_at=row["w_created_at"],
+    )
+
+
+def _account(row: dict[str, Any], workspace: Workspace) -> Account:
+    account = Account._init_from_db(**row)
+    account.workspace = workspace
+    return account
 
 
 async def viewer_user(identity: Identity) -> User:
-    user = await User.get_or_none(id=identity.user_id, workspace_id=identity.workspace_id)
+    user = await User.get_or_none(
+        id=identity.user_id, workspace_id=identity.workspace_id, is_active=True
+    )
     if user is None:
-        raise Unauthenticated("the token's user no longer exists")
+        raise Unauthenticated("the token's user no longer exists or is disabled")
     return user
-
-
-async def viewer_workspace(identity: Identity) -> Workspace:
-    return await Workspace.get(id=identity.workspace_id)
-
-
-def visible_accounts_query(identity: Identity) -> Q:
-    """Accounts the viewer owns, or that are shared with their workspace."""
-    return Q(workspace_id=identity.workspace_id) & (Q(owner_id=identity.user_id) | Q(shared=True))

@@ -1,4 +1,4 @@
-"""Schema extensions: partial errors, and the cost report."""
+"""Schema extensions: authentication, partial errors, and the cost report."""
 
 from __future__ import annotations
 
@@ -11,6 +11,17 @@ from strawberry.extensions import SchemaExtension
 
 from db.metrics import count_queries
 from unipile import count_requests
+
+
+class Authenticate(SchemaExtension):
+    """Verifies the token's user in the database before any resolver runs, so a deleted or
+    disabled user is refused on every operation, whatever fields it asks for."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        authenticate = getattr(self.execution_context.context, "authenticate", None)
+        if authenticate is not None:
+            await authenticate()
+        yield
 
 
 class PartialErrors(SchemaExtension):

@@ -23,10 +23,9 @@ MAX_NODES = 100
 class Query(CrmQuery):
     @strawberry.field(description="The authenticated user and their workspace.")
     async def viewer(self, info: Info[Context, None]) -> Viewer:
-        identity = info.context.viewer()
-        user = await viewer_resolvers.viewer_user(identity)
-        workspace = await viewer_resolvers.viewer_workspace(identity)
-        return Viewer(user=User.from_model(user), workspace=Workspace.from_model(workspace))
+        scope = await info.context.scope()
+        user = await viewer_resolvers.viewer_user(scope.identity)
+        return Viewer(user=User.from_model(user), workspace=Workspace.from_model(scope.workspace))
 
     @strawberry.field(
         description="The accounts the viewer may use: their own and those the workspace shares."

@@ -11,7 +11,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, V
 from strawberry.extensions.query_depth_limiter import create_validator
 
 from core.errors import ErrorCode, is_unexpected
-from schema.extensions import CostReport, PartialErrors
+from schema.extensions import Authenticate, CostReport, PartialErrors
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
@@ -54,6 +54,7 @@ class LimitQueryDepth(AddValidationRules):
 def build_schema(*, report_cost: bool = False) -> strawberry.Schema:
     extensions: list[Any] = [
         MaskUnexpectedErrors,
+        Authenticate,
         PartialErrors,
         LimitQueryDepth,
         lambda: ParserCache(maxsize=256),

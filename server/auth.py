@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from db.vocabulary import Role
+
 ALGORITHM = "HS256"
 BEARER_PREFIX = "bearer "
 
@@ -17,8 +19,16 @@ class AuthenticationError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Identity:
+    """Who a token names. `role` is not in the token: it is read from the user's row when the
+    request verifies that the user still exists and is active."""
+
     user_id: int
     workspace_id: int
+    role: Role = Role.MEMBER
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
 
 
 def issue_token(identity: Identity, key: str, ttl: timedelta, now: datetime | None = None) -> str:

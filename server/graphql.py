@@ -43,6 +43,11 @@ class GraphQLView(GraphQL[Context, None]):
             raise ConnectionRejectionError(
                 {"message": str(problem), "code": "UNAUTHENTICATED"}
             ) from None
+        await context.authenticate()
+        if context.identity is None:
+            raise ConnectionRejectionError(
+                {"message": context.auth_problem, "code": "UNAUTHENTICATED"}
+            )
         acknowledged: UnsetType = UNSET
         return acknowledged
 
