@@ -12,7 +12,10 @@ from unipile.sandbox.demo import (
     DemoCompany,
     DemoContact,
     DemoCrm,
+    Owner,
+    build_bulk_mailbox,
     build_demo,
+    build_rival,
 )
 from unipile.sandbox.settings import SandboxSettings
 
@@ -23,8 +26,11 @@ __all__ = [
     "DemoCompany",
     "DemoContact",
     "DemoCrm",
+    "Owner",
     "SandboxSettings",
+    "build_bulk_mailbox",
     "build_demo",
+    "build_rival",
     "create_sandbox_app",
     "run_sandbox",
 ]

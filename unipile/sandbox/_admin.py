@@ -36,9 +36,13 @@ async def get_stats(request: Request) -> JSONResponse:
     return ok(sandbox(request).stats.as_json())
 
 
+async def get_account_stats(request: Request) -> JSONResponse:
+    return ok(sandbox(request).stats.accounts_json())
+
+
 async def reset_stats(request: Request) -> JSONResponse:
     stats = sandbox(request).stats
-    stats.counts.clear()
+    stats.reset()
     return ok(stats.as_json())
 
 
@@ -48,5 +52,6 @@ ROUTES = [
     Route("/_sandbox/faults", get_faults),
     Route("/_sandbox/faults", set_faults, methods=["POST"]),
     Route("/_sandbox/stats", get_stats),
+    Route("/_sandbox/stats/accounts", get_account_stats),
     Route("/_sandbox/stats/reset", reset_stats, methods=["POST"]),
 ]

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from unipile.sandbox._http import form, json_body, listing, ok, sandbox
-from unipile.sandbox._paging import by_date, by_id, list_query, page
+from unipile.sandbox._paging import by_date, by_id, list_query, page, page_in_order
 from unipile.sandbox._problems import ApiError, invalid, missing, not_found
 from unipile.sandbox._shapes import JSON, email_attendee, email_meta, new_id
 from unipile.sandbox._webhooks import WebhookRecord
@@ -35,13 +35,16 @@ def _path(request: Request, name: str) -> str:
 
 
 async def list_accounts(request: Request) -> JSONResponse:
-    query = list_query(request.query_params, ())
-    items, cursor = page(sandbox(request).store.accounts.values(), query, by_id)
+    box, query = sandbox(request), list_query(request.query_params, ())
+    box.touch(None)
+    items, cursor = page(box.store.accounts.values(), query, by_id)
     return listing("Account", items, cursor)
 
 
 async def get_account(request: Request) -> JSONResponse:
-    return ok(sandbox(request).store.account(_path(request, "account_id")))
+    box, account_id = sandbox(request), _path(request, "account_id")
+    box.touch(account_id)
+    return ok(box.store.account(account_id))
 
 
 async def list_chats(request: Request) -> JSONResponse:
@@ -98,6 +101,7 @@ async def list_chat_attendees(request: Request) -> JSONResponse:
 async def list_account_attendees(request: Request) -> JSONResponse:
     box, query = sandbox(request), list_query(request.query_params, ("account_id",))
     account_id = query.filters.get("account_id")
+    box.touch(account_id)
     if account_id is not None:
         box.require_connected(box.store.account(account_id)["id"])
     attendees = (a for a in box.store.attendees.values() if account_id in (None, a["account_id"]))
@@ -116,8 +120,9 @@ async def list_emails(request: Request) -> JSONResponse:
     box, query = sandbox(request), list_query(request.query_params, EMAIL_FILTERS)
     box.require_accounts_connected(query.filters.get("account_id"))
     meta_only = query.filters.get("meta_only") == "true"
-    emails = box.store.filter_emails(query.filters)
-    items, cursor = page(emails, query, by_date("date"))
+    # Already newest first and after the cursor: the store keeps each account's emails sorted.
+    emails = box.store.filter_emails(query.filters, before=query.after_key)
+    items, cursor = page_in_order(emails, query, by_date("date"))
     return listing("Email", [email_meta(e) for e in items] if meta_only else items, cursor)
 
 
@@ -156,6 +161,7 @@ async def send_email(request: Request) -> JSONResponse:
     fields, box = await form(request), sandbox(request)
     if not (fields.get("account_id") and fields.get("body") and fields.get("to")):
         raise missing("account_id, body and to are required")
+    box.touch(fields["account_id"])
     account = box.store.account(fields["account_id"])
     box.require_connected(account["id"])
     parent = _parent(request, fields)
@@ -192,6 +198,7 @@ def _parent(request: Request, fields: dict[str, str]) -> JSON | None:
 
 async def list_folders(request: Request) -> JSONResponse:
     box, account_id = sandbox(request), request.query_params.get("account_id")
+    box.touch(account_id)
     if account_id is not None:
         box.require_connected(box.store.account(account_id)["id"])
     return ok({"object": "FolderList", "items": box.store.folders_of(account_id)})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from starlette.routing import BaseRoute, Match
@@ -17,6 +18,8 @@ from unipile.sandbox._shapes import JSON
 from unipile.sandbox.settings import SandboxSettings
 
 API_PREFIX = "/api/v1"
+ALL_ACCOUNTS = "*"
+"""The account key of requests that read every account at once (a list without ``account_id``)."""
 
 
 @dataclass
@@ -58,12 +61,40 @@ class Faults:
         return data
 
 
+@dataclass
+class _Request:
+    """The ``/api/v1`` request being handled: its route template, and the accounts it named."""
+
+    route: str
+    accounts: set[str] = field(default_factory=set)
+
+
+_current: ContextVar[_Request | None] = ContextVar("sandbox_request", default=None)
+
+
 class RequestStats:
+    """Requests by route template, and by account: which routes read or wrote whose data."""
+
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.by_account: defaultdict[str, Counter[str]] = defaultdict(Counter)
+
+    def touched(self, account_id: str) -> None:
+        """Count the current request once against ``account_id`` (outside a request: nothing)."""
+        request = _current.get()
+        if request is not None and account_id not in request.accounts:
+            request.accounts.add(account_id)
+            self.by_account[account_id][request.route] += 1
+
+    def reset(self) -> None:
+        self.counts.clear()
+        self.by_account.clear()
 
     def as_json(self) -> JSON:
         return {"requests": dict(self.counts), "total": self.counts.total()}
+
+    def accounts_json(self) -> JSON:
+        return {"accounts": {account: dict(routes) for account, routes in self.by_account.items()}}
 
 
 def _route_template(scope: Scope, routes: Sequence[BaseRoute]) -> str:
@@ -105,7 +136,15 @@ class FaultMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
             await self.app(scope, receive, send)
             return
-        self.stats.counts[_route_template(scope, self.routes)] += 1
+        route = _route_template(scope, self.routes)
+        self.stats.counts[route] += 1
+        token = _current.set(_Request(route))
+        try:
+            await self._faulted(scope, receive, send)
+        finally:
+            _current.reset(token)
+
+    async def _faulted(self, scope: Scope, receive: Receive, send: Send) -> None:
         faults = self.faults
         delay_ms = faults.latency_ms + self.rng.uniform(0.0, faults.jitter_ms)
         if delay_ms > 0:

@@ -15,6 +15,7 @@ import binascii
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from unipile._timestamps import format_timestamp, parse_timestamp
@@ -99,8 +100,19 @@ def page(
     if query.after_key is not None:
         after_key = query.after_key
         ordered = [item for item in ordered if sort_key(item) < after_key]
-    chunk = ordered[: query.limit]
-    if len(ordered) <= query.limit:
+    return page_in_order(ordered, query, sort_key)
+
+
+def page_in_order(
+    items: Iterable[JSON],
+    query: ListQuery,
+    sort_key: Callable[[JSON], SortKey],
+) -> tuple[list[JSON], str | None]:
+    """``page`` for items already newest first and strictly after the cursor's position: reads
+    only as far as the page needs (one item more, to know whether another page follows)."""
+    taken = list(islice(items, query.limit + 1))
+    chunk = taken[: query.limit]
+    if len(taken) <= query.limit:
         return chunk, None
     last_date, last_id = sort_key(chunk[-1])
     position: dict[str, Any] = {"last_id": last_id}

@@ -7,7 +7,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from unipile.sandbox._faults import Faults, RequestStats
+from unipile.sandbox._faults import ALL_ACCOUNTS, Faults, RequestStats
 from unipile.sandbox._problems import disconnected, invalid, missing, not_found
 from unipile.sandbox._shapes import JSON, email_attendee
 from unipile.sandbox._store import DISCONNECTED_STATUSES, SandboxStore, comma_list
@@ -18,7 +18,14 @@ from unipile.sandbox._webhooks import (
     email_payload,
     message_payload,
 )
-from unipile.sandbox.demo import TEXTS, build_demo
+from unipile.sandbox.demo import (
+    TEXTS,
+    Demo,
+    build_bulk_mailbox,
+    build_demo,
+    build_rival,
+    combine_demos,
+)
 from unipile.sandbox.settings import SandboxSettings
 
 ACCOUNT_STATUSES = frozenset(
@@ -38,19 +45,35 @@ ACCOUNT_STATUSES = frozenset(
 _RECONNECTING_STATUSES = frozenset({"RECONNECTED", "SYNC_SUCCESS", "CREATION_SUCCESS"})
 
 
+def sandbox_data(settings: SandboxSettings) -> Demo:
+    """The demo data, with the rival tenant and the bulk mailbox when the settings ask."""
+    extras = []
+    if settings.rival_tenant:
+        extras.append(build_rival(settings.seed))
+    if settings.bulk_mailbox_threads > 0:
+        extras.append(build_bulk_mailbox(settings.seed, settings.bulk_mailbox_threads))
+    demo = build_demo(settings.seed)
+    return combine_demos(demo, *extras) if extras else demo
+
+
 class Sandbox:
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
         # Separate generators, so injecting faults does not change the ids live mode creates.
         self.fault_rng = random.Random(f"faults-{settings.seed}")
-        self.store = SandboxStore(build_demo(settings.seed), random.Random(f"live-{settings.seed}"))
+        self.store = SandboxStore(sandbox_data(settings), random.Random(f"live-{settings.seed}"))
         self.faults = Faults.from_settings(settings)
         self.stats = RequestStats()
         self.webhooks: dict[str, WebhookRecord] = {}
         self.deliverer: Deliverer | None = None
         """Set by the app's lifespan, which owns its HTTP client."""
 
+    def touch(self, account_id: str | None) -> None:
+        """Count the current request against an account (``None``: against every account)."""
+        self.stats.touched(ALL_ACCOUNTS if account_id is None else account_id)
+
     def require_connected(self, account_id: str) -> None:
+        self.touch(account_id)
         if (
             account_id in self.faults.disconnected_accounts
             or self.store.status(account_id) in DISCONNECTED_STATUSES
@@ -59,7 +82,11 @@ class Sandbox:
 
     def require_accounts_connected(self, filter_value: str | None) -> None:
         """Check each known account of an ``account_id`` filter (unknown ids just match nothing)."""
-        for account_id in comma_list(filter_value) or ():
+        account_ids = comma_list(filter_value)
+        if account_ids is None:
+            self.touch(None)
+        for account_id in account_ids or ():
+            self.touch(account_id)
             if account_id in self.store.accounts:
                 self.require_connected(account_id)
 
@@ -188,4 +215,4 @@ def _other_party(thread: list[JSON], own_address: str) -> JSON:
     return dict(thread[0]["from_attendee"])
 
 
-__all__ = ["ACCOUNT_STATUSES", "Sandbox"]
+__all__ = ["ACCOUNT_STATUSES", "Sandbox", "sandbox_data"]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 from unipile._identifiers import phone_to_whatsapp_jid
 from unipile._timestamps import format_timestamp, parse_timestamp
-from unipile.sandbox._paging import bool_filter, timestamp_filter
+from unipile.sandbox._paging import SortKey, bool_filter, by_date, timestamp_filter
 from unipile.sandbox._problems import not_found
 from unipile.sandbox._shapes import (
     JSON,
@@ -49,6 +51,16 @@ def _addresses(email: JSON, *keys: str) -> set[str]:
     return found
 
 
+_email_order = by_date("date")
+"""Emails' list order, ``(date, id)``; lists give it newest first."""
+
+
+def _newest_first(emails: list[JSON], before: SortKey | None) -> Iterator[JSON]:
+    """An account's emails (kept oldest first) from newest to oldest, those before ``before``."""
+    end = len(emails) if before is None else bisect.bisect_left(emails, before, key=_email_order)
+    return (emails[index] for index in range(end - 1, -1, -1))
+
+
 class _Window:
     """The exclusive ``before``/``after`` filters, parsed (and validated) once per request."""
 
@@ -77,6 +89,11 @@ class SandboxStore:
         }
         self.chat_attendee_ids = {k: list(v) for k, v in demo.chat_attendee_ids.items()}
         self.emails: dict[str, JSON] = {e["id"]: dict(e) for e in demo.emails}
+        # Each account's emails, oldest first by (date, id): a page is a bisection and a slice,
+        # not a sort of the whole organisation's mail (the bulk mailbox holds thousands).
+        self.account_emails: dict[str, list[JSON]] = defaultdict(list)
+        for email in sorted(self.emails.values(), key=_email_order):
+            self.account_emails[email["account_id"]].append(email)
         self.folders: list[JSON] = [dict(f) for f in demo.folders]
         latest = max(m["timestamp"] for m in self.messages.values())
         self._clock = parse_timestamp(max(latest, *(e["date"] for e in self.emails.values())))
@@ -149,18 +166,28 @@ class SandboxStore:
             and message["timestamp"] in window
         )
 
-    def filter_emails(self, filters: Mapping[str, str]) -> Iterable[JSON]:
+    def filter_emails(
+        self, filters: Mapping[str, str], before: SortKey | None = None
+    ) -> Iterator[JSON]:
+        """The emails ``filters`` select, newest first, strictly before ``before`` if given."""
         accounts = comma_list(filters.get("account_id"))
         folder_ids = self._folder_ids(filters.get("folder"))
         sender, to = _address_list(filters.get("from")), _address_list(filters.get("to"))
         anyone, thread = _address_list(filters.get("any_email")), filters.get("thread_id")
         window = _Window(filters)
         everyone = ("from_attendee", "to_attendees", "cc_attendees", "bcc_attendees")
+        lanes = [
+            _newest_first(emails, before)
+            for account_id, emails in self.account_emails.items()
+            if accounts is None or account_id in accounts
+        ]
+        ordered = (
+            lanes[0] if len(lanes) == 1 else heapq.merge(*lanes, key=_email_order, reverse=True)
+        )
         return (
             email
-            for email in self.emails.values()
-            if (accounts is None or email["account_id"] in accounts)
-            and (folder_ids is None or folder_ids & set(email["folderIds"]))
+            for email in ordered
+            if (folder_ids is None or folder_ids & set(email["folderIds"]))
             and (thread is None or email["thread_id"] == thread)
             and (sender is None or sender & _addresses(email, "from_attendee"))
             and (to is None or to & _addresses(email, *everyone[1:]))
@@ -234,14 +261,8 @@ class SandboxStore:
             self.chat_attendee_ids[chat["id"]].append(attendee["id"])
 
     def thread(self, account_id: str, thread_id: str) -> list[JSON]:
-        return sorted(
-            (
-                e
-                for e in self.emails.values()
-                if e["account_id"] == account_id and e["thread_id"] == thread_id
-            ),
-            key=lambda e: (e["date"], e["id"]),
-        )
+        """The thread's emails, oldest first."""
+        return [e for e in self.account_emails.get(account_id, ()) if e["thread_id"] == thread_id]
 
     def add_email(
         self,
@@ -276,6 +297,7 @@ class SandboxStore:
             in_reply_to=parent and {"message_id": parent["message_id"], "id": parent["id"]},
         )
         self.emails[email["id"]] = email
+        bisect.insort(self.account_emails[email["account_id"]], email, key=_email_order)
         return email
 
     def new_thread_id(self) -> str:

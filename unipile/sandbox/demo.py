@@ -5,6 +5,12 @@
 ``Demo``'s UniPile objects; the server's seed loader reads ``Demo.crm`` and each account's
 ``owner``/``shared``.
 
+Two optional extras share the sandbox's one UniPile organisation (one API key), as two
+Switchboard workspaces may in real life: ``build_rival(seed)``, a second tenant's Gmail and
+WhatsApp accounts (owners carol and dave) with a small CRM of its own, and
+``build_bulk_mailbox(seed, threads)``, one big Gmail mailbox for paging tests. Each draws from its
+own generator, so enabling them leaves the demo data exactly as it was.
+
 The participants are chosen to exercise CRM matching: exact contact addresses and mixed-case
 ``+tag`` variants of them, company domains seen on subdomains, personal-mail domains, phones the
 CRM stores in national form that WhatsApp shows as JIDs (and international ones), one email
@@ -44,7 +50,11 @@ __all__ = [
     "DemoCompany",
     "DemoContact",
     "DemoCrm",
+    "Owner",
+    "build_bulk_mailbox",
     "build_demo",
+    "build_rival",
+    "combine_demos",
 ]
 
 ANCHOR = datetime(2026, 11, 20, tzinfo=UTC)
@@ -55,6 +65,14 @@ DEMO_DEFAULT_REGION = "FR"
 
 GMAIL_ID, OUTLOOK_ID = "acc_gmail_demo_000001", "acc_outlook_demo_00001"
 WHATSAPP_ID, LINKEDIN_ID = "acc_whatsapp_demo_0001", "acc_linkedin_demo_0001"
+# The second tenant's accounts and the bulk mailbox: ids as long as the demo's of the same type.
+RIVAL_GMAIL_ID, RIVAL_WHATSAPP_ID = "acc_gmail_rival_00001", "acc_whatsapp_rival_001"
+BULK_GMAIL_ID = "acc_gmail_bulk_000001"
+RIVAL_DEFAULT_REGION = "GB"
+"""Region a workspace owning the rival accounts would read national numbers with."""
+
+Owner = Literal["alice", "bob", "carol", "dave"]
+"""Demo users: alice and bob of the demo workspace; carol and dave of the rival one."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class DemoAccount:
     id: str
     type: str
     name: str
-    owner: Literal["alice", "bob"]
+    owner: Owner
     shared: bool
     """Shared with the whole workspace rather than private to ``owner``."""
     data: JSON = field(repr=False)
@@ -163,6 +181,12 @@ COMPANIES = (
     ("soylent", "Soylent", ("soylent.fr",), "FR"),
     ("stark", "Stark Industries", ("stark-industries.com",), "GB"),
     ("wayne", "Wayne Enterprises", ("wayne-enterprises.co.uk",), "GB"),
+)
+# The rival tenant's companies: Acme is a client of both tenants, the others of the rival only.
+RIVAL_COMPANIES = (
+    ("acme", "Acme Corp", ("acme-corp.com",), "FR"),
+    ("vandelay", "Vandelay Industries", ("vandelay-industries.co.uk",), "GB"),
+    ("pied_piper", "Pied Piper", ("piedpiper.io",), "GB"),
 )
 # region → (mobile prefixes, length of the E.164 string)
 _MOBILES = {
@@ -330,9 +354,38 @@ class _CrmBuilder:
                 person.linkedin_id = _linkedin_id(self.rng)
             self.people.append(person)
 
-    def crm(self) -> DemoCrm:
-        companies = tuple(DemoCompany(key, name, domains) for key, name, domains, _ in COMPANIES)
-        return DemoCrm(companies=companies, contacts=tuple(self.contacts))
+    def rival_cases(self) -> None:
+        """The rival tenant's CRM: Jane Doe at Acme, whom the demo CRM also has under the same
+        address, and two contacts at each of its own companies; all of them write to it."""
+        jane = self.contact(
+            "jane_doe",
+            ("Jane", "Doe"),
+            emails=("jane.doe@acme-corp.com",),
+            phone=(_phone(self.rng, "GB"), False),
+            company="acme",
+        )
+        self.must_email.append(jane)
+        self.must_phone.append(jane)
+        for key, _name, domains, region in RIVAL_COMPANIES[1:]:
+            for _ in range(2):
+                first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
+                person = self.contact(
+                    f"{key}_{first}_{last}".lower(),
+                    (first, last),
+                    emails=(_address(first, last, domains[0]),),
+                    phone=(_phone(self.rng, region), region == RIVAL_DEFAULT_REGION),
+                    company=key,
+                )
+                self.must_email.append(person)
+                self.must_phone.append(person)
+
+    def crm(
+        self, companies: tuple[tuple[str, str, tuple[str, ...], str], ...] = COMPANIES
+    ) -> DemoCrm:
+        return DemoCrm(
+            companies=tuple(DemoCompany(key, name, domains) for key, name, domains, _ in companies),
+            contacts=tuple(self.contacts),
+        )
 
 
 def _iso(moment: datetime) -> str:
@@ -359,7 +412,7 @@ class _InboxBuilder:
         kind: str,
         name: str,
         params: JSON,
-        owner: Literal["alice", "bob"],
+        owner: Owner,
         shared: bool = False,
     ) -> JSON:
         created = _iso(ANCHOR - SPAN - timedelta(days=30))
@@ -430,16 +483,31 @@ class _InboxBuilder:
         chat["unread_count"] = unread if self.rng.random() < 0.4 else 0
         self.chats.append(chat)
 
+    def demo(self, seed: int, crm: DemoCrm) -> Demo:
+        return Demo(
+            seed=seed,
+            accounts=tuple(self.accounts),
+            chats=tuple(self.chats),
+            messages=tuple(self.messages),
+            attendees=tuple(self.attendees.values()),
+            chat_attendee_ids=self.chat_attendee_ids,
+            emails=tuple(self.emails),
+            folders=tuple(self.folders),
+            crm=crm,
+        )
+
     def group_jid(self) -> str:
         return f"1203630{self.rng.randrange(10**11):011d}{WHATSAPP_GROUP_SUFFIX}"
 
-    def whatsapp(self, account: JSON, own_jid: str) -> None:
-        me = self.attendee(account, own_jid, "Bob", is_self=True)
+    def whatsapp(
+        self, account: JSON, own_jid: str, own_name: str = "Bob", chats: int = 150, groups: int = 20
+    ) -> None:
+        me = self.attendee(account, own_jid, own_name, is_self=True)
         pool = [p for p in self.people.people if p.phone]
-        for person in self.counterparts(self.people.must_phone, pool, 150):
+        for person in self.counterparts(self.people.must_phone, pool, chats):
             assert person.phone is not None
             self.chat(account, me, [self.jid_attendee(account, person)], None)
-        for index in range(20):
+        for index in range(groups):
             members = self.rng.sample(pool, self.rng.randint(2, 6))
             others = [self.jid_attendee(account, p) for p in members]
             self.chat(account, me, others, f"{GROUP_NAMES[index % len(GROUP_NAMES)]} {index}")
@@ -457,7 +525,30 @@ class _InboxBuilder:
 
     # -- email ----------------------------------------------------------------------------
 
-    def mailbox(self, account: JSON, names: tuple[str, str], provider_ids: tuple[str, str]) -> None:
+    def mailbox(
+        self,
+        account: JSON,
+        names: tuple[str, str],
+        provider_ids: tuple[str, str],
+        own_name: str = "Alice Martin",
+        threads: int | None = None,
+    ) -> None:
+        inbox, sent = self.mail_folders(account, names, provider_ids)
+        me = email_attendee(account["name"], own_name)
+        pool = [p for p in self.people.people if p.email]
+        if threads is None:
+            threads = 130 if account["type"] == "GOOGLE_OAUTH" else 90
+        for person in self.counterparts(self.people.must_email, pool, threads):
+            cc = [self.rng.choice(pool)] if self.rng.random() < 0.3 else []
+            self.thread(account, (inbox, sent), me, person, cc)
+        for folder in (inbox, sent):
+            folder["nb_mails"] = sum(folder["id"] in e["folderIds"] for e in self.emails)
+            self.folders.append(folder)
+
+    def mail_folders(
+        self, account: JSON, names: tuple[str, str], provider_ids: tuple[str, str]
+    ) -> tuple[JSON, JSON]:
+        """The account's inbox and sent folders (added to ``folders`` by the caller)."""
         inbox, sent = (
             folder_json(
                 folder_id=new_id(self.rng),
@@ -468,14 +559,56 @@ class _InboxBuilder:
             )
             for name, role, provider_id in zip(names, ("inbox", "sent"), provider_ids, strict=True)
         )
-        me = email_attendee(account["name"], "Alice Martin")
-        pool = [p for p in self.people.people if p.email]
-        threads = 130 if account["type"] == "GOOGLE_OAUTH" else 90
-        for person in self.counterparts(self.people.must_email, pool, threads):
-            cc = [self.rng.choice(pool)] if self.rng.random() < 0.3 else []
-            self.thread(account, (inbox, sent), me, person, cc)
-        for folder in (inbox, sent):
-            folder["nb_mails"] = sum(folder["id"] in e["folderIds"] for e in self.emails)
+        return inbox, sent
+
+    def bulk_mailbox(self, account: JSON, threads: int) -> None:
+        """``threads`` threads of 1 to 3 emails, interleaved, at distinct instants of the 60 days
+        before ``ANCHOR``; built in one pass (6,000 threads take a fraction of a second)."""
+        folders = self.mail_folders(account, ("INBOX", "[Gmail]/Sent Mail"), ("INBOX", "SENT"))
+        rng, me = self.rng, email_attendee(account["name"], "Alice Martin")
+        sizes = [rng.randint(1, 3) for _ in range(threads)]
+        # Each email gets its own millisecond; the threads take the instants in a shuffled deal,
+        # so that a thread's emails are spread among the others', oldest first.
+        span_ms = int(SPAN.total_seconds() * 1000)
+        instants = sorted(rng.sample(range(1, span_ms), sum(sizes)))
+        deal = [index for index, size in enumerate(sizes) for _ in range(size)]
+        rng.shuffle(deal)
+        thread_ids: list[str] = []
+        while len(thread_ids) < threads:
+            thread_ids = list(dict.fromkeys(f"{rng.getrandbits(64):016x}" for _ in range(threads)))
+        subjects = [f"{rng.choice(SUBJECTS)} #{index + 1}" for index in range(threads)]
+        them: list[JSON] = []
+        for _ in range(threads):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            domain = rng.choice(PERSONAL_DOMAINS + UNKNOWN_DOMAINS)
+            them.append(email_attendee(_address(first, last, domain), f"{first} {last}"))
+        inbound = [rng.random() < 0.8 for _ in range(threads)]
+        previous: list[JSON | None] = [None] * threads
+        start, counts = ANCHOR - SPAN, [0, 0]
+        for instant, index in zip(instants, deal, strict=True):
+            moment = _iso(start + timedelta(milliseconds=instant))
+            parent, incoming = previous[index], inbound[index]
+            author = them[index] if incoming else me
+            unread = incoming and rng.random() < 0.25
+            email = email_json(
+                email_id=new_id(rng),
+                account=account,
+                folder=folders[not incoming],
+                date=moment,
+                read_date=None if unread else moment,
+                thread_id=thread_ids[index],
+                subject=("Re: " if parent else "") + subjects[index],
+                sender=author,
+                to=[me] if incoming else [them[index]],
+                cc=[],
+                body_plain=f"Hello,\n{rng.choice(TEXTS)}\n-- {author['display_name']}",
+                in_reply_to=parent and {"message_id": parent["message_id"], "id": parent["id"]},
+            )
+            self.emails.append(email)
+            counts[not incoming] += 1
+            previous[index], inbound[index] = email, not incoming
+        for folder, count in zip(folders, counts, strict=True):
+            folder["nb_mails"] = count
             self.folders.append(folder)
 
     def thread(
@@ -532,6 +665,78 @@ class _InboxBuilder:
         ]
 
 
+def combine_demos(base: Demo, *extras: Demo) -> Demo:
+    """``base`` with the UniPile data of ``extras`` added, as one organisation serves them all.
+
+    The CRM stays ``base``'s: each extra's CRM belongs to a workspace of its own."""
+    parts = (base, *extras)
+    accounts = tuple(account for part in parts for account in part.accounts)
+    if len({account.id for account in accounts}) != len(accounts):
+        raise ValueError("two parts of the sandbox's data share an account id")
+    return Demo(
+        seed=base.seed,
+        accounts=accounts,
+        chats=tuple(chat for part in parts for chat in part.chats),
+        messages=tuple(message for part in parts for message in part.messages),
+        attendees=tuple(attendee for part in parts for attendee in part.attendees),
+        chat_attendee_ids={
+            chat: ids for part in parts for chat, ids in part.chat_attendee_ids.items()
+        },
+        emails=tuple(email for part in parts for email in part.emails),
+        folders=tuple(folder for part in parts for folder in part.folders),
+        crm=base.crm,
+    )
+
+
+def build_rival(seed: int = 7) -> Demo:
+    """A second tenant's accounts in the same UniPile organisation: carol's Gmail (40 threads)
+    and dave's WhatsApp (30 chats, 3 groups), with that tenant's CRM, from ``seed`` alone."""
+    # Guess: an API key reaches every account of its organisation, whichever tenant connected
+    # it (the v1 reference knows no narrower key), so the sandbox serves both tenants to one key.
+    rng = random.Random(f"rival-{seed}")
+    people = _CrmBuilder(rng)
+    people.rival_cases()
+    people.unknown_people(40)
+    inbox = _InboxBuilder(rng, people)
+    carol = "carol@rival-ventures.co.uk"
+    gmail = inbox.account(
+        RIVAL_GMAIL_ID,
+        "GOOGLE_OAUTH",
+        carol,
+        {"mail": {"id": carol, "username": carol}},
+        owner="carol",
+    )
+    dave_phone = _phone(rng, "GB")[1:]
+    whatsapp = inbox.account(
+        RIVAL_WHATSAPP_ID,
+        "WHATSAPP",
+        dave_phone,
+        {"im": {"phone_number": dave_phone}},
+        owner="dave",
+    )
+    inbox.mailbox(
+        gmail, ("INBOX", "[Gmail]/Sent Mail"), ("INBOX", "SENT"), own_name="Carol Reyes", threads=40
+    )
+    inbox.whatsapp(whatsapp, dave_phone + "@s.whatsapp.net", own_name="Dave", chats=30, groups=3)
+    return inbox.demo(seed, people.crm(RIVAL_COMPANIES))
+
+
+def build_bulk_mailbox(seed: int, threads: int) -> Demo:
+    """One more Gmail account of alice's, ``BULK_GMAIL_ID``, with ``threads`` email threads."""
+    rng = random.Random(f"bulk-{seed}-{threads}")
+    inbox = _InboxBuilder(rng, _CrmBuilder(rng))
+    address = "alice.bulk@northwind.fr"
+    account = inbox.account(
+        BULK_GMAIL_ID,
+        "GOOGLE_OAUTH",
+        address,
+        {"mail": {"id": address, "username": address}},
+        owner="alice",
+    )
+    inbox.bulk_mailbox(account, threads)
+    return inbox.demo(seed, DemoCrm(companies=(), contacts=()))
+
+
 def build_demo(seed: int = 7) -> Demo:
     """Build the demo data for ``seed``; the same seed always gives the same data."""
     rng = random.Random(seed)
@@ -580,14 +785,4 @@ def build_demo(seed: int = 7) -> Demo:
     )
     inbox.whatsapp(whatsapp, bob_phone + "@s.whatsapp.net")
     inbox.linkedin(linkedin, alice_linkedin)
-    return Demo(
-        seed=seed,
-        accounts=tuple(inbox.accounts),
-        chats=tuple(inbox.chats),
-        messages=tuple(inbox.messages),
-        attendees=tuple(inbox.attendees.values()),
-        chat_attendee_ids=inbox.chat_attendee_ids,
-        emails=tuple(inbox.emails),
-        folders=tuple(inbox.folders),
-        crm=people.crm(),
-    )
+    return inbox.demo(seed, people.crm())

@@ -32,3 +32,8 @@ class SandboxSettings:
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
     """Delay before each retry of a failed webhook delivery (UniPile retries up to 5 times)."""
     webhook_timeout_s: float = 30.0
+    rival_tenant: bool = False
+    """Also serve a second tenant's accounts in the same organisation (``demo.build_rival``):
+    ``acc_gmail_rival_00001`` (carol) and ``acc_whatsapp_rival_001`` (dave)."""
+    bulk_mailbox_threads: int = 0
+    """Also serve ``acc_gmail_bulk_000001`` with this many email threads (0: not at all)."""
