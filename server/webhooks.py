@@ -3,7 +3,8 @@
 The endpoint only records: it authenticates the call, records the receipt (one INSERT) and wakes
 the processor, so UniPile gets its 200 in milliseconds whatever processing costs. Events of a kind
 no handler is registered for are acknowledged without being recorded: nothing would ever process
-them, and UniPile would otherwise retry.
+them, and UniPile would otherwise retry. So are events naming an object by something that is not a
+UniPile id (`../webhooks` as a chat id): processing would only fail, and retrying cannot help.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from server.receipts import ReceiptProcessor, identify, record_receipt
-from unipile import UnipileClient, Webhook
+from server.receipts import ACCOUNT_STATUS, ReceiptProcessor, identify, record_receipt
+from unipile import UnipileClient, Webhook, is_valid_id
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,19 @@ WEBHOOK_EVENTS: Mapping[str, Sequence[str] | None] = {
     "email": ("mail_received", "mail_sent"),
     "account_status": None,
 }
+# The payload fields (dotted: nested) by which each handled event names UniPile objects. An email's
+# `message_id` is its RFC 5322 Message-ID header, never sent back to UniPile: it is not one.
+_CHAT_EVENT_IDS = ("account_id", "chat_id", "message_id")
+_EMAIL_EVENT_IDS = ("account_id", "email_id", "thread_id")
+ID_FIELDS: Mapping[str, Sequence[str]] = {
+    "message_received": _CHAT_EVENT_IDS,
+    "message_read": _CHAT_EVENT_IDS,
+    "message_reaction": _CHAT_EVENT_IDS,
+    "mail_received": _EMAIL_EVENT_IDS,
+    "mail_sent": _EMAIL_EVENT_IDS,
+    ACCOUNT_STATUS: ("AccountStatus.account_id",),
+}
+LOGGED_VALUE_LENGTH = 80
 
 
 class WebhookIntake:
@@ -51,6 +66,18 @@ class WebhookIntake:
         if identity is None or not self._processor.handles(identity.kind):
             log.debug("acknowledged an unhandled webhook: %s", identity)
             return JSONResponse({"status": "ignored"})
+        invalid = _invalid_id_field(identity.kind, payload)
+        if invalid is not None:
+            field, value = invalid
+            # %r escapes control characters: the value cannot forge log lines.
+            log.warning(
+                "rejected a %s webhook: its %s %.*r is not a UniPile id",
+                identity.kind,
+                field,
+                LOGGED_VALUE_LENGTH,
+                value,
+            )
+            return JSONResponse({"status": "rejected"})
         if not await record_receipt(identity, payload):
             return JSONResponse({"status": "duplicate"})
         self._processor.wake()
@@ -60,6 +87,24 @@ class WebhookIntake:
         given = request.headers.get(AUTH_HEADER)
         # Starlette decodes header values as latin-1: encoding them back gives the bytes sent.
         return given is not None and hmac.compare_digest(given.encode("latin-1"), self._secret)
+
+
+def _invalid_id_field(kind: str, payload: Mapping[str, Any]) -> tuple[str, object] | None:
+    """The first field of `ID_FIELDS` present in the payload but not a UniPile id, and its value."""
+    for field in ID_FIELDS.get(kind, ()):
+        value = _field(payload, field)
+        if value is not None and not (isinstance(value, str) and is_valid_id(value)):
+            return field, value
+    return None
+
+
+def _field(payload: Mapping[str, Any], dotted: str) -> object:
+    value: object = payload
+    for name in dotted.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    return value
 
 
 def webhook_routes(*, secret: str, processor: ReceiptProcessor) -> list[Route]:

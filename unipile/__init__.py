@@ -5,6 +5,7 @@ from unipile._counting import RequestCounter, count_requests
 from unipile._errors import (
     AccountDisconnectedError,
     AuthenticationError,
+    InvalidIdError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -15,6 +16,7 @@ from unipile._errors import (
     UpstreamUnavailableError,
 )
 from unipile._identifiers import is_whatsapp_group_jid, phone_to_whatsapp_jid, whatsapp_jid_to_phone
+from unipile._paths import is_valid_id
 from unipile._timestamps import format_timestamp, parse_timestamp
 from unipile._types import (
     MUTED_FOREVER,
@@ -62,6 +64,7 @@ __all__ = [
     "Folder",
     "FolderRole",
     "IdentifierType",
+    "InvalidIdError",
     "InvalidRequestError",
     "Message",
     "MessageAttachment",
@@ -82,6 +85,7 @@ __all__ = [
     "Webhook",
     "count_requests",
     "format_timestamp",
+    "is_valid_id",
     "is_whatsapp_group_jid",
     "parse_timestamp",
     "phone_to_whatsapp_jid",

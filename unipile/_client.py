@@ -22,6 +22,7 @@ from unipile._errors import (
     UpstreamUnavailableError,
     error_from_response,
 )
+from unipile._paths import path_segment
 from unipile._timestamps import format_timestamp
 from unipile._types import (
     Account,
@@ -121,6 +122,9 @@ class UnipileClient:
     header is honoured when it fits within ``backoff_max``, otherwise the error is raised at once
     so a caller serving a user is not held up. POSTs are retried only when the connection could
     not be opened, since otherwise UniPile may already have sent the message.
+
+    Every id in a path goes through ``unipile._paths.path_segment``: an id that cannot name an
+    object raises :class:`InvalidIdError` before any request, the others are percent-encoded.
     """
 
     def __init__(
@@ -154,7 +158,7 @@ class UnipileClient:
         return await self._page("/accounts", Account.from_json, _query(limit=limit, cursor=cursor))
 
     async def get_account(self, account_id: str) -> Account:
-        data = await self._get(f"/accounts/{account_id}", account_id=account_id)
+        data = await self._get(f"/accounts/{path_segment(account_id)}", account_id=account_id)
         return Account.from_json(data)
 
     # -- chats and messages ---------------------------------------------------------------
@@ -183,7 +187,9 @@ class UnipileClient:
 
     async def get_chat(self, chat_id: str, *, account_id: str | None = None) -> Chat:
         data = await self._get(
-            f"/chats/{chat_id}", params=_query(account_id=account_id), account_id=account_id
+            f"/chats/{path_segment(chat_id)}",
+            params=_query(account_id=account_id),
+            account_id=account_id,
         )
         return Chat.from_json(data)
 
@@ -198,10 +204,14 @@ class UnipileClient:
         cursor: str | None = None,
     ) -> Page[Message]:
         params = _query(sender_id=sender_id, before=before, after=after, limit=limit, cursor=cursor)
-        return await self._page(f"/chats/{chat_id}/messages", Message.from_json, params)
+        return await self._page(
+            f"/chats/{path_segment(chat_id)}/messages", Message.from_json, params
+        )
 
     async def list_chat_attendees(self, chat_id: str) -> Page[ChatAttendee]:
-        return await self._page(f"/chats/{chat_id}/attendees", ChatAttendee.from_json, {})
+        return await self._page(
+            f"/chats/{path_segment(chat_id)}/attendees", ChatAttendee.from_json, {}
+        )
 
     async def list_account_attendees(
         self, *, account_id: str | None = None, limit: int | None = None, cursor: str | None = None
@@ -212,18 +222,19 @@ class UnipileClient:
         )
 
     async def get_message(self, message_id: str) -> Message:
-        return Message.from_json(await self._get(f"/messages/{message_id}"))
+        return Message.from_json(await self._get(f"/messages/{path_segment(message_id)}"))
 
     async def send_chat_message(
         self, chat_id: str, *, text: str, account_id: str | None = None
     ) -> MessageSent:
         form = _multipart({"text": text, "account_id": account_id})
-        data = await self._send(f"/chats/{chat_id}/messages", files=form, account_id=account_id)
+        path = f"/chats/{path_segment(chat_id)}/messages"
+        data = await self._send(path, files=form, account_id=account_id)
         return MessageSent.from_json(data)
 
     async def set_chat_read(self, chat_id: str, *, read: bool) -> None:
         body = {"action": "setReadStatus", "value": read}
-        await self._call("PATCH", f"/chats/{chat_id}", json=body)
+        await self._call("PATCH", f"/chats/{path_segment(chat_id)}", json=body)
 
     # -- emails ---------------------------------------------------------------------------
 
@@ -260,7 +271,9 @@ class UnipileClient:
 
     async def get_email(self, email_id: str, *, account_id: str | None = None) -> Email:
         data = await self._get(
-            f"/emails/{email_id}", params=_query(account_id=account_id), account_id=account_id
+            f"/emails/{path_segment(email_id)}",
+            params=_query(account_id=account_id),
+            account_id=account_id,
         )
         return Email.from_json(data)
 
@@ -269,7 +282,7 @@ class UnipileClient:
     ) -> None:
         await self._call(
             "PUT",
-            f"/emails/{email_id}",
+            f"/emails/{path_segment(email_id)}",
             params=_query(account_id=account_id),
             json={"unread": not read},
             account_id=account_id,
@@ -339,7 +352,7 @@ class UnipileClient:
         return str(data["webhook_id"])
 
     async def delete_webhook(self, webhook_id: str) -> None:
-        await self._call("DELETE", f"/webhooks/{webhook_id}")
+        await self._call("DELETE", f"/webhooks/{path_segment(webhook_id)}")
 
     # -- transport ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ Every failure of a client call surfaces as a :class:`UnipileError`::
     │   └── AccountDisconnectedError  401 errors/disconnected_account and other account-state types
     ├── PermissionDeniedError         403 (feature not subscribed, restricted account...)
     ├── NotFoundError                 404
+    │   └── InvalidIdError            an id that cannot name any object; raised before sending
     ├── InvalidRequestError           400, 409, 415, 422 and any other 4xx
     ├── RateLimitedError              429, with retry_after (seconds) from the Retry-After header
     └── UpstreamUnavailableError      5xx, and failures to get any answer at all
@@ -15,7 +16,10 @@ Every failure of a client call surfaces as a :class:`UnipileError`::
 
 ``AccountDisconnectedError`` subclasses ``AuthenticationError`` because both are 401s: code that
 only cares "the call was not authorised" catches the parent, code that wants to show "reconnect
-this account" catches the child. ``status`` is ``None`` when no HTTP answer was received.
+this account" catches the child. ``InvalidIdError`` subclasses ``NotFoundError`` because an id
+that could not be put in a URL path (``..``, a control character...) names nothing: callers that
+answer "not found" need no extra case, and no request is sent for it. ``status`` is ``None`` when
+no HTTP answer was received.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 __all__ = [
     "AccountDisconnectedError",
     "AuthenticationError",
+    "InvalidIdError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -87,6 +92,10 @@ class PermissionDeniedError(UnipileError):
 
 class NotFoundError(UnipileError):
     """404: unknown id."""
+
+
+class InvalidIdError(NotFoundError):
+    """An id refused by the client itself, before any request: it could not name an object."""
 
 
 class InvalidRequestError(UnipileError):
