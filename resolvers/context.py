@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.cursors import CursorCodec, ViewerCursors
 from core.errors import Forbidden, SwitchboardError, Unauthenticated
 from crm import StorageRules, load_storage_rules
 from db.vocabulary import StorageReason
+from paging import Pager, PagingStore
 from resolvers.loaders import (
     AttendeeCache,
     AttendeesByChatLoader,
@@ -43,6 +45,8 @@ class Services:
     unipile: UnipileClient
     pubsub: PubSub
     auto_store: StoreScheduler
+    paging: PagingStore
+    cursors: CursorCodec
     attendee_cache: AttendeeCache = field(default_factory=AttendeeCache)
     shared_facts: SharedResults[Any] = field(default_factory=SharedResults)
 
@@ -94,6 +98,14 @@ class Context:
         self.viewer()
         assert self._scope is not None, "an authenticated context has its scope"
         return self._scope
+
+    def pager(self, list_key: str) -> Pager:
+        """The viewer's walk through a live list: cursors sealed for them and that list."""
+        return Pager(self.services.paging, self.services.cursors, self.viewer().user_id, list_key)
+
+    def cursors(self) -> ViewerCursors:
+        """Offset cursors of database lists, sealed for the viewer."""
+        return ViewerCursors(self.services.cursors, self.viewer().user_id)
 
     async def loaders(self) -> Loaders:
         if self._loaders is None:

@@ -7,7 +7,7 @@ copies and links, one of the storage rules) and handed to the schema as plain ob
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -41,10 +41,10 @@ from db.vocabulary import (
     MatchMethod,
     StorageReason,
 )
+from paging import Ordering
 from resolvers.context import Context
 from resolvers.conversation_state import ConversationState, LinkRecord
 from resolvers.inbox import InboxPage, PushedDown, read_inbox
-from resolvers.inbox_cursor import InboxCursor, decode_cursor, encode_cursor
 from resolvers.live import (
     ConversationRecord,
     ParticipantRecord,
@@ -55,7 +55,7 @@ from resolvers.live import (
 from resolvers.viewer import ViewerScope
 from schema import inbox as types
 from schema.ids import from_global_id, int_key, to_global_id
-from schema.pagination import PageInfo, encode_offset_cursor, start_offset, validate_first
+from schema.pagination import encode_offset_cursor, page_info, start_offset, validate_first
 from schema.viewer import Account
 from unipile import (
     AccountDisconnectedError,
@@ -252,23 +252,29 @@ async def inbox_connection(
 ) -> types.ConversationConnection:
     size = validate_first(first, DEFAULT_PAGE_SIZE)
     inbox_filter = InboxFilter.from_input(given)
-    cursor = decode_cursor(after, inbox_filter.key) if after else InboxCursor(inbox_filter.key, {})
+    pager = context.pager(f"inbox:{inbox_filter.key}")
+    resumed = await pager.resume(after)
     scope = await context.scope()
     accounts = [account for account in scope.accounts if inbox_filter.selects(account)]
 
     async def accept(records: Sequence[ConversationRecord]) -> list[bool]:
         return [_accepts(inbox_filter, facts) for facts in await load_facts(context, records)]
 
+    async def shown(lane: str, threads: Sequence[str]) -> Mapping[str, Ordering]:
+        return await pager.shown(resumed.session, lane, threads)
+
     page = await read_inbox(
         context.services.unipile,
         accounts,
-        cursor,
+        resumed.states,
+        shown,
         PushedDown(unread=inbox_filter.unread, folder=inbox_filter.folder),
         size,
         accept if inbox_filter.applied_here else None,
     )
     context.partial_errors.extend(upstream_error(f.account, f.error) for f in page.failures)
-    return await _connection(context, scope, page)
+    cursors = await pager.issue(resumed.session, [state for _, state in page.edges], page.shown)
+    return await _connection(context, scope, page, cursors)
 
 
 def schedule_auto_storage(context: Context, facts: Sequence[ConversationFacts]) -> None:
@@ -281,26 +287,18 @@ def schedule_auto_storage(context: Context, facts: Sequence[ConversationFacts]) 
 
 
 async def _connection(
-    context: Context, scope: ViewerScope, page: InboxPage
+    context: Context, scope: ViewerScope, page: InboxPage, cursors: Sequence[str]
 ) -> types.ConversationConnection:
     facts = await load_facts(context, [conversation for conversation, _ in page.edges])
     schedule_auto_storage(context, facts)
     accounts: dict[int, Account] = {}
     edges = [
-        types.ConversationEdge(
-            cursor=encode_cursor(cursor), node=conversation_node(scope, item, accounts)
-        )
-        for item, (_, cursor) in zip(facts, page.edges, strict=True)
+        types.ConversationEdge(cursor=cursor, node=conversation_node(scope, item, accounts))
+        for item, cursor in zip(facts, cursors, strict=True)
     ]
-    end = encode_cursor(page.cursor)
     return types.ConversationConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=False,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=end,
-        ),
+        page_info=page_info(edges, has_next_page=page.has_next_page, has_previous_page=False),
     )
 
 
@@ -509,10 +507,7 @@ async def linked_conversations(
     ]
     return types.ConversationConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=offset + size < len(linked),
-            has_previous_page=offset > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+        page_info=page_info(
+            edges, has_next_page=offset + size < len(linked), has_previous_page=offset > 0
         ),
     )

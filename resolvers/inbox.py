@@ -3,8 +3,13 @@
 Each account is a lane that reads its UniPile list page by page. The merge takes, again and
 again, the newest pending row of all lanes, so the result is newest activity first across
 accounts. A lane whose page is used up fetches its next page before the merge goes on, so the
-order is exact. The cursor records, for every lane, exactly how far the merge went, so the next
-page resumes right after the last conversation returned: nothing is dropped or repeated.
+order is exact. After every conversation the merge records each lane's state, so that a cursor
+can resume right after any edge: nothing is dropped or repeated.
+
+Email lanes read fixed windows of `EMAIL_WINDOW` emails, whatever the page size, so a thread's
+facts (built from its emails in the window where it is first met) never depend on `first`. A
+thread is shown at its newest email; its older emails further down are skipped, because the
+walk remembers where it showed each thread (`paging.Pager.shown`).
 
 Filters UniPile supports are pushed down (chats: `unread`; email: `folder`); the others are
 applied here by `accept`, on batches of merged conversations.
@@ -14,24 +19,27 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from db.models import Account
 from db.vocabulary import Channel
-from resolvers.inbox_cursor import AccountCursor, InboxCursor, Position
+from paging import LaneState, Ordering, Position
 from resolvers.live import (
     ConversationRecord,
     conversation_from_chat,
     conversation_from_thread,
+    is_upstream_of,
     thread_id_of,
 )
 from unipile import Email, UnipileClient, UnipileError
 
 MAX_UPSTREAM_LIMIT = 250
-EMAILS_PER_THREAD_ESTIMATE = 4
+EMAIL_WINDOW = 200
 
 Accept = Callable[[Sequence[ConversationRecord]], Awaitable[Sequence[bool]]]
+ShownLookup = Callable[[str, Sequence[str]], Awaitable[Mapping[str, Ordering]]]
+LaneStates = dict[str, LaneState]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,78 +79,21 @@ class LaneFailure:
 
 @dataclass(frozen=True, slots=True)
 class InboxPage:
-    # Each conversation with the cursor that resumes right after it.
-    edges: tuple[tuple[ConversationRecord, InboxCursor], ...]
-    cursor: InboxCursor
+    # Each conversation with every lane's state right after it.
+    edges: tuple[tuple[ConversationRecord, LaneStates], ...]
     has_next_page: bool
     failures: tuple[LaneFailure, ...]
+    # Per lane, where this page showed each email thread it showed.
+    shown: dict[str, dict[str, Ordering]] = field(default_factory=dict)
 
 
 def chat_limit(first: int) -> int:
     return min(MAX_UPSTREAM_LIMIT, first + 1)
 
 
-def email_limit(first: int) -> int:
-    return min(MAX_UPSTREAM_LIMIT, (first + 1) * EMAILS_PER_THREAD_ESTIMATE)
-
-
-async def fetch_chat_page(
-    client: UnipileClient, account: Account, state: AccountCursor, pushed: PushedDown, first: int
-) -> Page:
-    page = await client.list_chats(
-        account_id=account.unipile_id,
-        unread=pushed.unread or None,
-        limit=None if state.upstream else chat_limit(first),
-        cursor=state.upstream,
-    )
-    rows = tuple(
-        Row(Position(chat.timestamp, chat.id), conversation_from_chat(account, chat))
-        for chat in page.items
-    )
-    return Page(rows=_after(rows, state.after), next_upstream=page.cursor)
-
-
-async def fetch_email_page(
-    client: UnipileClient, account: Account, state: AccountCursor, pushed: PushedDown, first: int
-) -> Page:
-    page = await client.list_emails(
-        account_id=account.unipile_id,
-        folder=pushed.folder,
-        meta_only=True,
-        limit=None if state.upstream else email_limit(first),
-        cursor=state.upstream,
-    )
-    if state.after is None:
-        emails = list(page.items)
-    else:
-        bound = state.after.ordering()
-        emails = [
-            email for email in page.items if Position(email.date, email.id).ordering() < bound
-        ]
-    return Page(rows=tuple(_thread_rows(account, emails, state)), next_upstream=page.cursor)
-
-
-def _thread_rows(account: Account, emails: list[Email], state: AccountCursor) -> list[Row]:
-    """One row per email; a thread's conversation rides on its newest email not yet shown."""
-    by_thread: dict[str, list[Email]] = {}
-    for email in emails:
-        by_thread.setdefault(thread_id_of(email), []).append(email)
-    rows = []
-    started: set[str] = set()
-    for email in emails:
-        thread_id = thread_id_of(email)
-        position = Position(email.date, email.id)
-        if thread_id in started or state.has_seen(thread_id):
-            rows.append(Row(position, None))
-            continue
-        started.add(thread_id)
-        rows.append(Row(position, None, thread_id=thread_id, thread=by_thread[thread_id]))
-    return rows
-
-
-def _after(rows: tuple[Row, ...], after: Position | None) -> tuple[Row, ...]:
+def _after(rows: Sequence[Row], after: Position | None) -> tuple[Row, ...]:
     if after is None:
-        return rows
+        return tuple(rows)
     bound = after.ordering()
     return tuple(row for row in rows if row.position.ordering() < bound)
 
@@ -150,12 +101,18 @@ def _after(rows: tuple[Row, ...], after: Position | None) -> tuple[Row, ...]:
 class Lane:
     """One account's live list, read page by page."""
 
-    def __init__(self, account: Account, state: AccountCursor) -> None:
+    def __init__(self, account: Account, state: LaneState, shown: ShownLookup) -> None:
         self.account = account
         self.state = state
+        self.lookup_shown = shown
         self.rows: deque[Row] = deque()
         self.next_upstream: str | None = None
         self.failure: UnipileError | None = None
+        self.shown: dict[str, Ordering] = {}
+
+    @property
+    def key(self) -> str:
+        return self.account.unipile_id
 
     @property
     def needs_page(self) -> bool:
@@ -165,13 +122,15 @@ class Lane:
     def head(self) -> Row | None:
         return self.rows[0] if self.rows and self.failure is None else None
 
-    def head_ordering(self) -> tuple[str, str]:
+    def head_ordering(self) -> Ordering:
         return self.rows[0].position.ordering()
 
     async def load(self, client: UnipileClient, pushed: PushedDown, first: int) -> None:
-        fetch = fetch_email_page if self.account.channel is Channel.EMAIL else fetch_chat_page
         try:
-            page = await fetch(client, self.account, self.state, pushed, first)
+            if self.account.channel is Channel.EMAIL:
+                page = await self._email_page(client, pushed)
+            else:
+                page = await self._chat_page(client, pushed, first)
         except UnipileError as error:
             self.failure = error
             return
@@ -180,12 +139,74 @@ class Lane:
         if not self.rows:
             self._turn_page()
 
+    async def _chat_page(self, client: UnipileClient, pushed: PushedDown, first: int) -> Page:
+        upstream = self.state.upstream
+        page = await client.list_chats(
+            account_id=self.account.unipile_id,
+            unread=pushed.unread or None,
+            limit=None if upstream else chat_limit(first),
+            cursor=upstream,
+        )
+        rows = [
+            Row(Position(chat.timestamp, chat.id), conversation_from_chat(self.account, chat))
+            for chat in page.items
+            if is_upstream_of(self.account, chat.account_id)
+        ]
+        return Page(rows=_after(rows, self.state.after), next_upstream=page.cursor)
+
+    async def _email_page(self, client: UnipileClient, pushed: PushedDown) -> Page:
+        upstream = self.state.upstream
+        page = await client.list_emails(
+            account_id=self.account.unipile_id,
+            folder=pushed.folder,
+            meta_only=True,
+            limit=None if upstream else EMAIL_WINDOW,
+            cursor=upstream,
+        )
+        bound = None if self.state.after is None else self.state.after.ordering()
+        emails = [
+            email
+            for email in page.items
+            if is_upstream_of(self.account, email.account_id)
+            and (bound is None or Position(email.date, email.id).ordering() < bound)
+        ]
+        rows = await self._thread_rows(emails, bound)
+        return Page(rows=tuple(rows), next_upstream=page.cursor)
+
+    async def _thread_rows(self, emails: list[Email], bound: Ordering | None) -> list[Row]:
+        """One row per email; a thread's conversation rides on its newest email, unless this
+        walk already showed the thread above the lane's position."""
+        by_thread: dict[str, list[Email]] = {}
+        for email in emails:
+            by_thread.setdefault(thread_id_of(email), []).append(email)
+        earlier = await self.lookup_shown(self.key, list(by_thread)) if bound else {}
+        rows = []
+        started: set[str] = set()
+        for email in emails:
+            thread_id = thread_id_of(email)
+            position = Position(email.date, email.id)
+            if thread_id in started or self._shown_above(thread_id, earlier, bound):
+                rows.append(Row(position, None))
+                continue
+            started.add(thread_id)
+            rows.append(Row(position, None, thread_id=thread_id, thread=by_thread[thread_id]))
+        return rows
+
+    def _shown_above(
+        self, thread_id: str, earlier: Mapping[str, Ordering], bound: Ordering | None
+    ) -> bool:
+        """Whether this walk showed the thread at or above the lane's position: on this page, or
+        on an earlier one (where a replayed cursor showed it further down does not count)."""
+        if thread_id in self.shown:
+            return True
+        seen = earlier.get(thread_id)
+        return seen is not None and bound is not None and seen >= bound
+
     def take(self) -> Row:
         row = self.rows.popleft()
-        state = replace(self.state, after=row.position)
+        self.state = replace(self.state, after=row.position)
         if row.thread_id is not None:
-            state = state.seeing([row.thread_id])
-        self.state = state
+            self.shown[row.thread_id] = row.position.ordering()
         if not self.rows:
             self._turn_page()
         return row
@@ -203,23 +224,21 @@ class InboxMerge:
         self,
         client: UnipileClient,
         accounts: Sequence[Account],
-        cursor: InboxCursor,
+        states: Mapping[str, LaneState],
+        shown: ShownLookup,
         pushed: PushedDown,
         first: int,
     ) -> None:
         self.client = client
         self.pushed = pushed
         self.first = first
-        self.filter_key = cursor.filter_key
         self.lanes = [
-            Lane(account, cursor.accounts.get(account.unipile_id, AccountCursor()))
+            Lane(account, states.get(account.unipile_id, LaneState()), shown)
             for account in accounts
         ]
 
-    def snapshot(self) -> InboxCursor:
-        return InboxCursor(
-            self.filter_key, {lane.account.unipile_id: lane.state for lane in self.lanes}
-        )
+    def snapshot(self) -> LaneStates:
+        return {lane.key: lane.state for lane in self.lanes}
 
     async def _fill(self) -> None:
         """Fetch, concurrently, the next page of every lane that has run dry."""
@@ -243,10 +262,6 @@ class InboxMerge:
             if conversation is not None:
                 return conversation
 
-    @staticmethod
-    def has_more(cursor: InboxCursor) -> bool:
-        return any(not state.exhausted for state in cursor.accounts.values())
-
     def failures(self) -> tuple[LaneFailure, ...]:
         return tuple(
             LaneFailure(lane.account, lane.failure)
@@ -254,21 +269,29 @@ class InboxMerge:
             if lane.failure is not None
         )
 
+    def shown(self) -> dict[str, dict[str, Ordering]]:
+        return {lane.key: lane.shown for lane in self.lanes if lane.shown}
+
+
+def has_more(states: LaneStates) -> bool:
+    return any(not state.exhausted for state in states.values())
+
 
 async def read_inbox(
     client: UnipileClient,
     accounts: Sequence[Account],
-    cursor: InboxCursor,
+    states: Mapping[str, LaneState],
+    shown: ShownLookup,
     pushed: PushedDown,
     first: int,
     accept: Accept | None,
 ) -> InboxPage:
-    """Up to `first` conversations after `cursor`, newest activity first."""
-    merge = InboxMerge(client, accounts, cursor, pushed, first)
-    taken: list[tuple[ConversationRecord, InboxCursor]] = []
+    """Up to `first` conversations after the lanes' `states`, newest activity first."""
+    merge = InboxMerge(client, accounts, states, shown, pushed, first)
+    taken: list[tuple[ConversationRecord, LaneStates]] = []
     drained = False
     while len(taken) < first and not drained:
-        batch: list[tuple[ConversationRecord, InboxCursor]] = []
+        batch: list[tuple[ConversationRecord, LaneStates]] = []
         while len(taken) + len(batch) < first:
             conversation = await merge.next_conversation()
             if conversation is None:
@@ -277,11 +300,13 @@ async def read_inbox(
             batch.append((conversation, merge.snapshot()))
         verdicts = await accept([c for c, _ in batch]) if accept and batch else [True] * len(batch)
         taken.extend(item for item, keep in zip(batch, verdicts, strict=True) if keep)
-    # A full page resumes right after its last conversation; a short one consumed everything.
-    final = taken[-1][1] if len(taken) == first else merge.snapshot()
+    # A page resumes after its last edge; without one it made no progress a cursor could hold.
+    # Once drained, only a lane that failed may hold more.
+    failures = merge.failures()
+    has_next_page = bool(taken) and has_more(taken[-1][1]) and (not drained or bool(failures))
     return InboxPage(
         edges=tuple(taken),
-        cursor=final,
-        has_next_page=merge.has_more(final),
-        failures=merge.failures(),
+        has_next_page=has_next_page,
+        failures=failures,
+        shown=merge.shown(),
     )

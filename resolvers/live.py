@@ -80,6 +80,13 @@ class ConversationRecord:
         return (self.account.id, self.external_id)
 
 
+def is_upstream_of(account: Account, upstream_account_id: str | None) -> bool:
+    """Whether UniPile reports an object as this account's. Every object read by id or listed
+    passes this check before it is shown, acted on or stored: one UniPile organisation serves
+    every workspace, so an id alone proves nothing."""
+    return upstream_account_id == account.unipile_id
+
+
 def _own_values(account: Account) -> frozenset[str]:
     return frozenset(str(entry["value"]).lower() for entry in account.own_identifiers)
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 import strawberry
 
-from core.errors import BadUserInput
 from crm import Identifier, Match
 from db.models import Message as StoredMessage
 from db.vocabulary import Channel, Direction, ParticipantRole
+from paging import LaneState, Position, walk
 from resolvers.context import Context
 from resolvers.conversations import participant, upstream_error
 from resolvers.conversations import participant_identifier as identifier_of
@@ -18,17 +15,20 @@ from resolvers.live import (
     MessageRecord,
     ParticipantRecord,
     attachment_from_json,
+    is_upstream_of,
     message_from_chat_message,
     message_from_email,
     participant_from_json,
 )
 from schema import inbox as types
 from schema.ids import to_global_id
-from schema.pagination import PageInfo, decode_offset_cursor, encode_offset_cursor, validate_first
+from schema.pagination import page_info, validate_first
 from unipile import NotFoundError, UnipileError
 
 DEFAULT_MESSAGES = 20
-LIVE_PREFIX = "live:"
+MAX_UPSTREAM_LIMIT = 250
+LIVE_LANE = "messages"
+LiveRow = tuple[Position, MessageRecord]
 
 
 def message_id(record: MessageRecord) -> str:
@@ -37,42 +37,60 @@ def message_id(record: MessageRecord) -> str:
     )
 
 
-def _encode_live(upstream: str) -> str:
-    return base64.urlsafe_b64encode((LIVE_PREFIX + upstream).encode()).decode()
+def _message_position(record: MessageRecord) -> Position:
+    return Position(record.sent_at, record.external_id)
 
 
-def _decode_live(cursor: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    if not text.startswith(LIVE_PREFIX) or len(text) == len(LIVE_PREFIX):
-        raise BadUserInput("`after` is not a cursor of these messages", argument="after")
-    return text[len(LIVE_PREFIX) :]
+async def _live_rows(
+    context: Context, conversation: types.Conversation, first: int, upstream: str | None
+) -> tuple[list[LiveRow], str | None]:
+    """One upstream page of the conversation's messages, only those UniPile reports as its own."""
+    record = conversation.record
+    account = record.account
+    client = context.services.unipile
+    limit = None if upstream else min(MAX_UPSTREAM_LIMIT, first + 1)
+    if record.channel is Channel.EMAIL:
+        emails = await client.list_emails(
+            account_id=account.unipile_id,
+            thread_id=record.external_id,
+            limit=limit,
+            cursor=upstream,
+        )
+        records = [
+            message_from_email(account, email)
+            for email in emails.items
+            if is_upstream_of(account, email.account_id)
+        ]
+        next_upstream = emails.cursor
+    else:
+        messages = await client.list_chat_messages(record.external_id, limit=limit, cursor=upstream)
+        names = {p.identifier: p.display_name for p in conversation.participants}
+        records = [
+            message_from_chat_message(account, message, names.get(message.sender_id))
+            for message in messages.items
+            if is_upstream_of(account, message.account_id)
+        ]
+        next_upstream = messages.cursor
+    own = [r for r in records if r.conversation_external_id == record.external_id]
+    return [(_message_position(r), r) for r in own], next_upstream
 
 
 async def _live_page(
     context: Context, conversation: types.Conversation, first: int, after: str | None
-) -> tuple[list[MessageRecord], str | None]:
+) -> tuple[list[MessageRecord], list[str], bool]:
     record = conversation.record
-    client = context.services.unipile
-    upstream = None if after is None else _decode_live(after)
-    if record.channel is Channel.EMAIL:
-        emails = await client.list_emails(
-            account_id=record.account.unipile_id,
-            thread_id=record.external_id,
-            limit=None if upstream else first,
-            cursor=upstream,
-        )
-        return [message_from_email(record.account, email) for email in emails.items], emails.cursor
-    messages = await client.list_chat_messages(
-        record.external_id, limit=None if upstream else first, cursor=upstream
-    )
-    names = {p.identifier: p.display_name for p in conversation.participants}
-    return [
-        message_from_chat_message(record.account, message, names.get(message.sender_id))
-        for message in messages.items
-    ], messages.cursor
+    pager = context.pager(f"messages:{record.account.id}:{record.external_id}")
+    resumed = await pager.resume(after)
+
+    async def fetch(
+        upstream: str | None,
+    ) -> tuple[list[tuple[Position, MessageRecord]], str | None]:
+        return await _live_rows(context, conversation, first, upstream)
+
+    taken = await walk(fetch, resumed.states.get(LIVE_LANE, LaneState()), first)
+    cursors = await pager.issue(resumed.session, [{LIVE_LANE: state} for _, state in taken])
+    has_next_page = len(taken) == first and not taken[-1][1].exhausted
+    return [message for message, _ in taken], cursors, has_next_page
 
 
 def stored_record(message: StoredMessage, account_id: int, external_id: str) -> MessageRecord:
@@ -94,10 +112,11 @@ def stored_record(message: StoredMessage, account_id: int, external_id: str) -> 
 
 
 async def _stored_page(
-    conversation: types.Conversation, first: int, after: str | None
-) -> tuple[list[MessageRecord], str | None, int]:
-    kind = f"messages-{conversation.stored_id}"
-    offset = 0 if after is None else decode_offset_cursor(kind, after) + 1
+    context: Context, conversation: types.Conversation, first: int, after: str | None
+) -> tuple[list[MessageRecord], list[str], bool]:
+    list_key = f"stored-messages:{conversation.stored_id}"
+    cursors = context.cursors()
+    offset = cursors.start_offset(list_key, after)
     rows = (
         await StoredMessage.filter(conversation_id=conversation.stored_id)
         .order_by("-sent_at", "-id")
@@ -106,22 +125,17 @@ async def _stored_page(
     )
     record = conversation.record
     records = [stored_record(row, record.account.id, record.external_id) for row in rows[:first]]
-    next_cursor = encode_offset_cursor(kind, offset + first - 1) if len(rows) > first else None
-    return records, next_cursor, offset
+    edge_cursors = [cursors.offset(list_key, offset + index) for index in range(len(records))]
+    return records, edge_cursors, len(rows) > first
 
 
 async def conversation_messages(
     context: Context, conversation: types.Conversation, first: int, after: str | None
 ) -> types.MessageConnection:
+    """Every edge's cursor resumes right after it, live or stored."""
     size = validate_first(first, DEFAULT_MESSAGES)
-    if conversation.stored_id is not None:
-        records, next_cursor, offset = await _stored_page(conversation, size, after)
-        kind = f"messages-{conversation.stored_id}"
-        cursors = [encode_offset_cursor(kind, offset + index) for index in range(len(records))]
-    else:
-        records, upstream = await _live_page(context, conversation, size, after)
-        next_cursor = None if upstream is None else _encode_live(upstream)
-        cursors = [next_cursor or "" for _ in records]
+    read = _live_page if conversation.stored_id is None else _stored_page
+    records, cursors, has_next_page = await read(context, conversation, size, after)
     nodes = await message_nodes(context, records)
     edges = [
         types.MessageEdge(cursor=cursor, node=node)
@@ -129,11 +143,8 @@ async def conversation_messages(
     ]
     return types.MessageConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=next_cursor is not None,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=next_cursor,
+        page_info=page_info(
+            edges, has_next_page=has_next_page, has_previous_page=after is not None
         ),
     )
 

@@ -10,7 +10,7 @@ import base64
 import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import strawberry
 
@@ -33,6 +33,23 @@ class PageInfo:
     has_previous_page: bool
     start_cursor: str | None
     end_cursor: str | None
+
+
+class _HasCursor(Protocol):
+    @property
+    def cursor(self) -> str: ...
+
+
+def page_info(
+    edges: Sequence[_HasCursor], *, has_next_page: bool, has_previous_page: bool
+) -> PageInfo:
+    """Relay's page info: the first and last edges' cursors, null on an empty page."""
+    return PageInfo(
+        has_next_page=has_next_page,
+        has_previous_page=has_previous_page,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
 
 
 def validate_first(first: int | None, default: int, maximum: int = MAX_PAGE_SIZE) -> int:
@@ -104,10 +121,5 @@ class Connection(Generic[NodeT]):
             Edge(cursor=encode_offset_cursor(page.kind, page.offset + index), node=to_node(item))
             for index, item in enumerate(page.items)
         ]
-        page_info = PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=page.offset > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        )
-        return cls(edges=edges, page_info=page_info, total_count=page.total_count)
+        info = page_info(edges, has_next_page=page.has_next_page, has_previous_page=page.offset > 0)
+        return cls(edges=edges, page_info=info, total_count=page.total_count)
