@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from db.metrics import count_queries
@@ -53,3 +53,25 @@ class CostReport(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         return {"cost": {"dbQueries": self.queries.value, "upstreamRequests": self.requests.value}}
+
+
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+
+def code_request_error(error: GraphQLError) -> GraphQLError:
+    """Gives an error of the request itself, found before execution (the errors of a
+    `PreExecutionError`), its `extensions.code`: `GRAPHQL_PARSE_FAILED` for a syntax error,
+    `GRAPHQL_VALIDATION_FAILED` for one reported by a validation rule. An error that has a code
+    already (a masked one) or that wraps an exception keeps what it has. The HTTP and WebSocket
+    transports both call this; it sets the code in place and returns the same error."""
+    if (error.extensions or {}).get("code") is not None:
+        return error
+    if isinstance(error, GraphQLSyntaxError):
+        code = PARSE_FAILED
+    elif error.original_error is None:
+        code = VALIDATION_FAILED
+    else:
+        return error
+    error.extensions = {**(error.extensions or {}), "code": code}
+    return error

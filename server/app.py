@@ -9,14 +9,20 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Message, Send
 from tortoise.connection import get_connection
 from tortoise.contrib.starlette import RegisterTortoise
 
+from core.cursors import CursorCodec
 from db.config import tortoise_config
 from db.migrate import pending_migrations
+from paging import paging_store_for
 from resolvers.context import Services
 from schema.schema import build_schema
 from server.account_status import apply_account_status
@@ -75,6 +81,39 @@ async def register_with_sandbox(client: UnipileClient, settings: Settings) -> No
     log.warning("could not register the webhooks with the embedded sandbox")
 
 
+class ListedOriginsCORS(CORSMiddleware):
+    """Starlette's CORS, answering only the listed origins: Starlette sends its allow headers
+    (methods, headers, credentials) to any origin, short of `Access-Control-Allow-Origin`; an
+    unlisted origin gets none of them here."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        if self.is_allowed_origin(request_headers["origin"]):
+            return super().preflight_response(request_headers)
+        return PlainTextResponse(
+            "Disallowed CORS origin", status_code=400, headers={"Vary": "Origin"}
+        )
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        origin = request_headers.get("origin")
+        if origin is None or self.is_allowed_origin(origin):
+            await super().send(message, send, request_headers)
+            return
+        if message["type"] == "http.response.start":
+            MutableHeaders(scope=message).add_vary_header("Origin")
+        await send(message)
+
+
+def cors(origins: tuple[str, ...]) -> Middleware:
+    """Pages on `origins` may call the API with credentials, the bearer token and JSON."""
+    return Middleware(
+        ListedOriginsCORS,
+        allow_origins=origins,
+        allow_methods=("GET", "POST", "OPTIONS"),
+        allow_headers=("Authorization", "Content-Type"),
+        allow_credentials=True,
+    )
+
+
 def receipt_processor(services: Services, auto_store: AutoStore) -> ReceiptProcessor:
     processor = ReceiptProcessor(services.pubsub)
     processor.on("account_status", apply_account_status)
@@ -90,14 +129,24 @@ def receipt_processor(services: Services, auto_store: AutoStore) -> ReceiptProce
 
 
 def create_app(settings: Settings) -> Starlette:
-    graphql = GraphQLView(build_schema(report_cost=settings.report_cost))
+    # Browsers apply no CORS to WebSockets: the same origins are checked at the handshake.
+    graphql = GraphQLView(
+        build_schema(report_cost=settings.report_cost), allowed_origins=settings.cors_origins
+    )
     dsn, api_key = unipile_endpoint(settings)
     # Built here so that the routes can name the processor; opened and closed by the lifespan.
     http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, limits=UPSTREAM_LIMITS)
     client = UnipileClient(http, dsn, api_key)
     pubsub = pubsub_from_settings(settings)
     auto_store = AutoStore(StoreWorker(client))
-    services = Services(unipile=client, pubsub=pubsub, auto_store=auto_store)
+    paging = paging_store_for(settings.redis_url)
+    services = Services(
+        unipile=client,
+        pubsub=pubsub,
+        auto_store=auto_store,
+        paging=paging,
+        cursors=CursorCodec(settings.signing_key()),
+    )
     processor = receipt_processor(services, auto_store)
 
     @asynccontextmanager
@@ -107,6 +156,7 @@ def create_app(settings: Settings) -> Starlette:
                 RegisterTortoise(app, config=tortoise_config(settings.database_url))
             )
             stack.push_async_callback(http.aclose)
+            stack.push_async_callback(paging.aclose)
             await pubsub.start()
             stack.push_async_callback(pubsub.aclose)
             await processor.start()
@@ -128,4 +178,4 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         *webhook_routes(secret=settings.webhook_key(), processor=processor),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, middleware=[cors(settings.cors_origins)], lifespan=lifespan)

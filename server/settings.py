@@ -23,6 +23,13 @@ DATABASE_SCHEMES = ("sqlite", "postgres", "asyncpg")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 MIN_SECRET_LENGTH = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Frontend dev servers: Vite (dev and preview), Create React App and Next.js, Vue CLI and webpack,
+# Angular. Allowed from a browser by default in the embedded set-up only.
+LOCAL_DEV_PORTS = (5173, 4173, 3000, 8080, 4200)
+LOCAL_DEV_ORIGINS = tuple(
+    f"http://{host}:{port}" for port in LOCAL_DEV_PORTS for host in ("localhost", "127.0.0.1")
+)
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class SettingsError(ValueError):
@@ -80,6 +87,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("LOG_LEVEL", "INFO", "One of DEBUG, INFO, WARNING, ERROR, CRITICAL."),
     Variable("DATA_DIR", "var", "Folder for the SQLite file and generated secrets."),
     Variable(
+        "CORS_ORIGINS",
+        "",
+        "Comma-separated origins (`https://crm.example.com`) whose pages may call the API and open "
+        "its WebSocket, with credentials; `*` is refused. Unset: the local frontend dev servers "
+        "(`http://localhost:` and `http://127.0.0.1:` ports 5173, 4173, 3000, 8080, 4200) "
+        "without `UNIPILE_DSN`, none with it.",
+    ),
+    Variable(
         "SWITCHBOARD_REPORT_COST",
         "0",
         "1: each GraphQL response reports its database queries and UniPile calls.",
@@ -105,6 +120,7 @@ class Settings:
     log_level: str
     data_dir: Path
     report_cost: bool
+    cors_origins: tuple[str, ...]
 
     @property
     def uses_sandbox(self) -> bool:
@@ -135,6 +151,8 @@ class Settings:
             log_level=_parse(values, "LOG_LEVEL", _log_level),
             data_dir=Path(_text(values, "DATA_DIR")),
             report_cost=_parse(values, "SWITCHBOARD_REPORT_COST", _flag),
+            cors_origins=_optional(values, "CORS_ORIGINS", _origins)
+            or (LOCAL_DEV_ORIGINS if dsn is None else ()),
         )
 
     def local_secret(self, name: str) -> str:
@@ -245,6 +263,35 @@ def _secret(value: str) -> str:
     if len(value) < MIN_SECRET_LENGTH:
         raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
     return value
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    origins = [_origin(entry.strip()) for entry in value.split(",") if entry.strip()]
+    return tuple(dict.fromkeys(origins))
+
+
+def _origin(value: str) -> str:
+    """`value` as a browser sends it in `Origin`: lowercase scheme and host, no default port."""
+    if value == "*":
+        raise ValueError(
+            "'*' is not allowed: credentialed requests need each origin listed, "
+            "such as https://crm.example.com"
+        )
+    expected = f"expected origins like https://crm.example.com, got {value!r}"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ValueError(expected) from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(expected)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"an origin is a scheme, host and optional port only, got {value!r}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is not None and port != DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
 
 
 def _log_level(value: str) -> str:

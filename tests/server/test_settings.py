@@ -35,6 +35,12 @@ def test_defaults_are_the_embedded_set_up(tmp_path: Path) -> None:
         ("JWT_SECRET", "short"),
         ("TOKEN_TTL_HOURS", "-1"),
         ("SWITCHBOARD_REPORT_COST", "maybe"),
+        ("CORS_ORIGINS", "*"),
+        ("CORS_ORIGINS", "http://localhost:5173,*"),
+        ("CORS_ORIGINS", "localhost:5173"),
+        ("CORS_ORIGINS", "ftp://files.example.com"),
+        ("CORS_ORIGINS", "https://crm.example.com/app"),
+        ("CORS_ORIGINS", "https://crm.example.com:99999"),
     ],
 )
 def test_a_bad_value_names_its_variable(tmp_path: Path, variable: str, value: str) -> None:
@@ -84,3 +90,40 @@ def test_every_variable_is_in_the_readme() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     for variable in VARIABLES:
         assert f"`{variable.name}`" in readme, variable.name
+
+
+def test_cors_origins_default_to_local_dev_servers_in_the_embedded_set_up(tmp_path: Path) -> None:
+    origins = settings_from(tmp_path).cors_origins
+    for port in (5173, 3000, 8080):
+        assert f"http://localhost:{port}" in origins
+        assert f"http://127.0.0.1:{port}" in origins
+    assert all(origin.startswith(("http://localhost:", "http://127.0.0.1:")) for origin in origins)
+
+
+def test_cors_origins_default_to_none_in_production(tmp_path: Path) -> None:
+    production = {"UNIPILE_DSN": "https://api1.unipile.com:13111", "UNIPILE_API_KEY": "key"}
+    assert settings_from(tmp_path, **production).cors_origins == ()
+    listed = settings_from(tmp_path, **production, CORS_ORIGINS="https://crm.example.com")
+    assert listed.cors_origins == ("https://crm.example.com",)
+
+
+def test_cors_origins_are_read_as_browsers_send_them(tmp_path: Path) -> None:
+    settings = settings_from(
+        tmp_path,
+        CORS_ORIGINS=(
+            " HTTPS://CRM.Example.com:443/ , http://localhost:5173,,"
+            "http://localhost:5173, http://[::1]:3000, https://crm.example.com:8443"
+        ),
+    )
+    assert settings.cors_origins == (
+        "https://crm.example.com",
+        "http://localhost:5173",
+        "http://[::1]:3000",
+        "https://crm.example.com:8443",
+    )
+
+
+def test_a_wildcard_origin_is_refused_with_a_reason(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings_from(tmp_path, CORS_ORIGINS="*")
+    assert "'*' is not allowed" in raised.value.problem
