@@ -27,7 +27,7 @@ from db.models import (
 )
 from db.vocabulary import Channel, IdentifierKind, LinkSource, NeverStoreKind, StorageReason
 from resolvers.context import Context
-from resolvers.conversations import conversation_key, upstream_error
+from resolvers.conversations import conversation_key, fetch_record, upstream_error
 from resolvers.storing import StoreResult, store_conversation
 from schema.ids import from_global_id, int_key
 from server.topics import workspace_conversations_topic
@@ -41,7 +41,10 @@ class Target:
 
 
 async def conversation_account(context: Context, global_id: str) -> tuple[Account, str]:
-    """The viewer's account and the UniPile id of a conversation id; NOT_FOUND otherwise."""
+    """The viewer's account and the UniPile id of a conversation id; NOT_FOUND otherwise.
+
+    Enough for acting on what is stored about it (every row is keyed by the account); acting
+    upstream needs `owned_conversation`."""
     type_name, key = from_global_id(global_id)
     parsed = conversation_key(key) if type_name == "Conversation" else None
     scope = await context.scope()
@@ -49,6 +52,21 @@ async def conversation_account(context: Context, global_id: str) -> tuple[Accoun
     if parsed is None or account is None:
         raise NotFound("no such conversation", argument="conversationId")
     return account, parsed[1]
+
+
+async def owned_conversation(context: Context, global_id: str) -> tuple[Account, str]:
+    """As `conversation_account`, once UniPile has confirmed the chat or thread is that account's:
+    an account id of the viewer's with another account's chat id names nothing."""
+    account, external_id = await conversation_account(context, global_id)
+    try:
+        record = await fetch_record(context.services.unipile, account, external_id)
+    except NotFoundError:
+        record = None
+    except UnipileError as error:
+        raise upstream_error(account, error) from None
+    if record is None:
+        raise NotFound("no such conversation", argument="conversationId")
+    return account, external_id
 
 
 async def link_target(context: Context, contact_id: str | None, company_id: str | None) -> Target:
@@ -194,7 +212,7 @@ async def forget_identifier(context: Context, raw: str) -> int:
     """Delete every stored participant and message involving an address or number, and never
     store it again (the right to be forgotten). Returns the messages deleted."""
     scope = await context.scope()
-    workspace_id = context.viewer().workspace_id
+    workspace_id = context.require_admin().workspace_id
     identifier = classify_participant(raw, region=scope.region)
     if isinstance(identifier, Rejected) or identifier.kind is IdentifierKind.PROVIDER_ID:
         raise BadUserInput("give an email address or a phone number", argument="identifier")

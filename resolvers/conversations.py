@@ -51,10 +51,12 @@ from resolvers.live import (
     attendee_participants,
     conversation_from_chat,
     conversation_from_thread,
+    is_upstream_of,
+    thread_id_of,
 )
 from resolvers.viewer import ViewerScope
 from schema import inbox as types
-from schema.ids import from_global_id, int_key, to_global_id
+from schema.ids import from_global_id, int_key, primary_key, to_global_id
 from schema.pagination import encode_offset_cursor, page_info, start_offset, validate_first
 from schema.viewer import Account
 from unipile import (
@@ -64,6 +66,7 @@ from unipile import (
     RateLimitedError,
     UnipileClient,
     UnipileError,
+    is_valid_id,
 )
 
 DEFAULT_PAGE_SIZE = 20
@@ -409,16 +412,23 @@ def conversation_node(
     )
 
 
-async def _fetch_record(
+async def fetch_record(
     client: UnipileClient, account: AccountModel, external_id: str
 ) -> ConversationRecord | None:
     if account.channel is Channel.EMAIL:
-        emails = await client.list_emails(
+        listed = await client.list_emails(
             account_id=account.unipile_id, thread_id=external_id, meta_only=True, limit=50
         )
-        return conversation_from_thread(account, emails.items) if emails.items else None
+        emails = [
+            email
+            for email in listed.items
+            if is_upstream_of(account, email.account_id) and thread_id_of(email) == external_id
+        ]
+        return conversation_from_thread(account, emails) if emails else None
     chat = await client.get_chat(external_id, account_id=account.unipile_id)
-    return conversation_from_chat(account, chat) if chat.account_id == account.unipile_id else None
+    return (
+        conversation_from_chat(account, chat) if is_upstream_of(account, chat.account_id) else None
+    )
 
 
 async def conversation_by_key(
@@ -430,7 +440,7 @@ async def conversation_by_key(
     if account is None:
         return None
     try:
-        record = await _fetch_record(context.services.unipile, account, external_id)
+        record = await fetch_record(context.services.unipile, account, external_id)
     except NotFoundError:
         return None
     except UnipileError as error:
@@ -442,8 +452,12 @@ async def conversation_by_key(
 
 
 def conversation_key(key: str) -> tuple[int, str] | None:
-    account_id, _, external_id = key.partition(":")
-    return (int(account_id), external_id) if account_id.isdigit() and external_id else None
+    """`account:UniPile id`, with an id UniPile could have issued; anything else names nothing."""
+    account_part, _, external_id = key.partition(":")
+    account_id = primary_key(account_part)
+    if account_id is None or not is_valid_id(external_id):
+        return None
+    return account_id, external_id
 
 
 def stored_conversation_record(

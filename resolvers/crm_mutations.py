@@ -185,7 +185,7 @@ async def update_contact(
 
 async def delete_contact(context: Context, global_id: str) -> str:
     """Delete a contact; its identifiers and links go with it (the foreign keys cascade)."""
-    workspace_id = context.viewer().workspace_id
+    workspace_id = context.require_admin().workspace_id
     pk = _pk(global_id, "Contact", "id")
     if not await Contact.filter(workspace_id=workspace_id, id=pk).delete():
         raise NotFound("no such contact", argument="id")
@@ -354,7 +354,7 @@ async def update_company(
 
 async def delete_company(context: Context, global_id: str) -> str:
     """Delete a company: its domains and links go with it, its contacts stay without company."""
-    workspace_id = context.viewer().workspace_id
+    workspace_id = context.require_admin().workspace_id
     pk = _pk(global_id, "Company", "id")
     if not await Company.filter(workspace_id=workspace_id, id=pk).delete():
         raise NotFound("no such company", argument="id")
@@ -452,7 +452,7 @@ async def _replace_domains(workspace_id: int, company_id: int, domains: Sequence
 async def set_storage_policy(
     context: Context, channel: Channel, policy: StoragePolicy
 ) -> StorageRules:
-    workspace_id = context.viewer().workspace_id
+    workspace_id = context.require_admin().workspace_id
     # An upsert, so that two concurrent calls cannot both insert.
     await StoragePolicySetting.bulk_create(
         [StoragePolicySetting(workspace_id=workspace_id, channel=channel, policy=policy)],
@@ -464,7 +464,7 @@ async def set_storage_policy(
 
 async def add_never_store(context: Context, kind: NeverStoreKind, raw: str) -> StorageRules:
     """Idempotent: an entry already on the list stays as it is."""
-    workspace_id = context.viewer().workspace_id
+    workspace_id = context.require_admin().workspace_id
     value = await _never_store_value(workspace_id, kind, raw)
     await NeverStoreEntry.bulk_create(
         [NeverStoreEntry(workspace_id=workspace_id, kind=kind, value=value)],
@@ -475,7 +475,7 @@ async def add_never_store(context: Context, kind: NeverStoreKind, raw: str) -> S
 
 async def remove_never_store(context: Context, kind: NeverStoreKind, raw: str) -> StorageRules:
     """Idempotent: removing an entry that is not on the list changes nothing."""
-    workspace_id = context.viewer().workspace_id
+    workspace_id = context.require_admin().workspace_id
     value = await _never_store_value(workspace_id, kind, raw)
     await NeverStoreEntry.filter(workspace_id=workspace_id, kind=kind, value=value).delete()
     return await load_storage_rules(workspace_id)

@@ -21,9 +21,9 @@ from resolvers.live import (
     participant_from_json,
 )
 from schema import inbox as types
-from schema.ids import to_global_id
+from schema.ids import primary_key, to_global_id
 from schema.pagination import page_info, validate_first
-from unipile import NotFoundError, UnipileError
+from unipile import NotFoundError, UnipileError, is_valid_id
 
 DEFAULT_MESSAGES = 20
 MAX_UPSTREAM_LIMIT = 250
@@ -199,8 +199,9 @@ async def message_by_key(context: Context, key: str) -> types.Message | None:
     account_part, _, rest = key.partition(":")
     conversation_external_id, _, external_id = rest.rpartition(":")
     scope = await context.scope()
-    account = scope.account(int(account_part)) if account_part.isdigit() else None
-    if account is None or not external_id:
+    account_id = primary_key(account_part)
+    account = None if account_id is None else scope.account(account_id)
+    if account is None or not is_valid_id(external_id):
         return None
     client = context.services.unipile
     try:
@@ -208,14 +209,14 @@ async def message_by_key(context: Context, key: str) -> types.Message | None:
             email = await client.get_email(external_id, account_id=account.unipile_id)
             record = (
                 message_from_email(account, email)
-                if email.account_id == account.unipile_id
+                if is_upstream_of(account, email.account_id)
                 else None
             )
         else:
             message = await client.get_message(external_id)
             record = (
                 message_from_chat_message(account, message, None)
-                if message.account_id == account.unipile_id
+                if is_upstream_of(account, message.account_id)
                 else None
             )
     except NotFoundError:

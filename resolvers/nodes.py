@@ -14,23 +14,25 @@ from resolvers.conversations import conversation_by_key, conversation_key
 from resolvers.crm import CompanyByIdLoader, ContactByIdLoader
 from resolvers.messages import message_by_key
 from schema.crm import company_node, contact_node
-from schema.ids import from_global_id
+from schema.ids import from_global_id, primary_key
 from schema.node import Node
 from schema.viewer import Account, User, Workspace
 
 
 async def _account(context: Context, key: str) -> Node | None:
     scope = await context.scope()
-    account = scope.account(int(key)) if key.isdigit() else None
+    pk = primary_key(key)
+    account = None if pk is None else scope.account(pk)
     return None if account is None else Account.from_model(account, scope.identity.user_id)
 
 
 async def _user(context: Context, key: str) -> Node | None:
     identity = context.viewer()
+    pk = primary_key(key)
     user = (
-        await UserModel.get_or_none(id=int(key), workspace_id=identity.workspace_id)
-        if key.isdigit()
-        else None
+        None
+        if pk is None
+        else await UserModel.get_or_none(id=pk, workspace_id=identity.workspace_id)
     )
     return None if user is None else User.from_model(user)
 
@@ -48,15 +50,17 @@ async def _conversation(context: Context, key: str) -> Node | None:
 
 
 async def _contact(context: Context, key: str) -> Node | None:
-    if not key.isdigit():
+    pk = primary_key(key)
+    if pk is None:
         return None
-    return await contact_node(ContactByIdLoader(context.viewer().workspace_id), int(key))
+    return await contact_node(ContactByIdLoader(context.viewer().workspace_id), pk)
 
 
 async def _company(context: Context, key: str) -> Node | None:
-    if not key.isdigit():
+    pk = primary_key(key)
+    if pk is None:
         return None
-    return await company_node(CompanyByIdLoader(context.viewer().workspace_id), int(key))
+    return await company_node(CompanyByIdLoader(context.viewer().workspace_id), pk)
 
 
 async def _message(context: Context, key: str) -> Node | None:

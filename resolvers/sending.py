@@ -7,7 +7,7 @@ stored copy, when there is one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from tortoise.exceptions import IntegrityError
 
@@ -18,18 +18,7 @@ from resolvers.context import Context
 from resolvers.conversations import upstream_error
 from resolvers.live import MessageRecord, is_own, message_from_chat_message, message_from_email
 from resolvers.storing import append_message
-from unipile import (
-    Email,
-    EmailAttendee,
-    InvalidRequestError,
-    NotFoundError,
-    RateLimitedError,
-    UnipileError,
-    UpstreamConnectionError,
-)
-
-# UniPile surely did not take the message on these: the key may be used again.
-NOT_SENT = (InvalidRequestError, NotFoundError, RateLimitedError, UpstreamConnectionError)
+from unipile import Email, EmailAttendee, NotFoundError, UnipileError, may_have_been_accepted
 
 THREAD_WINDOW = 50
 
@@ -107,6 +96,33 @@ async def _earlier(context: Context, account: Account, earlier: OutboundMessage)
     return await _read_back(context, account, earlier.external_id)
 
 
+async def _send_once(
+    context: Context,
+    account: Account,
+    external_id: str,
+    key: str | None,
+    deliver: Callable[[], Awaitable[str | None]],
+) -> MessageRecord:
+    """Send through `deliver` (which returns UniPile's message id) at most once per key. The key
+    is released when UniPile surely did not take the message, so that it can be sent with it."""
+    earlier = await _claim(context, account, external_id, key)
+    if earlier is not None:
+        return await _earlier(context, account, earlier)
+    try:
+        message_id = await deliver()
+    except UnipileError as error:
+        if not may_have_been_accepted(error):
+            await _release(context, key)
+        raise _answer(account, error) from None
+    return await _finish(context, account, key, message_id)
+
+
+def _answer(account: Account, error: UnipileError) -> SwitchboardError:
+    if isinstance(error, NotFoundError):
+        return NotFound("no such conversation", argument="conversationId")
+    return upstream_error(account, error)
+
+
 async def send_chat_message(
     context: Context, account: Account, chat_id: str, text: str, key: str | None
 ) -> MessageRecord:
@@ -116,26 +132,14 @@ async def send_chat_message(
         )
     if not text.strip():
         raise BadUserInput("the message is empty", argument="text")
-    try:
-        earlier = await _claim(context, account, chat_id, key)
-        if earlier is not None:
-            return await _earlier(context, account, earlier)
+
+    async def deliver() -> str | None:
         sent = await context.services.unipile.send_chat_message(
             chat_id, text=text, account_id=account.unipile_id
         )
-        return await _finish(context, account, key, sent.message_id)
-    except UnipileError as error:
-        raise await _failed(context, account, key, error) from None
+        return sent.message_id
 
-
-async def _failed(
-    context: Context, account: Account, key: str | None, error: UnipileError
-) -> SwitchboardError:
-    if isinstance(error, NOT_SENT):
-        await _release(context, key)
-    if isinstance(error, NotFoundError):
-        return NotFound("no such conversation", argument="conversationId")
-    return upstream_error(account, error)
+    return await _send_once(context, account, chat_id, key, deliver)
 
 
 def _reply_all(
@@ -173,17 +177,19 @@ async def reply_to_thread(
     if not html.strip():
         raise BadUserInput("the reply is empty", argument="html")
     client = context.services.unipile
+    # Read before the key is claimed: a failure here has sent nothing.
     try:
-        earlier = await _claim(context, account, thread_id, key)
-        if earlier is not None:
-            return await _earlier(context, account, earlier)
         thread = await client.list_emails(
             account_id=account.unipile_id, thread_id=thread_id, meta_only=True, limit=THREAD_WINDOW
         )
-        if not thread.items:
-            raise NotFound("no such conversation", argument="conversationId")
-        newest = thread.items[0]
-        to, copied = _reply_all(account, newest, cc)
+    except UnipileError as error:
+        raise _answer(account, error) from None
+    if not thread.items:
+        raise NotFound("no such conversation", argument="conversationId")
+    newest = thread.items[0]
+    to, copied = _reply_all(account, newest, cc)
+
+    async def deliver() -> str | None:
         subject = newest.subject or ""
         sent = await client.send_email(
             account_id=account.unipile_id,
@@ -194,6 +200,6 @@ async def reply_to_thread(
             subject=subject if subject.lower().startswith("re:") else f"Re: {subject}",
             reply_to=newest.id,
         )
-        return await _finish(context, account, key, sent.id)
-    except UnipileError as error:
-        raise await _failed(context, account, key, error) from None
+        return sent.id
+
+    return await _send_once(context, account, thread_id, key, deliver)

@@ -15,7 +15,7 @@ the live one are the same `MessageRecord`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -33,9 +33,11 @@ from resolvers.live import (
     attendee_participants,
     conversation_from_chat,
     conversation_from_thread,
+    is_upstream_of,
     message_from_chat_message,
     message_from_email,
     participant_to_json,
+    thread_id_of,
 )
 from unipile import Email, NotFoundError, Page, UnipileClient
 
@@ -159,7 +161,7 @@ async def _fetch_chat(
     page_size: int,
 ) -> _Snapshot:
     chat = await client.get_chat(chat_id, account_id=account.unipile_id)
-    if chat.account_id != account.unipile_id:
+    if not is_upstream_of(account, chat.account_id):
         raise NotFoundError(f"chat {chat_id} is not one of account {account.id}'s", status=404)
     record = conversation_from_chat(account, chat)
     participants = record.participants
@@ -179,7 +181,11 @@ async def _fetch_chat(
     return _Snapshot(
         record,
         participants,
-        tuple(message_from_chat_message(account, m, names.get(m.sender_id)) for m in messages),
+        tuple(
+            message_from_chat_message(account, m, names.get(m.sender_id))
+            for m in messages
+            if is_upstream_of(account, m.account_id) and m.chat_id == chat.id
+        ),
     )
 
 
@@ -194,11 +200,20 @@ async def _fetch_thread(
     def listing(**query: Any) -> Awaitable[Page[Email]]:
         return client.list_emails(account_id=account.unipile_id, thread_id=thread_id, **query)
 
-    emails = await _newest(
-        lambda size, cursor: listing(after=since, limit=size, cursor=cursor), limit, page_size
+    def owned(found: Sequence[Email]) -> list[Email]:
+        return [
+            email
+            for email in found
+            if is_upstream_of(account, email.account_id) and thread_id_of(email) == thread_id
+        ]
+
+    emails = owned(
+        await _newest(
+            lambda size, cursor: listing(after=since, limit=size, cursor=cursor), limit, page_size
+        )
     )
     # A thread quiet for longer than the window still exists: its newest email describes it.
-    described = emails or list((await listing(meta_only=True, limit=1)).items)
+    described = emails or owned((await listing(meta_only=True, limit=1)).items)
     if not described:
         raise NotFoundError(f"thread {thread_id} of account {account.id} has no email", status=404)
     record = conversation_from_thread(account, described)

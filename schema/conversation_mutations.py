@@ -102,7 +102,7 @@ async def _conversation_payload(
     context: Context, conversation_id: strawberry.ID, action: Action
 ) -> ConversationPayload:
     try:
-        account, external_id = await actions.conversation_account(context, conversation_id)
+        account, external_id = await actions.owned_conversation(context, conversation_id)
         added = await action(account, external_id)
         conversation = await conversation_by_key(context.fresh(), account.id, external_id)
     except SwitchboardError as error:
@@ -283,7 +283,7 @@ async def _message_payload(
     send: Callable[[Account, str], Awaitable[MessageRecord]],
 ) -> MessagePayload:
     try:
-        account, external_id = await actions.conversation_account(context, conversation_id)
+        account, external_id = await actions.owned_conversation(context, conversation_id)
         record = await send(account, external_id)
     except SwitchboardError as error:
         return MessagePayload(error=MutationError.of(error))

@@ -24,8 +24,20 @@ def from_global_id(global_id: str) -> tuple[str, str]:
     return type_name, key
 
 
+MAX_PRIMARY_KEY = 2**31 - 1
+
+
+def primary_key(text: str) -> int | None:
+    """A database primary key written in ASCII digits, in the range of the columns; else None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_PRIMARY_KEY)):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_PRIMARY_KEY else None
+
+
 def int_key(global_id: str, expected_type: str) -> int:
     type_name, key = from_global_id(global_id)
-    if type_name != expected_type or not key.isdigit():
+    pk = primary_key(key) if type_name == expected_type else None
+    if pk is None:
         raise BadUserInput(f"{global_id!r} is not the id of a {expected_type}")
-    return int(key)
+    return pk

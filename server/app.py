@@ -139,7 +139,7 @@ def create_app(settings: Settings) -> Starlette:
     client = UnipileClient(http, dsn, api_key)
     pubsub = pubsub_from_settings(settings)
     auto_store = AutoStore(StoreWorker(client))
-    paging = paging_store_for(settings.redis_url)
+    paging = paging_store_for(settings.redis_url, settings.paging_ttl_seconds)
     services = Services(
         unipile=client,
         pubsub=pubsub,

@@ -95,6 +95,13 @@ VARIABLES: tuple[Variable, ...] = (
         "without `UNIPILE_DSN`, none with it.",
     ),
     Variable(
+        "PAGING_TTL_SECONDS",
+        "3600",
+        "How long a page's cursors stay valid after the page was read; an older cursor is "
+        "`BAD_USER_INPUT` with `extensions.reason` `CURSOR_EXPIRED`. Kept in Redis with "
+        "`REDIS_URL`, in process memory otherwise.",
+    ),
+    Variable(
         "SWITCHBOARD_REPORT_COST",
         "0",
         "1: each GraphQL response reports its database queries and UniPile calls.",
@@ -121,6 +128,7 @@ class Settings:
     data_dir: Path
     report_cost: bool
     cors_origins: tuple[str, ...]
+    paging_ttl_seconds: int
 
     @property
     def uses_sandbox(self) -> bool:
@@ -153,6 +161,7 @@ class Settings:
             report_cost=_parse(values, "SWITCHBOARD_REPORT_COST", _flag),
             cors_origins=_optional(values, "CORS_ORIGINS", _origins)
             or (LOCAL_DEV_ORIGINS if dsn is None else ()),
+            paging_ttl_seconds=_parse(values, "PAGING_TTL_SECONDS", _whole_positive),
         )
 
     def local_secret(self, name: str) -> str:
@@ -239,6 +248,13 @@ def _positive(value: str) -> float:
     number = float(value)
     if number <= 0:
         raise ValueError(f"expected a positive number, got {value!r}")
+    return number
+
+
+def _whole_positive(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"expected a whole number of 1 or more, got {value!r}")
     return number
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import redis
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
@@ -25,6 +26,7 @@ from db.config import tortoise_config
 from db.metrics import QueryCounter, count_queries
 from db.migrate import apply_migrations
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
@@ -135,3 +137,15 @@ async def sqlite_database(sqlite_template: Path, tmp_path: Path) -> AsyncIterato
 def query_counter() -> Iterator[QueryCounter]:
     with count_queries() as counter:
         yield counter
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        require_service("Redis", f"cannot reach {REDIS_URL}: {error}")
+    finally:
+        client.close()
+    return REDIS_URL

@@ -14,6 +14,7 @@ from unipile._errors import (
     UpstreamConnectionError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
+    may_have_been_accepted,
 )
 from unipile._identifiers import is_whatsapp_group_jid, phone_to_whatsapp_jid, whatsapp_jid_to_phone
 from unipile._paths import is_valid_id
@@ -87,6 +88,7 @@ __all__ = [
     "format_timestamp",
     "is_valid_id",
     "is_whatsapp_group_jid",
+    "may_have_been_accepted",
     "parse_timestamp",
     "phone_to_whatsapp_jid",
     "whatsapp_jid_to_phone",

@@ -15,6 +15,7 @@ import orjson
 
 from unipile._counting import record_request
 from unipile._errors import (
+    NOTHING_SENT,
     RateLimitedError,
     UnipileError,
     UpstreamConnectionError,
@@ -47,9 +48,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 Recipient = str | EmailAttendee
 """An email recipient: a bare address, or an attendee whose display name is sent along."""
-
-# Errors that prove the request never left this process, so even a send may be tried again.
-_NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 def _query_value(value: object) -> str:
@@ -424,7 +422,7 @@ class UnipileClient:
             return None
         if not isinstance(error, RateLimitedError | UpstreamUnavailableError):
             return None
-        if not idempotent and not isinstance(error.__cause__, _NOTHING_SENT):
+        if not idempotent and not isinstance(error.__cause__, NOTHING_SENT):
             return None
         if error.retry_after is not None:
             return error.retry_after if error.retry_after <= self._backoff_max else None

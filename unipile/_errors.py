@@ -19,13 +19,16 @@ only cares "the call was not authorised" catches the parent, code that wants to 
 this account" catches the child. ``InvalidIdError`` subclasses ``NotFoundError`` because an id
 that could not be put in a URL path (``..``, a control character...) names nothing: callers that
 answer "not found" need no extra case, and no request is sent for it. ``status`` is ``None`` when
-no HTTP answer was received.
+no HTTP answer was received. ``may_have_been_accepted`` tells, for a failed send, whether
+UniPile may still have taken the message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import httpx
 
 __all__ = [
     "AccountDisconnectedError",
@@ -40,7 +43,11 @@ __all__ = [
     "UpstreamTimeoutError",
     "UpstreamUnavailableError",
     "error_from_response",
+    "may_have_been_accepted",
 ]
+
+# Errors that prove the request never left this process.
+NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
 # Guess: the reference lists these 401 types without saying which ones describe the connected
 # account rather than the API key; these are the ones whose remedy is reconnecting the account.
@@ -147,4 +154,13 @@ def error_from_response(
     message = f"UniPile answered {status} {type_ or ''}: {detail or title or ''}".rstrip(": ")
     return cls(
         message, status=status, type=type_, title=title, detail=detail, retry_after=retry_after
+    )
+
+
+def may_have_been_accepted(error: UnipileError) -> bool:
+    """Whether UniPile may have acted on a request that failed: an answer of 4xx is a refusal and
+    a connection never opened sent nothing, but a 5xx, a timeout or a connection dropped midway
+    leave the outcome unknown."""
+    return isinstance(error, UpstreamUnavailableError) and not isinstance(
+        error.__cause__, NOTHING_SENT
     )

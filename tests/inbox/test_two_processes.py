@@ -17,7 +17,6 @@ import pytest
 
 from tests.graphql_ws import subscribe
 from tests.inbox.conftest import SANDBOX_KEY, SIGNING_KEY, WEBHOOK_SECRET, Inbox
-from tests.realtime.conftest import redis_url  # noqa: F401  (a fixture)
 
 START_TIMEOUT = 30.0
 MESSAGES = "subscription { messageReceived { message { text } conversation { externalId } } }"
@@ -33,7 +32,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def servers(inbox: Inbox, database: str, redis_url: str, tmp_path: Path) -> Iterator[list[str]]:  # noqa: F811
+def servers(inbox: Inbox, database: str, redis_url: str, tmp_path: Path) -> Iterator[list[str]]:
     processes: list[subprocess.Popen[bytes]] = []
     logs = []
     urls = []

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
 import pytest
-import redis
 from starlette.applications import Starlette
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -18,23 +16,9 @@ from db.models import WebhookReceipt
 from server.pubsub import InProcessPubSub, PubSub
 from server.receipts import Publication, ReceiptProcessor
 from server.webhooks import webhook_routes
-from tests.conftest import require_service
 from unipile.sandbox.testing import running_app
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET = "webhook-secret-0123456789-abcdefghijkl"
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        require_service("Redis", f"cannot reach {REDIS_URL}: {error}")
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 class HandledLog:
