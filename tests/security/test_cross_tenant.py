@@ -515,7 +515,7 @@ async def test_crm_records_and_matches_stay_in_their_workspace(tenants: Tenants)
 
 
 CRM_MUTATIONS = """
-mutation($contact: ID!, $company: ID!, $conversation: ID!) {
+mutation($contact: ID!, $company: ID!, $conversation: ID!, $forged: ID!) {
   updateContact: updateContact(input: {id: $contact, firstName: "Owned"}) {
     contact { id name } error { code } }
   deleteContact: deleteContact(input: {id: $contact}) { deletedId error { code } }
@@ -525,6 +525,8 @@ mutation($contact: ID!, $company: ID!, $conversation: ID!) {
   createContact: createContact(input: {firstName: "New", lastName: "Hire", companyId: $company}) {
     contact { id } error { code } }
   fromParticipant: createContactFromParticipant(input: {conversationId: $conversation,
+    identifier: "jane.doe@acme-corp.com", name: "Jane Doe"}) { contact { id } error { code } }
+  fromForged: createContactFromParticipant(input: {conversationId: $forged,
     identifier: "jane.doe@acme-corp.com", name: "Jane Doe"}) { contact { id } error { code } }
 }
 """
@@ -543,10 +545,12 @@ async def test_crm_mutations_on_another_workspaces_records_are_not_found(
             p["identifier"].lower() == "jane.doe@acme-corp.com" for p in t["node"]["participants"]
         )
     )
+    external_id = thread["node"]["externalId"]
     variables = {
         "contact": gid("Contact", contact.id),
         "company": gid("Company", company.id),
         "conversation": thread["node"]["id"],
+        "forged": tenants.conversation(CAROL_GMAIL, external_id),
     }
     before = (await Contact.all().count(), await Company.all().count())
     result = await tenants.query(CRM_MUTATIONS, variables, user="carol")
@@ -563,3 +567,21 @@ async def test_crm_mutations_on_another_workspaces_records_are_not_found(
     assert (await Contact.all().count(), await Company.all().count()) == before
     assert (await Contact.get(id=contact.id)).first_name == "Jane"
     assert (await Company.get(id=company.id)).name == "Acme Corp"
+
+
+SEND = """mutation($id: ID!, $text: String!) { sendMessage(input: {conversationId: $id, text: $text,
+  idempotencyKey: "retry-1"}) { message { text } error { code } } }"""
+
+
+async def test_an_idempotency_key_is_the_workspaces_own(tenants: Tenants) -> None:
+    """dave and bob pick the same key: each sends their own message, neither gets the other's."""
+    dave_chat = tenants.conversation(DAVE_WHATSAPP, a_chat(RIVAL, DAVE_WHATSAPP)["id"])
+    bob_chat = tenants.conversation(BOB_WHATSAPP, a_chat(DEMO, BOB_WHATSAPP)["id"])
+    dave = await tenants.query(SEND, {"id": dave_chat, "text": "dave's words"}, user="dave")
+    bob = await tenants.query(SEND, {"id": bob_chat, "text": "bob's words"}, user="bob")
+    again = await tenants.query(SEND, {"id": dave_chat, "text": "dave's words"}, user="dave")
+    assert dave["data"]["sendMessage"] == {"message": {"text": "dave's words"}, "error": None}
+    assert bob["data"]["sendMessage"] == {"message": {"text": "bob's words"}, "error": None}
+    # Control: the key does make a retry send once, within its workspace.
+    assert again["data"]["sendMessage"] == dave["data"]["sendMessage"]
+    assert (await tenants.route_stats()).get("POST /api/v1/chats/{chat_id}/messages") == 2
