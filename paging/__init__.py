@@ -7,7 +7,7 @@ process memory otherwise, each for a limited time; an expired one is `CURSOR_EXP
 """
 
 from paging._pager import Pager, Resumed
-from paging._state import LaneState, Ordering, Position
+from paging._state import LaneState, LaneStates, Ordering, Position
 from paging._store import (
     MemoryPagingStore,
     PagingStore,
@@ -18,6 +18,7 @@ from paging._walk import walk
 
 __all__ = [
     "LaneState",
+    "LaneStates",
     "MemoryPagingStore",
     "Ordering",
     "Pager",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from db.models import Account
 from db.vocabulary import Channel
-from paging import LaneState, Ordering, Position
+from paging import LaneState, LaneStates, Ordering, Position
 from resolvers.live import (
     ConversationRecord,
     conversation_from_chat,
@@ -39,7 +39,6 @@ EMAIL_WINDOW = 200
 
 Accept = Callable[[Sequence[ConversationRecord]], Awaitable[Sequence[bool]]]
 ShownLookup = Callable[[str, Sequence[str]], Awaitable[Mapping[str, Ordering]]]
-LaneStates = dict[str, LaneState]
 
 
 @dataclass(frozen=True, slots=True)
