@@ -74,9 +74,13 @@ ALICE_GMAIL, ALICE_OUTLOOK, BOB_WHATSAPP, SHARED_LINKEDIN = (
     LINKEDIN_ID,
 )
 CAROL_GMAIL, DAVE_WHATSAPP = RIVAL_GMAIL_ID, RIVAL_WHATSAPP_ID
-DEMO_ACCOUNTS = frozenset({ALICE_GMAIL, ALICE_OUTLOOK, BOB_WHATSAPP, SHARED_LINKEDIN})
-ALICE_PRIVATE = frozenset({ALICE_GMAIL, ALICE_OUTLOOK})
-RIVAL_ACCOUNTS = frozenset({CAROL_GMAIL, DAVE_WHATSAPP})
+# Read from the data, so that an account added to the demo is covered too.
+DEMO_ACCOUNTS = frozenset(a.id for a in DEMO.accounts)
+ALICE_PRIVATE = frozenset(a.id for a in DEMO.accounts if a.owner == "alice" and not a.shared)
+RIVAL_ACCOUNTS = frozenset(a.id for a in RIVAL.accounts)
+assert {ALICE_GMAIL, ALICE_OUTLOOK} <= ALICE_PRIVATE
+assert {BOB_WHATSAPP, SHARED_LINKEDIN} <= DEMO_ACCOUNTS - ALICE_PRIVATE
+assert RIVAL_ACCOUNTS == {CAROL_GMAIL, DAVE_WHATSAPP}
 
 RIVAL_SLUG = "rival"
 RIVAL_USERS = {
