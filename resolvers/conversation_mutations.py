@@ -30,6 +30,7 @@ from resolvers.context import Context
 from resolvers.conversations import conversation_key, fetch_record, upstream_error
 from resolvers.storing import StoreResult, store_conversation
 from schema.ids import from_global_id, int_key
+from server.jobs import forget_automatic_storage
 from server.topics import workspace_conversations_topic
 from unipile import NotFoundError, UnipileError
 
@@ -67,6 +68,19 @@ async def owned_conversation(context: Context, global_id: str) -> tuple[Account,
     if record is None:
         raise NotFound("no such conversation", argument="conversationId")
     return account, external_id
+
+
+async def known_conversation(context: Context, global_id: str) -> tuple[Account, str]:
+    """A conversation something is stored about (a copy, a link), without asking UniPile, so that
+    it can be forgotten while UniPile is down; otherwise one UniPile confirms is the account's."""
+    account, external_id = await conversation_account(context, global_id)
+    stored = await Conversation.exists(account_id=account.id, external_id=external_id)
+    linked = await ConversationLink.exists(
+        account_id=account.id, conversation_external_id=external_id
+    )
+    if stored or linked:
+        return account, external_id
+    return await owned_conversation(context, global_id)
 
 
 async def link_target(context: Context, contact_id: str | None, company_id: str | None) -> Target:
@@ -165,7 +179,8 @@ async def unlink(context: Context, account: Account, external_id: str, target: T
 
 
 async def forget(context: Context, account: Account, external_id: str, also_unlink: bool) -> bool:
-    """Delete the stored copy; refused while a user's link holds it, unless unlinked too."""
+    """Delete the stored copy; refused while a user's link holds it, unless unlinked too. Leaves
+    a mark that automatic storage respects: only a user's store or link keeps it again."""
     active = ConversationLink.filter(
         account_id=account.id, conversation_external_id=external_id, removed_at=None
     )
@@ -177,6 +192,7 @@ async def forget(context: Context, account: Account, external_id: str, also_unli
             )
         await active.update(removed_at=datetime.now(UTC), removed_by_id=context.viewer().user_id)
         deleted = await Conversation.filter(account_id=account.id, external_id=external_id).delete()
+        await forget_automatic_storage(account.id, external_id)
     await publish_change(context, account, external_id, "FORGOTTEN")
     return deleted > 0
 

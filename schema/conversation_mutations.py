@@ -17,6 +17,14 @@ from resolvers.conversations import conversation_by_key
 from resolvers.live import MessageRecord
 from resolvers.messages import message_nodes
 from schema.inbox import Conversation, Message
+from schema.inputs import (
+    HTML_LENGTH,
+    IDEMPOTENCY_KEY_LENGTH,
+    IDENTIFIER_LENGTH,
+    TEXT_LENGTH,
+    bounds,
+    check,
+)
 from schema.mutation_errors import MutationError
 
 MAX_BULK = 100
@@ -54,7 +62,9 @@ class ForgetConversationInput:
 
 @strawberry.input
 class ForgetIdentifierInput:
-    identifier: str = strawberry.field(description="An email address or phone number.")
+    identifier: str = strawberry.field(
+        description="An email address or phone number.", metadata=bounds(IDENTIFIER_LENGTH)
+    )
 
 
 @strawberry.input
@@ -99,9 +109,12 @@ Action = Callable[[Account, str], Awaitable[int]]
 
 
 async def _conversation_payload(
-    context: Context, conversation_id: strawberry.ID, action: Action
+    context: Context, conversation_id: strawberry.ID, action: Action, given: object = None
 ) -> ConversationPayload:
+    """`given`: the rest of the input (or of the bulk input's item), checked first too."""
     try:
+        check(conversation_id, "conversationId", is_id=True)
+        check(given, "")
         account, external_id = await actions.owned_conversation(context, conversation_id)
         added = await action(account, external_id)
         conversation = await conversation_by_key(context.fresh(), account.id, external_id)
@@ -118,7 +131,7 @@ async def _link(context: Context, item: LinkConversationInput) -> ConversationPa
         await actions.link(context, account, external_id, target)
         return 0
 
-    return await _conversation_payload(context, item.conversation_id, act)
+    return await _conversation_payload(context, item.conversation_id, act, item)
 
 
 async def _store(context: Context, conversation_id: strawberry.ID) -> ConversationPayload:
@@ -164,7 +177,7 @@ class ConversationMutation:
             await actions.unlink(context, account, external_id, target)
             return 0
 
-        return await _conversation_payload(context, input.conversation_id, act)
+        return await _conversation_payload(context, input.conversation_id, act, input)
 
     @strawberry.mutation(
         description=(
@@ -211,7 +224,8 @@ class ConversationMutation:
         context = info.context
         context.viewer()
         try:
-            account, external_id = await actions.conversation_account(
+            check(input, "")
+            account, external_id = await actions.known_conversation(
                 context, input.conversation_id
             )
             forgotten = await actions.forget(context, account, external_id, input.unlink)
@@ -230,6 +244,7 @@ class ConversationMutation:
     ) -> ForgetIdentifierPayload:
         info.context.viewer()
         try:
+            check(input, "")
             deleted = await actions.forget_identifier(info.context, input.identifier)
         except SwitchboardError as error:
             return ForgetIdentifierPayload(messages_deleted=0, error=MutationError.of(error))
@@ -248,26 +263,30 @@ class ConversationMutation:
             await actions.mark_read(context, account, external_id, input.read)
             return 0
 
-        return await _conversation_payload(context, input.conversation_id, act)
+        return await _conversation_payload(context, input.conversation_id, act, input)
 
 
 @strawberry.input
 class SendMessageInput:
     conversation_id: strawberry.ID
-    text: str
+    text: str = strawberry.field(metadata=bounds(TEXT_LENGTH))
     idempotency_key: str | None = strawberry.field(
-        default=None, description="A retried call with the same key sends once."
+        default=None,
+        description="A retried call with the same key sends once.",
+        metadata=bounds(IDEMPOTENCY_KEY_LENGTH),
     )
 
 
 @strawberry.input
 class ReplyToConversationInput:
     conversation_id: strawberry.ID
-    html: str
-    cc: list[str] = strawberry.field(default_factory=list)
-    bcc: list[str] = strawberry.field(default_factory=list)
+    html: str = strawberry.field(metadata=bounds(HTML_LENGTH))
+    cc: list[str] = strawberry.field(default_factory=list, metadata=bounds(IDENTIFIER_LENGTH))
+    bcc: list[str] = strawberry.field(default_factory=list, metadata=bounds(IDENTIFIER_LENGTH))
     idempotency_key: str | None = strawberry.field(
-        default=None, description="A retried call with the same key sends once."
+        default=None,
+        description="A retried call with the same key sends once.",
+        metadata=bounds(IDEMPOTENCY_KEY_LENGTH),
     )
 
 
@@ -279,11 +298,12 @@ class MessagePayload:
 
 async def _message_payload(
     context: Context,
-    conversation_id: strawberry.ID,
+    given: SendMessageInput | ReplyToConversationInput,
     send: Callable[[Account, str], Awaitable[MessageRecord]],
 ) -> MessagePayload:
     try:
-        account, external_id = await actions.owned_conversation(context, conversation_id)
+        check(given, "")
+        account, external_id = await actions.owned_conversation(context, given.conversation_id)
         record = await send(account, external_id)
     except SwitchboardError as error:
         return MessagePayload(error=MutationError.of(error))
@@ -305,7 +325,7 @@ class SendingMutation:
                 context, account, external_id, input.text, input.idempotency_key
             )
 
-        return await _message_payload(context, input.conversation_id, send)
+        return await _message_payload(context, input, send)
 
     @strawberry.mutation(
         description="Reply to all on an email thread (threaded with `reply_to`), adding cc and bcc."
@@ -327,4 +347,4 @@ class SendingMutation:
                 input.idempotency_key,
             )
 
-        return await _message_payload(context, input.conversation_id, send)
+        return await _message_payload(context, input, send)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from db.models import Company, CompanyDomain, Contact, ContactIdentifier, User, Workspace
-from db.vocabulary import IdentifierKind
+from db.vocabulary import IdentifierKind, Role
 from server.auth import Identity, issue_token
 from tests.inbox.conftest import SIGNING_KEY, Inbox, demo_tokens, inbox, sandbox_url  # noqa: F401
 
@@ -24,7 +24,10 @@ class Rival:
 @pytest.fixture
 async def rival(inbox: Inbox) -> Rival:  # noqa: F811 (pytest passes the fixture imported above)
     workspace = await Workspace.create(name="Rival", slug="rival")
-    eve = await User.create(workspace=workspace, email="eve@rival.test", name="Eve")
+    # The rival workspace's only user administers it.
+    eve = await User.create(
+        workspace=workspace, email="eve@rival.test", name="Eve", role=Role.ADMIN
+    )
     company = await Company.create(workspace=workspace, name="Rival Corp")
     await CompanyDomain.create(workspace=workspace, company=company, domain="rival.test")
     contact = await Contact.create(
