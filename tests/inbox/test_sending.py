@@ -98,3 +98,18 @@ async def test_sending_checks_its_input(inbox: Inbox) -> None:
         },
     )
     assert reused["error"] == {"code": "BAD_USER_INPUT", "field": "idempotencyKey"}
+
+
+async def test_a_key_is_released_when_unipile_took_nothing(inbox: Inbox) -> None:
+    chat = (await conversations(inbox, filter={"channels": ["LINKEDIN"]}))[0]
+    account = "acc_linkedin_demo_0001"
+    input = {"conversationId": chat["id"], "text": "Once", "idempotencyKey": "refused-1"}
+    await inbox.sandbox_post("/_sandbox/faults", {"disconnected_accounts": [account]})
+    refused = await mutate(inbox, SEND, input)
+    assert refused["error"]["code"] == "ACCOUNT_DISCONNECTED"
+    assert await OutboundMessage.filter(idempotency_key="refused-1").count() == 0
+    await inbox.sandbox_post("/_sandbox/faults", {"disconnected_accounts": []})
+    await inbox.upstream_stats()
+    sent = await mutate(inbox, SEND, input)
+    assert sent["error"] is None and sent["message"]["text"] == "Once"
+    assert (await upstream_sends(inbox)).get("POST /api/v1/chats/{chat_id}/messages") == 1
