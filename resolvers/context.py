@@ -17,10 +17,13 @@ from paging import Pager, PagingStore
 from resolvers.loaders import (
     AttendeeCache,
     AttendeesByChatLoader,
+    CompanyRecordLoader,
+    ContactRecordLoader,
     ConversationStateByKeyLoader,
     CrmMatchByIdentifierLoader,
     Loaders,
     SharedResults,
+    UserLoader,
 )
 from resolvers.viewer import ViewerScope, load_viewer_scope
 from server.auth import Identity
@@ -110,14 +113,18 @@ class Context:
     async def loaders(self) -> Loaders:
         if self._loaders is None:
             scope = await self.scope()
+            workspace_id = scope.identity.workspace_id
             self._loaders = Loaders(
                 crm_match_by_identifier=CrmMatchByIdentifierLoader(
-                    scope.identity.workspace_id, scope.own_identifiers()
+                    workspace_id, scope.own_identifiers()
                 ),
-                conversation_state_by_key=ConversationStateByKeyLoader(scope.identity.workspace_id),
+                conversation_state_by_key=ConversationStateByKeyLoader(workspace_id),
                 attendees_by_chat=AttendeesByChatLoader(
                     self.services.unipile, self.services.attendee_cache
                 ),
+                contact_by_id=ContactRecordLoader(workspace_id),
+                company_by_id=CompanyRecordLoader(workspace_id),
+                user_by_id=UserLoader(workspace_id),
             )
         return self._loaders
 

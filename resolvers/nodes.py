@@ -1,22 +1,27 @@
-"""Refetching any object by its global id, as `node(id:)` does.
+"""Refetching any object by its global id, as `node(id:)` and `nodes(ids:)` do.
 
 An id the viewer may not see resolves exactly like one that does not exist: to null.
+
+`resolve_nodes` loads its ids by type, in batches: contacts, companies and users each in one query
+through the request's loaders, whatever their number; accounts and the workspace come from the
+viewer's scope, already loaded; conversations and messages are read from UniPile one by one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from core.errors import BadUserInput
-from db.models import User as UserModel
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key, conversation_key
-from resolvers.crm import CompanyByIdLoader, ContactByIdLoader
 from resolvers.messages import message_by_key
-from schema.crm import company_node, contact_node
+from schema.crm import Company, Contact
 from schema.ids import from_global_id, primary_key
 from schema.node import Node
 from schema.viewer import Account, User, Workspace
+
+Resolver = Callable[[Context, str], Awaitable[Node | None]]
+BatchResolver = Callable[[Context, Sequence[int]], Awaitable[Sequence[Node | None]]]
 
 
 async def _account(context: Context, key: str) -> Node | None:
@@ -24,17 +29,6 @@ async def _account(context: Context, key: str) -> Node | None:
     pk = primary_key(key)
     account = None if pk is None else scope.account(pk)
     return None if account is None else Account.from_model(account, scope.identity.user_id)
-
-
-async def _user(context: Context, key: str) -> Node | None:
-    identity = context.viewer()
-    pk = primary_key(key)
-    user = (
-        None
-        if pk is None
-        else await UserModel.get_or_none(id=pk, workspace_id=identity.workspace_id)
-    )
-    return None if user is None else User.from_model(user)
 
 
 async def _workspace(context: Context, key: str) -> Node | None:
@@ -49,40 +43,68 @@ async def _conversation(context: Context, key: str) -> Node | None:
     return None if parsed is None else await conversation_by_key(context, *parsed)
 
 
-async def _contact(context: Context, key: str) -> Node | None:
-    pk = primary_key(key)
-    if pk is None:
-        return None
-    return await contact_node(ContactByIdLoader(context.viewer().workspace_id), pk)
-
-
-async def _company(context: Context, key: str) -> Node | None:
-    pk = primary_key(key)
-    if pk is None:
-        return None
-    return await company_node(CompanyByIdLoader(context.viewer().workspace_id), pk)
-
-
 async def _message(context: Context, key: str) -> Node | None:
     return await message_by_key(context, key)
 
 
-_RESOLVERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {
+async def _users(context: Context, keys: Sequence[int]) -> list[Node | None]:
+    loaders = await context.loaders()
+    users = await loaders.user_by_id.load_many(keys)
+    return [None if user is None else User.from_model(user) for user in users]
+
+
+async def _contacts(context: Context, keys: Sequence[int]) -> list[Node | None]:
+    loaders = await context.loaders()
+    records = await loaders.contact_by_id.load_many(keys)
+    return [None if record is None else Contact.from_model(record) for record in records]
+
+
+async def _companies(context: Context, keys: Sequence[int]) -> list[Node | None]:
+    loaders = await context.loaders()
+    records = await loaders.company_by_id.load_many(keys)
+    return [None if record is None else Company.from_model(record) for record in records]
+
+
+# One by one: from the scope (no query), or from UniPile (as `node(id:)` always did).
+_RESOLVERS: dict[str, Resolver] = {
     "Account": _account,
-    "User": _user,
     "Workspace": _workspace,
     "Conversation": _conversation,
     "Message": _message,
-    "Contact": _contact,
-    "Company": _company,
+}
+# By primary key, one batch per type.
+_BATCHES: dict[str, BatchResolver] = {
+    "User": _users,
+    "Contact": _contacts,
+    "Company": _companies,
 }
 
 
 async def resolve_node(context: Context, global_id: str) -> Node | None:
+    [found] = await resolve_nodes(context, [global_id])
+    return found
+
+
+async def resolve_nodes(context: Context, global_ids: Sequence[str]) -> list[Node | None]:
+    """The objects of `global_ids`, in order, None for those the viewer may not see."""
     context.viewer()
-    try:
-        type_name, key = from_global_id(global_id)
-    except BadUserInput:
-        return None
-    resolver = _RESOLVERS.get(type_name)
-    return None if resolver is None else await resolver(context, key)
+    found: list[Node | None] = [None] * len(global_ids)
+    batches: dict[str, list[tuple[int, int]]] = {}
+    for index, global_id in enumerate(global_ids):
+        try:
+            type_name, key = from_global_id(global_id)
+        except BadUserInput:
+            continue
+        if type_name in _BATCHES:
+            pk = primary_key(key)
+            if pk is not None:
+                batches.setdefault(type_name, []).append((index, pk))
+            continue
+        resolver = _RESOLVERS.get(type_name)
+        if resolver is not None:
+            found[index] = await resolver(context, key)
+    for type_name, wanted in batches.items():
+        nodes = await _BATCHES[type_name](context, [pk for _, pk in wanted])
+        for (index, _), node in zip(wanted, nodes, strict=True):
+            found[index] = node
+    return found
