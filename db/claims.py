@@ -3,11 +3,16 @@
 A row is claimed with a conditional UPDATE: the WHERE clause (free, or its lease expired, and due)
 is evaluated again under the row lock, so of two workers racing for a row exactly one updates it,
 on SQLite and PostgreSQL alike, within a process or across processes. A claim is a lease rather
-than a lock: a worker that dies leaves it to expire after `claim_ttl`, and the next worker takes
-the row over. A worker records an outcome only while it still holds the claim.
+than a lock, and a short one (`DEFAULT_CLAIM_TTL`): while the work runs, a heartbeat renews it
+every `heartbeat_interval` seconds, so a long run keeps its row, and a worker that dies (a crash,
+a SIGKILL, a lost host) stops renewing: its lease expires within `claim_ttl` and the next worker
+to poll takes the row over. A worker records an outcome only while it still holds the claim, and a
+worker that finds its claim gone (it could not renew in time, or it was taken over) stops the run.
 
-The table needs `id`, `claimed_by`, `claimed_at` and `next_attempt_at` columns. Work is therefore
-at least once: whatever a queue runs must be idempotent.
+The table needs `id`, `claimed_by`, `claimed_at` (the last renewal) and `next_attempt_at` columns.
+Work is therefore at least once: whatever a queue runs must be idempotent. The processes sharing
+a queue must agree on the time to within a few seconds, since leases are compared with their
+clocks.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ import itertools
 import logging
 import os
 import socket
+import time
 import uuid
 from abc import ABC, abstractmethod
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -50,6 +56,35 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
+DEFAULT_CLAIM_TTL = 15.0
+"""Seconds a claim lasts unless renewed: how late a dead worker's row is taken over, at most, plus
+one poll interval."""
+
+
+@dataclass(slots=True)
+class QueueCounters:
+    """What a queue's worker did since it was built, in this process: tests read it, and so can
+    an exporter of metrics (the project has none yet)."""
+
+    claimed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    """Failed attempts, retried later or given up."""
+    given_up: int = 0
+    """Rows whose last allowed attempt failed: they stay FAILED, with their last error."""
+    lost: int = 0
+    """Claims lost before the outcome was recorded (not renewed in time, or taken over)."""
+
+
+@dataclass(slots=True)
+class _Lease:
+    """A claim this worker holds; `settled` once its outcome is being recorded, after which the
+    heartbeat neither renews it nor stops the run."""
+
+    claim: str
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    settled: bool = False
+    lost: bool = False
 
 
 def worker_name() -> str:
@@ -62,7 +97,8 @@ class LeasedQueue(ABC, Generic[RowT]):
 
     It runs after `start()` until `aclose()`: at once, whenever `wake()` is called (after this
     process queued work), and every `poll_interval` seconds for rows queued by other processes,
-    left by a crash, or due for a retry. One row at a time.
+    left by a crash, or due for a retry. One row at a time, for at most `run_timeout` seconds,
+    its claim renewed every `heartbeat_interval` seconds (a third of `claim_ttl` by default).
     """
 
     def __init__(
@@ -75,14 +111,18 @@ class LeasedQueue(ABC, Generic[RowT]):
         run_timeout: float,
         batch_size: int,
         retry: RetryPolicy,
+        heartbeat_interval: float | None = None,
     ) -> None:
-        if run_timeout >= claim_ttl:
-            # Otherwise a live worker's claim could expire and a second one run the same row.
-            raise ValueError("the run timeout must be shorter than claim_ttl")
+        heartbeat = claim_ttl / 3 if heartbeat_interval is None else heartbeat_interval
+        if not 0 < heartbeat < claim_ttl / 2:
+            # Otherwise one late renewal would let a live worker's claim expire, and a second
+            # worker run the same row.
+            raise ValueError("the heartbeat interval must be positive and below half of claim_ttl")
         self._model = model
         self._name = name
         self._poll_interval = poll_interval
         self._claim_ttl = timedelta(seconds=claim_ttl)
+        self._heartbeat_interval = heartbeat
         self._run_timeout = run_timeout
         self._batch_size = batch_size
         self._retry = retry
@@ -91,6 +131,8 @@ class LeasedQueue(ABC, Generic[RowT]):
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._leases: dict[str, _Lease] = {}
+        self.counters = QueueCounters()
 
     @abstractmethod
     def _claimable(self, now: datetime) -> Q:
@@ -129,8 +171,66 @@ class LeasedQueue(ABC, Generic[RowT]):
             row, claim = await self._claim(row_id)
             if row is not None:
                 claimed += 1
-                await self._process(row, claim)
+                self.counters.claimed += 1
+                await self._run_leased(row, claim)
         return claimed
+
+    async def _run_leased(self, row: RowT, claim: str) -> None:
+        """`_process` the row while a heartbeat renews its claim; stop it if the claim is lost."""
+        lease = self._leases[claim] = _Lease(claim)
+        work = asyncio.create_task(self._process(row, claim), name=f"{self._name}:{row.pk}")
+        heartbeat = asyncio.create_task(self._heartbeat(int(row.pk), lease, work))
+        try:
+            await work
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not lease.lost or (current is not None and current.cancelling()):
+                raise  # this worker is being stopped: its claim expires for another to take
+            self.counters.lost += 1
+        finally:
+            heartbeat.cancel()
+            with suppress(asyncio.CancelledError):
+                await heartbeat
+            del self._leases[claim]
+
+    async def _heartbeat(self, row_id: int, lease: _Lease, work: asyncio.Task[None]) -> None:
+        renewed = time.monotonic()
+        ttl = self._claim_ttl.total_seconds()
+        while True:
+            await asyncio.sleep(self._heartbeat_interval)
+            async with lease.lock:
+                if lease.settled:
+                    return
+                try:
+                    kept = await self._renew(row_id, lease.claim)
+                except Exception as error:
+                    # Another try before the lease runs out, if there is time for one.
+                    kept = time.monotonic() - renewed + self._heartbeat_interval < ttl
+                    log.warning(
+                        "%s could not renew its claim on row %s%s: %r",
+                        self._name,
+                        row_id,
+                        "" if kept else "; stopping the run",
+                        error,
+                    )
+                    if kept:
+                        continue
+                else:
+                    if kept:
+                        renewed = time.monotonic()
+                        continue
+                    log.warning(
+                        "%s lost its claim on row %s (taken over); stopping the run",
+                        self._name,
+                        row_id,
+                    )
+                lease.lost = True
+                work.cancel()
+                return
+
+    async def _renew(self, row_id: int, claim: str) -> bool:
+        now = datetime.now(UTC)
+        return await self._model.filter(id=row_id, claimed_by=claim).update(claimed_at=now) == 1
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -167,7 +267,17 @@ class LeasedQueue(ABC, Generic[RowT]):
 
     async def _settle(self, row_id: int, claim: str, *conditions: Q, **changes: Any) -> bool:
         """Release the claim with `changes`, if it is still ours and the row meets `conditions`;
-        whether it was."""
+        whether it was. The heartbeat stops renewing the claim from here on."""
+        lease = self._leases.get(claim)
+        if lease is None:
+            return await self._release(row_id, claim, conditions, changes)
+        async with lease.lock:
+            lease.settled = True
+            return await self._release(row_id, claim, conditions, changes)
+
+    async def _release(
+        self, row_id: int, claim: str, conditions: tuple[Q, ...], changes: dict[str, Any]
+    ) -> bool:
         updated = await self._model.filter(*conditions, id=row_id, claimed_by=claim).update(
             claimed_by=None, claimed_at=None, **changes
         )

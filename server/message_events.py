@@ -2,7 +2,9 @@
 step, and publish it to the workspace's subscribers.
 
 The webhook payload is thin and loosely specified, so the message and its conversation are read
-back from UniPile (one or two requests, after the webhook was acknowledged).
+back from UniPile (one or two requests, after the webhook was acknowledged). What UniPile sends is
+made storable (`db.text.storable`) before the hooks store it and subscribers see it: a sender's
+U+0000 would otherwise fail the event on PostgreSQL, at every retry.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from db.models import Account, Message, WebhookReceipt
+from db.text import storable
 from resolvers.live import (
     ConversationRecord,
     MessageRecord,
@@ -122,6 +125,7 @@ class MessageEvents:
         record: MessageRecord,
         receipt: WebhookReceipt,
     ) -> Sequence[Publication]:
+        conversation, record = storable(conversation), storable(record)
         for hook in self.on_new_message:
             await hook(account, conversation, record)
         event: dict[str, Any] = {

@@ -8,16 +8,23 @@ account that fails, recovers and fails again): their key is released once the re
 it deduplicates deliveries of one occurrence but not later occurrences.
 
 Processing is at least once, made effectively exactly once: a worker claims a receipt under a
-lease (`db.claims`: a conditional UPDATE, so a crashed worker's receipts are taken over), runs the
-handler, and marks the receipt done only while it still holds the claim. Handlers must therefore be
-idempotent: a crash between a handler's writes and the mark runs it again. What a handler wants
-published is published only after the mark succeeded, so subscribers never see an event twice.
+short lease renewed while the handler runs (`db.claims`: a crashed worker's receipts are taken
+over within `claim_ttl`), runs the handler, and marks the receipt done only while it still holds
+the claim. Handlers must therefore be idempotent: a crash between a handler's writes and the mark
+runs it again. What a handler wants published is published only after the mark succeeded, so
+subscribers never see an event twice.
+
+No event is lost to its content: the payload is made storable (`db.text.storable`: PostgreSQL
+refuses U+0000, UTF-8 has no lone surrogates) before anything reads or records it, and a receipt
+whose handler fails is kept, FAILED with its last error, retried with backoff up to the retry
+policy's attempts, logged in one line per attempt and counted (`ReceiptProcessor.counters`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,8 +35,9 @@ import orjson
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from db.claims import DEFAULT_RETRY, LeasedQueue, RetryPolicy
+from db.claims import DEFAULT_CLAIM_TTL, DEFAULT_RETRY, LeasedQueue, RetryPolicy
 from db.models import WebhookReceipt
+from db.text import storable, storable_text
 from db.vocabulary import ReceiptState
 from server.pubsub import PubSub
 
@@ -43,6 +51,25 @@ EVENT_ID_FIELDS = {
     "mail_sent": "email_id",
 }
 KEY_LENGTH = 255  # WebhookReceipt.event_key
+ERROR_LENGTH = 2000
+"""How much of a failure's description `last_error` keeps."""
+
+
+def parse_webhook(body: bytes) -> object:
+    """A webhook body's JSON, as sent; raises ValueError when it is not JSON. Pass it through
+    `db.text.storable` before anything but an id check reads it.
+
+    orjson refuses lone surrogates (`"\\ud800"`) and bytes that are not UTF-8, which a sender
+    may still produce: such a body is read by the standard library instead, the bad bytes as
+    U+FFFD, rather than refused, since UniPile's retries would be refused alike.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        try:
+            return json.loads(body.decode("utf-8", errors="replace"))
+        except ValueError:
+            raise error from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +103,14 @@ def _by_content(kind: str, payload: Mapping[str, Any]) -> EventIdentity:
 
 
 async def record_receipt(identity: EventIdentity, payload: Mapping[str, Any]) -> bool:
-    """Record the event unless it already is; True when this call recorded it."""
+    """Record the event unless it already is; True when this call recorded it. The payload is
+    stored as `db.text.storable` makes it."""
     try:
-        await WebhookReceipt.create(event_key=identity.key, event=identity.kind, payload=payload)
+        await WebhookReceipt.create(
+            event_key=storable_text(identity.key),
+            event=storable_text(identity.kind),
+            payload=storable(dict(payload)),
+        )
     except IntegrityError:
         return False
     return True
@@ -102,7 +134,8 @@ class ReceiptProcessor(LeasedQueue[WebhookReceipt]):
         pubsub: PubSub,
         *,
         poll_interval: float = 5.0,
-        claim_ttl: float = 300.0,
+        claim_ttl: float = DEFAULT_CLAIM_TTL,
+        heartbeat_interval: float | None = None,
         handler_timeout: float = 60.0,
         batch_size: int = 50,
         retry: RetryPolicy = DEFAULT_RETRY,
@@ -112,6 +145,7 @@ class ReceiptProcessor(LeasedQueue[WebhookReceipt]):
             name="receipt-processor",
             poll_interval=poll_interval,
             claim_ttl=claim_ttl,
+            heartbeat_interval=heartbeat_interval,
             run_timeout=handler_timeout,
             batch_size=batch_size,
             retry=retry,
@@ -144,24 +178,34 @@ class ReceiptProcessor(LeasedQueue[WebhookReceipt]):
             return
         now = datetime.now(UTC)
         if await self._finish(receipt, claim, ReceiptState.PROCESSED, processed_at=now):
+            self.counters.succeeded += 1
             await self._publish(publications)
         else:
+            self.counters.lost += 1
             log.warning("receipt %s was taken over before it was marked done", receipt.id)
 
     async def _fail(self, receipt: WebhookReceipt, claim: str, error: Exception) -> None:
         attempts = receipt.attempts + 1
         retry_at = self._retry.retry_at(attempts)
-        log.warning(
-            "receipt %s (%s) failed, attempt %d%s: %r",
+        self.counters.failed += 1
+        if retry_at is None:
+            self.counters.given_up += 1
+        # One line, no traceback: a receipt failing on every retry must not flood the log.
+        log.log(
+            logging.ERROR if retry_at is None else logging.WARNING,
+            "receipt %s (%s) failed, attempt %d of %d%s: %.300r",
             receipt.id,
             receipt.event,
             attempts,
-            " (giving up)" if retry_at is None else "",
+            self._retry.max_attempts,
+            "; giving up, it stays FAILED" if retry_at is None else "; retried later",
             error,
         )
-        await self._finish(
-            receipt, claim, ReceiptState.FAILED, last_error=repr(error), next_attempt_at=retry_at
-        )
+        described = storable_text(repr(error))[:ERROR_LENGTH]
+        if not await self._finish(
+            receipt, claim, ReceiptState.FAILED, last_error=described, next_attempt_at=retry_at
+        ):
+            self.counters.lost += 1
 
     async def _finish(
         self, receipt: WebhookReceipt, claim: str, state: ReceiptState, **changes: Any

@@ -14,12 +14,18 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from server.receipts import ACCOUNT_STATUS, ReceiptProcessor, identify, record_receipt
+from db.text import storable
+from server.receipts import (
+    ACCOUNT_STATUS,
+    ReceiptProcessor,
+    identify,
+    parse_webhook,
+    record_receipt,
+)
 from unipile import UnipileClient, Webhook, is_valid_id
 
 log = logging.getLogger(__name__)
@@ -57,16 +63,18 @@ class WebhookIntake:
         if not self._authentic(request):
             return JSONResponse({"error": f"missing or wrong {AUTH_HEADER} header"}, 401)
         try:
-            payload = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
+            sent = parse_webhook(await request.body())
+        except ValueError:
             return JSONResponse({"error": "the body is not JSON"}, 400)
-        if not isinstance(payload, dict):
+        if not isinstance(sent, dict):
             return JSONResponse({"error": "the body is not a JSON object"}, 400)
+        # Text PostgreSQL refuses (U+0000, lone surrogates) is replaced; ids are checked as sent.
+        payload = storable(sent)
         identity = identify(payload)
         if identity is None or not self._processor.handles(identity.kind):
             log.debug("acknowledged an unhandled webhook: %s", identity)
             return JSONResponse({"status": "ignored"})
-        invalid = _invalid_id_field(identity.kind, payload)
+        invalid = _invalid_id_field(identity.kind, sent)
         if invalid is not None:
             field, value = invalid
             # %r escapes control characters: the value cannot forge log lines.

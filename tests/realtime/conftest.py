@@ -16,6 +16,7 @@ from db.models import WebhookReceipt
 from server.pubsub import InProcessPubSub, PubSub
 from server.receipts import Publication, ReceiptProcessor
 from server.webhooks import webhook_routes
+from tests.inbox.conftest import demo_tokens, inbox, sandbox_url  # noqa: F401 (end-to-end tests)
 from unipile.sandbox.testing import running_app
 
 SECRET = "webhook-secret-0123456789-abcdefghijkl"
