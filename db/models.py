@@ -368,6 +368,8 @@ class StoreJob(Model):
 
     `generation` counts enqueues: a worker marks the job done only if it was not enqueued again
     while it ran, since the run may have fetched the conversation before the new message arrived.
+    `forgotten_at` marks a conversation a user forgot: automatic storage leaves it alone from
+    then on, and only a user's store or link keeps it again.
     """
 
     id = fields.IntField(primary_key=True)
@@ -387,6 +389,7 @@ class StoreJob(Model):
     claimed_by = fields.CharField(max_length=64, null=True)
     claimed_at = fields.DatetimeField(null=True)
     next_attempt_at = fields.DatetimeField(null=True)
+    forgotten_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "store_job"

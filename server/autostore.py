@@ -1,14 +1,20 @@
 """Automatic storage, kept off the request path.
 
 An inbox read that sees a conversation to store automatically only schedules it here; a
-background task writes the durable job (`server.jobs.enqueue_store`) after the response, and
-wakes the worker. Webhook processing, already in the background, enqueues directly.
+background task writes the durable job (`server.jobs.enqueue_store`, one upsert) after the
+response, and wakes the worker. Every read of the page sees the conversation again until it is
+stored, so a conversation scheduled once is not scheduled again while its job is pending: until
+this process's worker has run it, or for `DEDUPE_SECONDS` (the job may run in another process).
+Webhook processing, already in the background, enqueues directly: a new message must re-arm a job
+that is running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import OrderedDict
 from contextlib import suppress
 
 from db.models import Account
@@ -23,17 +29,31 @@ from server.jobs import StoreWorker, enqueue_store
 log = logging.getLogger(__name__)
 
 BACKLOG = 10_000
+DEDUPE_SECONDS = 300.0
 
 StoreRequest = tuple[int, str, StorageReason]
+StoreKey = tuple[int, str]
 
 
 class AutoStore:
-    def __init__(self, worker: StoreWorker, backlog: int = BACKLOG) -> None:
+    def __init__(
+        self, worker: StoreWorker, backlog: int = BACKLOG, dedupe_seconds: float = DEDUPE_SECONDS
+    ) -> None:
         self.worker = worker
+        self.dedupe_seconds = dedupe_seconds
         self._requests: asyncio.Queue[StoreRequest] = asyncio.Queue(backlog)
+        self._backlog = backlog
+        # Conversations scheduled and not known to be done, oldest first, with when they expire.
+        self._pending: OrderedDict[StoreKey, float] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
+        worker.on_settled(self._settled)
 
     def schedule(self, account_id: int, external_id: str, reason: StorageReason) -> None:
+        key = (account_id, external_id)
+        now = time.monotonic()
+        self._expire(now)
+        if key in self._pending:
+            return
         try:
             self._requests.put_nowait((account_id, external_id, reason))
         except asyncio.QueueFull:
@@ -41,10 +61,33 @@ class AutoStore:
             log.warning(
                 "automatic storage backlog full; %s of account %s waits", external_id, account_id
             )
+            return
+        self._pending[key] = now + self.dedupe_seconds
+        while len(self._pending) > self._backlog:
+            self._pending.popitem(last=False)
+
+    def _expire(self, now: float) -> None:
+        # All entries live equally long: the oldest expire first.
+        while self._pending:
+            key, expires = next(iter(self._pending.items()))
+            if expires > now:
+                return
+            del self._pending[key]
+
+    def _settled(self, account_id: int, external_id: str) -> None:
+        self._pending.pop((account_id, external_id), None)
 
     async def enqueue(self, account_id: int, external_id: str, reason: StorageReason) -> None:
         await enqueue_store(account_id, external_id, reason)
         self.worker.wake()
+
+    async def flush(self) -> int:
+        """Enqueue what is scheduled now, without waiting for the background task; how many."""
+        done = 0
+        while not self._requests.empty():
+            await self._enqueue_scheduled(self._requests.get_nowait())
+            done += 1
+        return done
 
     async def start(self) -> None:
         await self.worker.start()
@@ -59,13 +102,16 @@ class AutoStore:
 
     async def _drain(self) -> None:
         while True:
-            request = await self._requests.get()
-            try:
-                await self.enqueue(*request)
-            except Exception:  # a failed enqueue must not stop the ones after it
-                log.exception(
-                    "could not queue %s of account %s for storage", request[1], request[0]
-                )
+            await self._enqueue_scheduled(await self._requests.get())
+
+    async def _enqueue_scheduled(self, request: StoreRequest) -> None:
+        account_id, external_id, reason = request
+        try:
+            await self.enqueue(account_id, external_id, reason)
+        except Exception:  # a failed enqueue must not stop the ones after it
+            # The next read that sees the conversation schedules it again.
+            self._pending.pop((account_id, external_id), None)
+            log.exception("could not queue %s of account %s for storage", external_id, account_id)
 
 
 class KeepInStep:

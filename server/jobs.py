@@ -2,63 +2,115 @@
 
 Automatic storage never runs inside the request that noticed a match: an inbox read or a webhook
 enqueues a job (`enqueue_store`), a row in the database that survives a restart, and a
-`StoreWorker` stores the conversation later. A conversation has one job row, re-armed each time it
-is enqueued again, so a conversation is never queued twice, and since a job runs only under its
-lease (`db.claims`), never stored by two workers at once, in one process or across processes.
-A worker that dies leaves its lease to expire; the next one takes the job over. Storing is
-idempotent, so a job run again after a crash adds nothing twice.
+`StoreWorker` stores the conversation later. A conversation has one job row, armed by a single
+upsert, and left as it is while it waits to run, so a conversation is never queued twice, and
+since a job runs only under its lease (`db.claims`), never stored by two workers at once, in one
+process or across processes. A worker that dies leaves its lease to expire; the next one takes the
+job over. Storing is idempotent, so a job run again after a crash adds nothing twice.
+
+The row also remembers that a user forgot the conversation (`forget_automatic_storage`): from then
+on it is never enqueued nor run again, until a user stores or links it by hand
+(`allow_automatic_storage`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from tortoise.expressions import F, Q
+from tortoise.connection import get_connection
+from tortoise.expressions import Q
 
-from db.claims import DEFAULT_RETRY, LeasedQueue, RetryPolicy
+from db.claims import DEFAULT_CLAIM_TTL, DEFAULT_RETRY, LeasedQueue, RetryPolicy
 from db.models import Account, StoreJob
+from db.sql import placeholders
 from db.vocabulary import JobState, StorageReason
 from resolvers.storing import store_conversation
 from unipile import UnipileClient
 
-__all__ = ["StoreWorker", "enqueue_store"]
+__all__ = [
+    "StoreWorker",
+    "allow_automatic_storage",
+    "enqueue_store",
+    "forget_automatic_storage",
+]
 
 log = logging.getLogger(__name__)
+
+# One statement: the insert creates the row if missing (without failing when another process just
+# did), and on conflict arms the row, unless it is forgotten, or waiting to run with that reason
+# already (pending, or failed with a retry due, and claimed by nobody): that run fetches the
+# conversation afresh anyway. A claimed row is armed again, so that the run under way, which may
+# have fetched the conversation before this news, does not mark it done.
+_ENQUEUE_SQL = """
+INSERT INTO store_job (account_id, external_id, reason, state, generation, attempts, enqueued_at)
+VALUES ({0}, {1}, {2}, 'PENDING', 1, 0, {3})
+ON CONFLICT (account_id, external_id) DO UPDATE SET
+    reason = excluded.reason,
+    state = 'PENDING',
+    generation = store_job.generation + 1,
+    attempts = 0,
+    last_error = NULL,
+    next_attempt_at = NULL,
+    finished_at = NULL,
+    enqueued_at = excluded.enqueued_at
+WHERE store_job.forgotten_at IS NULL
+  AND NOT (
+    store_job.claimed_by IS NULL
+    AND store_job.reason = excluded.reason
+    AND (store_job.state = 'PENDING'
+         OR (store_job.state = 'FAILED' AND store_job.next_attempt_at IS NOT NULL))
+  )
+"""
+# A forgotten conversation's row is done, whatever it was; the generation moves on, so that a run
+# under way does not record its outcome over this one.
+_FORGET_SQL = """
+INSERT INTO store_job
+    (account_id, external_id, reason, state, generation, attempts, enqueued_at, finished_at,
+     forgotten_at)
+VALUES ({0}, {1}, 'NONE', 'DONE', 1, 0, {2}, {3}, {4})
+ON CONFLICT (account_id, external_id) DO UPDATE SET
+    state = 'DONE',
+    generation = store_job.generation + 1,
+    last_error = NULL,
+    next_attempt_at = NULL,
+    finished_at = excluded.forgotten_at,
+    forgotten_at = excluded.forgotten_at
+"""
 
 
 async def enqueue_store(account_id: int, external_id: str, reason: StorageReason) -> None:
     """Queue the conversation for storing (with the latest `reason`, the current match).
 
-    Idempotent: a conversation already queued stays queued once; one stored or given up before is
-    queued again with fresh attempts. Raises nothing on a concurrent enqueue, so it may run inside
-    the caller's transaction. A process running a `StoreWorker` should `wake()` it afterwards.
+    Idempotent, in one statement: a conversation already waiting to run stays queued once (with
+    the latest reason); one stored or given up before is queued again with fresh attempts; one a
+    user forgot is left alone. Raises nothing on a concurrent enqueue, so it may run inside the
+    caller's transaction. A process running a `StoreWorker` should `wake()` it afterwards.
     """
-    # The insert creates the row if missing (without failing when another process just did);
-    # the update then arms it, whoever created it.
-    await StoreJob.bulk_create(
-        [
-            StoreJob(
-                account_id=account_id,
-                external_id=external_id,
-                reason=reason,
-                generation=0,
-                enqueued_at=datetime.now(UTC),
-            )
-        ],
-        ignore_conflicts=True,
-    )
-    await StoreJob.filter(account_id=account_id, external_id=external_id).update(
-        reason=reason,
-        state=JobState.PENDING,
-        generation=F("generation") + 1,
-        attempts=0,
-        last_error=None,
-        next_attempt_at=None,
-        finished_at=None,
-        enqueued_at=datetime.now(UTC),
-    )
+    sql = _ENQUEUE_SQL.format(*placeholders(1, 4))
+    values = [account_id, external_id, reason.value, datetime.now(UTC)]
+    await get_connection("default").execute_query(sql, values)
+
+
+async def forget_automatic_storage(account_id: int, external_id: str) -> None:
+    """Mark the conversation as forgotten by a user: automatic storage never queues it again, and
+    a queued job is dropped. One statement; may run inside the caller's transaction."""
+    now = datetime.now(UTC)
+    sql = _FORGET_SQL.format(*placeholders(1, 5))
+    await get_connection("default").execute_query(sql, [account_id, external_id, now, now, now])
+
+
+async def allow_automatic_storage(account_id: int, external_id: str) -> None:
+    """Clear a user's forget mark: to call when a user stores or links the conversation again."""
+    await StoreJob.filter(
+        account_id=account_id, external_id=external_id, forgotten_at__isnull=False
+    ).update(forgotten_at=None)
+
+
+Settled = Callable[[int, str], None]
+"""Called with (account id, UniPile id) once a job's run is over: done, or given up."""
 
 
 class StoreWorker(LeasedQueue[StoreJob]):
@@ -69,7 +121,8 @@ class StoreWorker(LeasedQueue[StoreJob]):
         client: UnipileClient,
         *,
         poll_interval: float = 5.0,
-        claim_ttl: float = 300.0,
+        claim_ttl: float = DEFAULT_CLAIM_TTL,
+        heartbeat_interval: float | None = None,
         store_timeout: float = 120.0,
         batch_size: int = 20,
         retry: RetryPolicy = DEFAULT_RETRY,
@@ -79,11 +132,17 @@ class StoreWorker(LeasedQueue[StoreJob]):
             name="store-worker",
             poll_interval=poll_interval,
             claim_ttl=claim_ttl,
+            heartbeat_interval=heartbeat_interval,
             run_timeout=store_timeout,
             batch_size=batch_size,
             retry=retry,
         )
         self._client = client
+        self._settled: list[Settled] = []
+
+    def on_settled(self, callback: Settled) -> None:
+        """Call `callback` once each job this worker runs is done or given up."""
+        self._settled.append(callback)
 
     async def run_pending(self) -> int:
         """Run jobs until none is claimable now; how many this worker ran."""
@@ -93,8 +152,10 @@ class StoreWorker(LeasedQueue[StoreJob]):
         return ran
 
     def _claimable(self, now: datetime) -> Q:
-        return Q(state__in=[JobState.PENDING, JobState.FAILED]) & Q(
-            attempts__lt=self._retry.max_attempts
+        return (
+            Q(state__in=[JobState.PENDING, JobState.FAILED])
+            & Q(attempts__lt=self._retry.max_attempts)
+            & Q(forgotten_at__isnull=True)
         )
 
     async def _process(self, job: StoreJob, claim: str) -> None:
@@ -105,12 +166,17 @@ class StoreWorker(LeasedQueue[StoreJob]):
                 await store_conversation(self._client, account, job.external_id, job.reason)
         except Exception as error:
             retry_at = self._retry.retry_at(attempts)
-            log.warning(
-                "storing %s of account %s failed, attempt %d%s: %r",
+            self.counters.failed += 1
+            if retry_at is None:
+                self.counters.given_up += 1
+            log.log(
+                logging.ERROR if retry_at is None else logging.WARNING,
+                "storing %s of account %s failed, attempt %d of %d%s: %.300r",
                 job.external_id,
                 job.account_id,
                 attempts,
-                " (giving up)" if retry_at is None else "",
+                self._retry.max_attempts,
+                "; giving up" if retry_at is None else "; retried later",
                 error,
             )
             await self._record(
@@ -121,7 +187,10 @@ class StoreWorker(LeasedQueue[StoreJob]):
                 last_error=repr(error),
                 next_attempt_at=retry_at,
             )
+            if retry_at is None:
+                self._announce(job)
             return
+        self.counters.succeeded += 1
         await self._record(
             job,
             claim,
@@ -130,6 +199,7 @@ class StoreWorker(LeasedQueue[StoreJob]):
             last_error=None,
             finished_at=datetime.now(UTC),
         )
+        self._announce(job)
 
     async def _record(self, job: StoreJob, claim: str, **outcome: object) -> None:
         """Record the attempt's outcome, unless the job was enqueued again meanwhile: this run may
@@ -137,4 +207,12 @@ class StoreWorker(LeasedQueue[StoreJob]):
         if await self._settle(job.id, claim, Q(generation=job.generation), **outcome):
             return
         if not await self._settle(job.id, claim):
+            self.counters.lost += 1
             log.warning("store job %s was taken over before its outcome was recorded", job.id)
+
+    def _announce(self, job: StoreJob) -> None:
+        for callback in self._settled:
+            try:
+                callback(job.account_id, job.external_id)
+            except Exception:
+                log.exception("a settled-job callback failed")

@@ -6,9 +6,16 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from db.claims import RetryPolicy
+from db.metrics import count_queries
 from db.models import Account, Conversation, Message, StoreJob
 from db.vocabulary import JobState, StorageReason
-from server.jobs import StoreWorker, enqueue_store
+from server.autostore import AutoStore
+from server.jobs import (
+    StoreWorker,
+    allow_automatic_storage,
+    enqueue_store,
+    forget_automatic_storage,
+)
 from tests.realtime.conftest import eventually
 from tests.storing.conftest import Sandbox, demo_chat, demo_conversations
 from unipile import UnipileClient
@@ -165,3 +172,69 @@ async def test_a_job_enqueued_while_it_runs_runs_again(
     await sandbox.post("/_sandbox/faults", {"latency_ms": 0})
     assert await worker.run_pending() == 1
     assert (await StoreJob.get()).state is JobState.DONE
+
+
+async def test_an_enqueue_is_one_statement_and_leaves_a_waiting_job_alone(
+    whatsapp: Account,
+) -> None:
+    chat_id = demo_chat(group=False)
+    with count_queries() as counter:
+        await enqueue_store(whatsapp.id, chat_id, REASON)
+    assert counter.value == 1
+    for _ in range(5):
+        await enqueue_store(whatsapp.id, chat_id, REASON)
+    job = await StoreJob.get()
+    assert (job.state, job.generation, job.reason) == (JobState.PENDING, 1, REASON)
+
+
+async def test_a_forgotten_conversation_is_neither_enqueued_nor_run(
+    client: UnipileClient, whatsapp: Account
+) -> None:
+    (_, forgotten_chat), (_, other) = demo_conversations(4)[:2]  # two WhatsApp chats
+    await enqueue_store(whatsapp.id, forgotten_chat, REASON)
+    await enqueue_store(whatsapp.id, other, REASON)
+    await forget_automatic_storage(whatsapp.id, forgotten_chat)  # its pending job is dropped
+    await forget_automatic_storage(whatsapp.id, "never-enqueued")
+    await enqueue_store(whatsapp.id, forgotten_chat, StorageReason.COMPANY_MATCH)
+    await enqueue_store(whatsapp.id, "never-enqueued", REASON)
+    worker = StoreWorker(client)
+    assert await worker.run_pending() == 1
+    stored = await Conversation.all().values_list("external_id", flat=True)
+    assert stored == [other]
+    forgotten = await StoreJob.filter(forgotten_at__isnull=False).order_by("id")
+    assert [job.external_id for job in forgotten] == [forgotten_chat, "never-enqueued"]
+    assert {job.state for job in forgotten} == {JobState.DONE}
+
+    # A user's store or link clears the mark: automatic storage may queue it again.
+    await allow_automatic_storage(whatsapp.id, forgotten_chat)
+    await enqueue_store(whatsapp.id, forgotten_chat, REASON)
+    assert await worker.run_pending() == 1
+    assert await Conversation.filter(external_id=forgotten_chat).exists()
+
+
+async def test_scheduling_a_conversation_again_while_it_is_pending_writes_nothing(
+    client: UnipileClient, whatsapp: Account
+) -> None:
+    conversations = [external_id for _, external_id in demo_conversations(6)[:3]]
+    worker = StoreWorker(client)
+    auto = AutoStore(worker)
+    with count_queries() as counter:
+        for _ in range(50):
+            for external_id in conversations:
+                auto.schedule(whatsapp.id, external_id, REASON)
+        assert await auto.flush() == len(conversations)
+    assert counter.value == len(conversations)  # one upsert each
+    jobs = await StoreJob.all()
+    assert sorted(job.external_id for job in jobs) == sorted(conversations)
+    assert {job.generation for job in jobs} == {1}
+
+    # Once this process's worker has run a job, the conversation may be scheduled again.
+    assert await worker.run_pending() == len(conversations)
+    auto.schedule(whatsapp.id, conversations[0], REASON)
+    auto.schedule(whatsapp.id, conversations[0], REASON)
+    assert await auto.flush() == 1
+    # As long as it waits elsewhere, for at most `dedupe_seconds`.
+    brief = AutoStore(StoreWorker(client), dedupe_seconds=0)
+    brief.schedule(whatsapp.id, conversations[1], REASON)
+    brief.schedule(whatsapp.id, conversations[1], REASON)
+    assert await brief.flush() == 2
