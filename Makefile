@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck schema bench clean
+.PHONY: run test install lint typecheck schema bench graphiql-assets clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "switchboard: Python 3.11 or newer is required" >&2; exit 1; }
@@ -36,6 +36,11 @@ schema: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.inbox
+
+# Re-download the pinned GraphiQL, React and React DOM files (npm pack) into server/graphiql/assets/
+# and rewrite their manifest of sha384 hashes; the versions are pinned in server/graphiql/refresh.py.
+graphiql-assets: $(STAMP)
+	$(BIN)/python -m server.graphiql.refresh
 
 clean:
 	rm -rf $(VENV) var

@@ -27,6 +27,7 @@ from resolvers.context import Services
 from schema.schema import build_schema
 from server.account_status import apply_account_status
 from server.autostore import AutoStore, KeepInStep
+from server.graphiql import asset_route
 from server.graphql import GraphQLView
 from server.jobs import StoreWorker
 from server.message_events import MessageEvents
@@ -176,6 +177,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        asset_route(),
         *webhook_routes(secret=settings.webhook_key(), processor=processor),
     ]
     return Starlette(routes=routes, middleware=[cors(settings.cors_origins)], lifespan=lifespan)

@@ -62,6 +62,16 @@ class DemoSummary:
         )
 
 
+async def demo_token(signing_key: str, ttl_hours: float, user: str = "alice") -> str | None:
+    """A fresh bearer token for a demo user (alice by default), lasting `ttl_hours`; None when
+    the demo is not loaded or the user is disabled."""
+    found = await User.get_or_none(email=DEMO_USERS[user][0])
+    if found is None or not found.is_active:
+        return None
+    identity = Identity(found.id, found.workspace_id)
+    return issue_token(identity, signing_key, timedelta(hours=ttl_hours))
+
+
 async def load_demo(seed: int) -> DemoSummary:
     demo = build_demo(seed)
     async with in_transaction():

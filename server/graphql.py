@@ -26,6 +26,7 @@ from strawberry.utils.aio import aclosing
 from resolvers.context import Context
 from schema.extensions import code_request_error
 from server.auth import AuthenticationError, identity_from_header
+from server.graphiql import graphiql_page
 from server.state import app_state
 
 
@@ -164,6 +165,11 @@ class GraphQLView(GraphQL[Context, None]):
             )
         acknowledged: UnsetType = UNSET
         return acknowledged
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from this server's own files, not Strawberry's CDN page (`server/graphiql/`),
+        for a browser's `GET /graphql`."""
+        return await graphiql_page(request)
 
     def encode_json(self, data: object) -> bytes:
         """HTTP bodies are orjson's bytes; `TextFrames` decodes them for WebSocket messages."""
