@@ -9,7 +9,7 @@ from core.errors import BadUserInput
 from resolvers import viewer as viewer_resolvers
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key, conversation_key, inbox_connection
-from resolvers.nodes import resolve_node
+from resolvers.nodes import resolve_node, resolve_nodes
 from schema.crm import CrmQuery
 from schema.ids import from_global_id
 from schema.inbox import Conversation, ConversationConnection, ConversationFilter
@@ -71,4 +71,4 @@ class Query(CrmQuery):
     async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_NODES:
             raise BadUserInput(f"at most {MAX_NODES} ids at once", argument="ids")
-        return [await resolve_node(info.context, global_id) for global_id in ids]
+        return await resolve_nodes(info.context, ids)
