@@ -3,8 +3,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, cast
 
-import pytest
-
 from db.metrics import QueryCounter
 from db.models import Company, Contact, User, Workspace
 from resolvers.context import Context
@@ -182,11 +180,6 @@ async def node_fields(inbox: Inbox, global_id: str) -> dict[str, Any] | None:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schema/query.py's `nodes` awaits resolve_node id after id; it should return "
-    "`await resolve_nodes(info.context, ids)` (resolvers/nodes.py), which batches by type",
-)
 async def test_nodes_with_forty_contacts_costs_a_fixed_number_of_queries(inbox: Inbox) -> None:
     ids = await forty_contacts()
     result = await inbox.query(
