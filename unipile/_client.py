@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 
-from unipile._counting import record_request
+from unipile._counting import current_deadline, record_request
 from unipile._errors import (
     NOTHING_SENT,
     RateLimitedError,
@@ -45,6 +45,8 @@ __all__ = ["DEFAULT_TIMEOUT", "Recipient", "UnipileClient"]
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+# A retry is not worth starting with less time than this left before the operation's deadline.
+MIN_ATTEMPT_SECONDS = 0.05
 
 Recipient = str | EmailAttendee
 """An email recipient: a bare address, or an attendee whose display name is sent along."""
@@ -81,6 +83,11 @@ def _multipart(fields: Mapping[str, str | None]) -> list[tuple[str, tuple[None, 
     return [(name, (None, value)) for name, value in fields.items() if value is not None]
 
 
+def _ends_in_time(seconds: float, deadline: float | None) -> bool:
+    """Whether something taking `seconds` from now ends before `deadline` (None: always)."""
+    return deadline is None or asyncio.get_running_loop().time() + seconds < deadline
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     # Only the delay-seconds form is read: an HTTP-date Retry-After was never seen upstream.
     try:
@@ -92,6 +99,26 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _json(response: httpx.Response) -> Any:
     """``response.json()`` decoded by orjson (several times faster on a page of emails)."""
     return orjson.loads(response.content)
+
+
+class _NotSent(httpx.ConnectTimeout):
+    """The cause of a timeout that struck before the request left this process (the deadline
+    passed while it waited for its account's slot, or before it started): nothing was sent,
+    which `may_have_been_accepted` and the POST retry rule read from a connect timeout."""
+
+
+def _capped(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
+    """`timeout` with no phase allowed more than `seconds`."""
+
+    def cap(value: float | None) -> float:
+        return seconds if value is None else min(value, seconds)
+
+    return httpx.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )
 
 
 def _decode_error(response: httpx.Response) -> UnipileError:
@@ -120,6 +147,12 @@ class UnipileClient:
     header is honoured when it fits within ``backoff_max``, otherwise the error is raised at once
     so a caller serving a user is not held up. POSTs are retried only when the connection could
     not be opened, since otherwise UniPile may already have sent the message.
+
+    Inside ``unipile.upstream_deadline`` (set once per GraphQL operation) every call ends by the
+    deadline: an attempt's timeouts are capped by the time left and the attempt is cut off at the
+    deadline (an ``UpstreamTimeoutError``), freeing its account's slot; no retry or backoff sleep
+    starts that could not end before it. Inside ``unipile.request_budget`` each attempt counts
+    against the budget, and one past it raises the budget's error without being sent.
 
     Every id in a path goes through ``unipile._paths.path_segment``: an id that cannot name an
     object raises :class:`InvalidIdError` before any request, the others are percent-encoded.
@@ -384,11 +417,12 @@ class UnipileClient:
     ) -> Any:
         attempt = 0
         while True:
+            deadline = current_deadline()
             try:
-                response = await self._attempt(method, path, account_id, request)
+                response = await self._attempt(method, path, account_id, request, deadline)
             except UnipileError as error:
                 delay = self._retry_delay(error, attempt, idempotent)
-                if delay is None:
+                if delay is None or not _ends_in_time(delay + MIN_ATTEMPT_SECONDS, deadline):
                     raise
                 await asyncio.sleep(delay)
                 attempt += 1
@@ -396,22 +430,39 @@ class UnipileClient:
             return _decode_success(response)
 
     async def _attempt(
-        self, method: str, path: str, account_id: str | None, request: Mapping[str, Any]
+        self,
+        method: str,
+        path: str,
+        account_id: str | None,
+        request: Mapping[str, Any],
+        deadline: float | None,
     ) -> httpx.Response:
+        timeout = self._timeout
+        if deadline is not None:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise UpstreamTimeoutError(
+                    f"UniPile {method} {path}: the operation's deadline passed"
+                ) from _NotSent("not sent: the deadline passed")
+            timeout = _capped(timeout, left)
         record_request()
-        async with self._account_slot(account_id):
-            try:
+        sent = False
+        try:
+            # The deadline cuts off the wait for a slot and the request alike: a hung call
+            # gives its slot back at the deadline.
+            async with asyncio.timeout_at(deadline), self._account_slot(account_id):
+                sent = True
                 response = await self._http.request(
-                    method,
-                    self._base_url + path,
-                    headers=self._headers,
-                    timeout=self._timeout,
-                    **request,
+                    method, self._base_url + path, headers=self._headers, timeout=timeout, **request
                 )
-            except httpx.TimeoutException as exc:
-                raise UpstreamTimeoutError(f"UniPile {method} {path} timed out") from exc
-            except httpx.TransportError as exc:
-                raise UpstreamConnectionError(f"UniPile {method} {path}: {exc!r}") from exc
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeoutError(f"UniPile {method} {path} timed out") from exc
+        except httpx.TransportError as exc:
+            raise UpstreamConnectionError(f"UniPile {method} {path}: {exc!r}") from exc
+        except TimeoutError as exc:
+            message = f"UniPile {method} {path}: cut off at the operation's deadline"
+            cause = exc if sent else _NotSent("not sent: the deadline passed")
+            raise UpstreamTimeoutError(message) from cause
         if response.is_success:
             return response
         raise _decode_error(response)

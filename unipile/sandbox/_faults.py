@@ -20,6 +20,8 @@ from unipile.sandbox.settings import SandboxSettings
 API_PREFIX = "/api/v1"
 ALL_ACCOUNTS = "*"
 """The account key of requests that read every account at once (a list without ``account_id``)."""
+ACCOUNT_SETS = ("disconnected_accounts", "hang_accounts")
+"""The fault fields that are sets of account ids."""
 
 
 @dataclass
@@ -34,11 +36,13 @@ class Faults:
     hang_rate: float
     hang_s: float
     disconnected_accounts: set[str]
+    hang_accounts: set[str]
 
     @classmethod
     def from_settings(cls, settings: SandboxSettings) -> Faults:
         values = {f.name: getattr(settings, f.name) for f in fields(cls)}
-        values["disconnected_accounts"] = set(settings.disconnected_accounts)
+        for name in ACCOUNT_SETS:
+            values[name] = set(values[name])
         return cls(**values)
 
     def update(self, data: Mapping[str, Any]) -> None:
@@ -47,7 +51,7 @@ class Faults:
             raise invalid(f"unknown fault fields: {sorted(unknown)}")
         try:
             changes = {
-                name: set(map(str, value)) if name == "disconnected_accounts" else float(value)
+                name: set(map(str, value)) if name in ACCOUNT_SETS else float(value)
                 for name, value in data.items()
             }
         except (TypeError, ValueError) as exc:
@@ -57,16 +61,23 @@ class Faults:
 
     def as_json(self) -> JSON:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["disconnected_accounts"] = sorted(self.disconnected_accounts)
+        for name in ACCOUNT_SETS:
+            data[name] = sorted(data[name])
         return data
 
 
 @dataclass
 class _Request:
-    """The ``/api/v1`` request being handled: its route template, and the accounts it named."""
+    """The ``/api/v1`` request being handled: its route template, the accounts it named, and the
+    accounts whose requests hang (as the faults were when it arrived)."""
 
     route: str
     accounts: set[str] = field(default_factory=set)
+    hang_accounts: frozenset[str] = frozenset()
+
+
+class _Hang(Exception):
+    """Raised when a request names an account of ``hang_accounts``; the middleware hangs it."""
 
 
 _current: ContextVar[_Request | None] = ContextVar("sandbox_request", default=None)
@@ -80,11 +91,14 @@ class RequestStats:
         self.by_account: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def touched(self, account_id: str) -> None:
-        """Count the current request once against ``account_id`` (outside a request: nothing)."""
+        """Count the current request once against ``account_id`` (outside a request: nothing);
+        a request naming an account of ``hang_accounts`` hangs from here."""
         request = _current.get()
         if request is not None and account_id not in request.accounts:
             request.accounts.add(account_id)
             self.by_account[account_id][request.route] += 1
+            if account_id in request.hang_accounts:
+                raise _Hang(account_id)
 
     def reset(self) -> None:
         self.counts.clear()
@@ -138,11 +152,18 @@ class FaultMiddleware:
             return
         route = _route_template(scope, self.routes)
         self.stats.counts[route] += 1
-        token = _current.set(_Request(route))
+        token = _current.set(_Request(route, hang_accounts=frozenset(self.faults.hang_accounts)))
         try:
             await self._faulted(scope, receive, send)
+        except _Hang:
+            # Raised by the handler before it answered anything.
+            await self._hang(scope, receive, send)
         finally:
             _current.reset(token)
+
+    async def _hang(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _hang(receive, self.faults.hang_s)
+        await ApiError(504, "request_timeout", "Request timed out").response()(scope, receive, send)
 
     async def _faulted(self, scope: Scope, receive: Receive, send: Send) -> None:
         faults = self.faults
@@ -154,10 +175,7 @@ class FaultMiddleware:
             return
         draw = self.rng.random()
         if draw < faults.hang_rate:
-            await _hang(receive, faults.hang_s)
-            await ApiError(504, "request_timeout", "Request timed out").response()(
-                scope, receive, send
-            )
+            await self._hang(scope, receive, send)
         elif draw < faults.hang_rate + faults.rate_limit_rate:
             retry_after = {"Retry-After": f"{faults.rate_limit_retry_after_s:g}"}
             too_many = ApiError(429, "too_many_requests", "Too many requests")

@@ -27,6 +27,9 @@ class SandboxSettings:
     hang_s: float = 60.0
     disconnected_accounts: frozenset[str] = frozenset()
     """Accounts whose chat/email calls answer 401 ``errors/disconnected_account``."""
+    hang_accounts: frozenset[str] = frozenset()
+    """Accounts whose calls hang like ``hang_rate``'s (until ``hang_s`` or the client goes away):
+    every call naming the account (by ``account_id``, or by a chat, message or email of it)."""
     generator_interval_s: float | None = None
     """Post a random inbound message every so many seconds; ``None`` = off."""
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
