@@ -30,7 +30,7 @@ from resolvers.context import Context
 from resolvers.conversations import conversation_key, fetch_record, upstream_error
 from resolvers.storing import StoreResult, store_conversation
 from schema.ids import from_global_id, int_key
-from server.jobs import forget_automatic_storage
+from server.jobs import allow_automatic_storage, forget_automatic_storage
 from server.topics import workspace_conversations_topic
 from unipile import NotFoundError, UnipileError
 
@@ -122,6 +122,7 @@ async def publish_change(context: Context, account: Account, external_id: str, c
 async def store(
     context: Context, account: Account, external_id: str, reason: StorageReason
 ) -> StoreResult:
+    await allow_automatic_storage(account.id, external_id)
     try:
         return await store_conversation(context.services.unipile, account, external_id, reason)
     except NotFoundError:

@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 
 from crm.storage import SyncLimits, sync_limits
 from db.models import Account, Conversation, ConversationParticipant, Message
+from db.text import storable
 from db.vocabulary import Channel, Direction, StorageReason
 from resolvers.live import (
     ConversationRecord,
@@ -116,6 +117,7 @@ async def append_message(account: Account, record: MessageRecord) -> bool:
     """Add a new message to its stored conversation; False when the conversation is not stored or
     already has the message. Moves the conversation's `last_message_at` forward, and counts an
     unread incoming message as unread, as UniPile does for the live conversation."""
+    record = storable(record)
     async with in_transaction():
         conversation = await Conversation.select_for_update().get_or_none(
             account_id=account.id, external_id=record.conversation_external_id
@@ -227,7 +229,9 @@ async def _fetch_thread(
 # -- writing ----------------------------------------------------------------------------------
 
 
-async def _write(account: Account, snapshot: _Snapshot, reason: StorageReason) -> StoreResult:
+async def _write(account: Account, given: _Snapshot, reason: StorageReason) -> StoreResult:
+    # UniPile's text may hold what PostgreSQL refuses (NUL): made storable, never lost.
+    snapshot = storable(given)
     record = snapshot.record
     async with in_transaction():
         conversation = await _locked_conversation(account, record, reason)
