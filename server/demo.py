@@ -39,7 +39,11 @@ DEMO_USERS = {
     "bob": ("bob@demo.switchboard.test", "Bob Laurent"),
 }
 DEMO_ROLES = {"alice": Role.ADMIN, "bob": Role.MEMBER}
-DEMO_TOKEN_TTL = timedelta(days=7)
+
+
+def lifetime(hours: float) -> str:
+    """`24 hours`, `1 hour`, `0.5 hours`: how long a token of `TOKEN_TTL_HOURS` lasts."""
+    return f"{hours:g} hour{'' if hours == 1 else 's'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +56,15 @@ class DemoSummary:
 
     def describe(self, settings: Settings) -> str:
         token = issue_token(
-            Identity(self.user_id, self.workspace_id), settings.signing_key(), DEMO_TOKEN_TTL
+            Identity(self.user_id, self.workspace_id),
+            settings.signing_key(),
+            timedelta(hours=settings.token_ttl_hours),
         )
         email = DEMO_USERS["alice"][0]
         return (
             f"demo workspace ready: {self.accounts} accounts, {self.companies} companies, "
             f"{self.contacts} contacts\n"
-            f"bearer token for {email} (valid 7 days):\n{token}"
+            f"bearer token for {email} (valid {lifetime(settings.token_ttl_hours)}):\n{token}"
         )
 
 
