@@ -39,11 +39,29 @@ DEMO_USERS = {
     "bob": ("bob@demo.switchboard.test", "Bob Laurent"),
 }
 DEMO_ROLES = {"alice": Role.ADMIN, "bob": Role.MEMBER}
+DEMO_TOKEN_TTL = timedelta(days=7)
 
 
-def lifetime(hours: float) -> str:
-    """`24 hours`, `1 hour`, `0.5 hours`: how long a token of `TOKEN_TTL_HOURS` lasts."""
-    return f"{hours:g} hour{'' if hours == 1 else 's'}"
+@dataclass(frozen=True, slots=True)
+class DemoUserView:
+    """A demo user and the accounts they see: their own and the workspace's shared ones."""
+
+    user_id: int
+    email: str
+    role: Role
+    accounts: tuple[DemoAccount, ...]
+
+    def sees(self) -> str:
+        """`… sees EMAIL (GOOGLE_OAUTH acc_…; OUTLOOK acc_…), LINKEDIN (acc_…, shared)`."""
+        by_channel: dict[str, list[str]] = {}
+        for account in self.accounts:
+            channel = channel_for_provider(account.type).value
+            named = account.id if channel == account.type else f"{account.type} {account.id}"
+            by_channel.setdefault(channel, []).append(
+                named + (", shared" if account.shared else "")
+            )
+        seen = ", ".join(f"{channel} ({'; '.join(ids)})" for channel, ids in by_channel.items())
+        return f"{self.email} ({self.role.value.lower()}) sees {seen}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,19 +71,36 @@ class DemoSummary:
     accounts: int
     companies: int
     contacts: int
+    users: tuple[DemoUserView, ...] = ()
+    """Each demo user, alice last."""
 
     def describe(self, settings: Settings) -> str:
-        token = issue_token(
-            Identity(self.user_id, self.workspace_id),
-            settings.signing_key(),
-            timedelta(hours=settings.token_ttl_hours),
-        )
-        email = DEMO_USERS["alice"][0]
-        return (
+        lines = [
             f"demo workspace ready: {self.accounts} accounts, {self.companies} companies, "
-            f"{self.contacts} contacts\n"
-            f"bearer token for {email} (valid {lifetime(settings.token_ttl_hours)}):\n{token}"
+            f"{self.contacts} contacts",
+            *(user.sees() for user in self.users),
+            f"GraphiQL opens with a token for {DEMO_USERS['alice'][0]} in its Headers.",
+        ]
+        # alice's token comes last: scripts take the last line as the demo token.
+        for user in self.users:
+            token = issue_token(
+                Identity(user.user_id, self.workspace_id), settings.signing_key(), DEMO_TOKEN_TTL
+            )
+            lines.append(f"bearer token for {user.email} (valid 7 days):\n{token}")
+        return "\n".join(lines)
+
+
+def _views(users: dict[str, User], accounts: tuple[DemoAccount, ...]) -> tuple[DemoUserView, ...]:
+    order = sorted(users, key=lambda key: key == "alice")
+    return tuple(
+        DemoUserView(
+            user_id=users[key].id,
+            email=users[key].email,
+            role=DEMO_ROLES[key],
+            accounts=tuple(a for a in accounts if a.owner == key or a.shared),
         )
+        for key in order
+    )
 
 
 async def demo_token(signing_key: str, ttl_hours: float, user: str = "alice") -> str | None:
@@ -99,6 +134,7 @@ async def load_demo(seed: int) -> DemoSummary:
         accounts=len(demo.accounts),
         companies=len(demo.crm.companies),
         contacts=len(demo.crm.contacts),
+        users=_views(users, demo.accounts),
     )
 
 

@@ -28,7 +28,12 @@ query Page($first: Int, $after: String, $filter: ConversationFilter) {
   }
 }
 """
-ALICE_ACCOUNTS = ("acc_gmail_demo_000001", "acc_outlook_demo_00001", "acc_linkedin_demo_0001")
+ALICE_ACCOUNTS = (
+    "acc_gmail_demo_000001",
+    "acc_outlook_demo_00001",
+    "acc_linkedin_demo_0001",
+    "acc_whatsapp_demo_0002",
+)
 
 
 def demo_conversation_ids(accounts: tuple[str, ...]) -> set[str]:
@@ -196,7 +201,11 @@ async def test_one_failing_account_does_not_fail_the_inbox(inbox: Inbox) -> None
     accounts = {
         edge["node"]["account"]["externalId"] for edge in result["data"]["conversations"]["edges"]
     }
-    assert accounts == {"acc_outlook_demo_00001", "acc_linkedin_demo_0001"}
+    assert accounts == {
+        "acc_outlook_demo_00001",
+        "acc_linkedin_demo_0001",
+        "acc_whatsapp_demo_0002",
+    }
     [error] = result["errors"]
     assert error["extensions"]["code"] == "ACCOUNT_DISCONNECTED"
     assert error["extensions"]["accountExternalId"] == "acc_gmail_demo_000001"

@@ -29,7 +29,7 @@ async def test_the_demo_loads_once_however_often_it_runs(database: str) -> None:
     await load_demo(7)
     assert await _counts() == first
     assert (summary.accounts, summary.contacts, summary.companies) == (
-        4,
+        5,
         len(demo.crm.contacts),
         len(demo.crm.companies),
     )

@@ -22,7 +22,14 @@ from unipile import (
 async def test_accounts(client: UnipileClient) -> None:
     page = await client.list_accounts()
     assert page.cursor is None
-    assert {a.id for a in page.items} == {GMAIL, OUTLOOK, WHATSAPP, LINKEDIN}
+    # acc_whatsapp_demo_0002: alice's own WhatsApp, so that she sees every channel.
+    assert {a.id for a in page.items} == {
+        GMAIL,
+        OUTLOOK,
+        WHATSAPP,
+        LINKEDIN,
+        "acc_whatsapp_demo_0002",
+    }
     gmail = await client.get_account(GMAIL)
     assert gmail.type is AccountType.GOOGLE_OAUTH
     assert gmail.own_identifier == "alice@northwind.fr"

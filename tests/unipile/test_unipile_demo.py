@@ -34,13 +34,16 @@ def test_volumes() -> None:
 
 
 def test_accounts_and_owners() -> None:
-    owners = {a.type: (a.owner, a.shared) for a in DEMO.accounts}
+    owners = {(a.type, a.owner, a.shared) for a in DEMO.accounts}
     assert owners == {
-        "GOOGLE_OAUTH": ("alice", False),
-        "OUTLOOK": ("alice", False),
-        "WHATSAPP": ("bob", False),
-        "LINKEDIN": ("alice", True),
+        ("GOOGLE_OAUTH", "alice", False),
+        ("OUTLOOK", "alice", False),
+        ("WHATSAPP", "bob", False),
+        ("LINKEDIN", "alice", True),
+        # alice's own WhatsApp, so that the demo's first user sees every channel.
+        ("WHATSAPP", "alice", False),
     }
+    assert len(owners) == len(DEMO.accounts)
 
 
 def test_timestamps_before_anchor() -> None:

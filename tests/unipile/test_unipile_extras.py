@@ -26,7 +26,7 @@ from unipile.sandbox.demo import (
 )
 from unipile.sandbox.testing import running_sandbox
 
-DEMO_IDS = {GMAIL, OUTLOOK, WHATSAPP, "acc_linkedin_demo_0001"}
+DEMO_IDS = {GMAIL, OUTLOOK, WHATSAPP, "acc_linkedin_demo_0001", "acc_whatsapp_demo_0002"}
 RIVAL = build_rival(7)
 BULK_THREADS = 6000
 

@@ -1,4 +1,4 @@
-"""Deterministic demo data: four connected accounts and the CRM that goes with them.
+"""Deterministic demo data: five connected accounts and the CRM that goes with them.
 
 ``build_demo(seed)`` builds everything in memory from the seed alone (timestamps are relative to
 ``ANCHOR``, not to now), so two runs with the same seed give identical data. The sandbox serves
@@ -65,6 +65,9 @@ DEMO_DEFAULT_REGION = "FR"
 
 GMAIL_ID, OUTLOOK_ID = "acc_gmail_demo_000001", "acc_outlook_demo_00001"
 WHATSAPP_ID, LINKEDIN_ID = "acc_whatsapp_demo_0001", "acc_linkedin_demo_0001"
+"""``WHATSAPP_ID`` is bob's, private to him."""
+ALICE_WHATSAPP_ID = "acc_whatsapp_demo_0002"
+"""alice's own WhatsApp, so that the demo's first user sees every channel."""
 # The second tenant's accounts and the bulk mailbox: ids as long as the demo's of the same type.
 RIVAL_GMAIL_ID, RIVAL_WHATSAPP_ID = "acc_gmail_rival_00001", "acc_whatsapp_rival_001"
 BULK_GMAIL_ID = "acc_gmail_bulk_000001"
@@ -785,4 +788,22 @@ def build_demo(seed: int = 7) -> Demo:
     )
     inbox.whatsapp(whatsapp, bob_phone + "@s.whatsapp.net")
     inbox.linkedin(linkedin, alice_linkedin)
+    return combine_demos(inbox.demo(seed, people.crm()), _alice_whatsapp(seed, people))
+
+
+def _alice_whatsapp(seed: int, people: _CrmBuilder) -> Demo:
+    """alice's own WhatsApp (50 chats, 8 groups) with the demo's people, from a generator of its
+    own: the other accounts' data is the same as before it was added."""
+    rng = random.Random(f"alice-whatsapp-{seed}")
+    inbox = _InboxBuilder(rng, people)
+    alice_phone = _phone(rng, "FR")[1:]
+    whatsapp = inbox.account(
+        ALICE_WHATSAPP_ID,
+        "WHATSAPP",
+        alice_phone,
+        {"im": {"phone_number": alice_phone}},
+        owner="alice",
+        shared=False,
+    )
+    inbox.whatsapp(whatsapp, alice_phone + "@s.whatsapp.net", own_name="Alice", chats=50, groups=8)
     return inbox.demo(seed, people.crm())
