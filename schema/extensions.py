@@ -9,6 +9,7 @@ from typing import Any
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
+from core.errors import ErrorCode
 from db.metrics import count_queries
 from unipile import count_requests
 
@@ -57,18 +58,36 @@ class CostReport(SchemaExtension):
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+# graphql-core's own messages for variables it gave up coercing, which wrap no error of the value.
+COERCION_ABORTED = ("Variable values are nested too deeply", "Too many errors processing variables")
+
+
+def is_coercion_error(error: GraphQLError) -> bool:
+    """Whether graphql-core reported `error` while coercing the request's variables, before any
+    resolver ran: `Variable '$x' has invalid value: ...` wraps the value's own error (a
+    `GraphQLError`, which no validation rule and no resolver error wraps), and coercion that gave
+    up says so in its message."""
+    if error.path is not None:
+        return False
+    return isinstance(error.original_error, GraphQLError) or (
+        error.original_error is None and error.message.startswith(COERCION_ABORTED)
+    )
 
 
 def code_request_error(error: GraphQLError) -> GraphQLError:
     """Gives an error of the request itself, found before execution (the errors of a
-    `PreExecutionError`), its `extensions.code`: `GRAPHQL_PARSE_FAILED` for a syntax error,
-    `GRAPHQL_VALIDATION_FAILED` for one reported by a validation rule. An error that has a code
-    already (a masked one) or that wraps an exception keeps what it has. The HTTP and WebSocket
-    transports both call this; it sets the code in place and returns the same error."""
+    `PreExecutionError`, or those of a result that variable coercion stopped), its
+    `extensions.code`: `GRAPHQL_PARSE_FAILED` for a syntax error, `BAD_USER_INPUT` for a
+    variable whose value does not coerce to its type, `GRAPHQL_VALIDATION_FAILED` for one
+    reported by a validation rule. An error that has a code already (a masked one) or that wraps
+    any other exception keeps what it has. The HTTP and WebSocket transports both call this; it
+    sets the code in place and returns the same error."""
     if (error.extensions or {}).get("code") is not None:
         return error
     if isinstance(error, GraphQLSyntaxError):
         code = PARSE_FAILED
+    elif is_coercion_error(error):
+        code = ErrorCode.BAD_USER_INPUT.value
     elif error.original_error is None:
         code = VALIDATION_FAILED
     else:

@@ -9,9 +9,10 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
 from strawberry.extensions.query_depth_limiter import create_validator
+from strawberry.types import ExecutionContext
 
 from core.errors import ErrorCode, is_unexpected
-from schema.extensions import Authenticate, CostReport, PartialErrors
+from schema.extensions import Authenticate, CostReport, PartialErrors, code_request_error
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 class MaskUnexpectedErrors(MaskErrors):
-    """Hides unexpected errors behind `INTERNAL_SERVER_ERROR`, after logging them."""
+    """Hides unexpected errors behind `INTERNAL_SERVER_ERROR` (`SwitchboardSchema` logs them)."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -32,13 +33,56 @@ class MaskUnexpectedErrors(MaskErrors):
 
     @staticmethod
     def _should_mask(error: GraphQLError) -> bool:
-        return is_unexpected(error.original_error)
+        # graphql-core wraps why a variable does not fit its type (a GraphQLError) in the error
+        # naming the variable: the client's mistake, not an unexpected exception.
+        cause = error.original_error
+        return is_unexpected(cause) and not isinstance(cause, GraphQLError)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        logger.error("unexpected error in %s", error.path, exc_info=error.original_error)
         masked = super().anonymise_error(error)
         masked.extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value}
         return masked
+
+
+class SwitchboardSchema(strawberry.Schema):
+    """Logs an operation's errors by what they are. Strawberry logs every error at ERROR with a
+    traceback, a refused token as much as a crash; here an unexpected exception is logged at
+    ERROR with its traceback, and the client's own errors (every `SwitchboardError`, a syntax,
+    validation or variable error) make one INFO line for the operation, without a traceback.
+
+    Strawberry calls this for every result's errors before the extensions see them, also for
+    an exception escaping an extension's hook (a database failure while authenticating), whose
+    result no extension sees: such an error is masked here, in place."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        expected = []
+        for error in errors:
+            if not MaskUnexpectedErrors._should_mask(error):
+                if error.path is None:
+                    code_request_error(error)
+                expected.append(error)
+                continue
+            logger.error(
+                "unexpected error in %s", error.path or "the request", exc_info=error.original_error
+            )
+            if error.path is None:
+                error.message = "Internal server error."
+                error.original_error = None
+                error.extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value}
+        if expected:
+            operation = execution_context.operation_name if execution_context else None
+            logger.info(
+                "operation %s answered with errors: %s",
+                operation or "(anonymous)",
+                "; ".join(
+                    dict.fromkeys(
+                        f"{(error.extensions or {}).get('code')} {error.message}"
+                        for error in expected
+                    )
+                ),
+            )
 
 
 class LimitQueryDepth(AddValidationRules):
@@ -62,7 +106,7 @@ def build_schema(*, report_cost: bool = False) -> strawberry.Schema:
     ]
     if report_cost:
         extensions.append(CostReport)
-    return strawberry.Schema(
+    return SwitchboardSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
 

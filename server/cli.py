@@ -16,14 +16,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from tortoise import Tortoise
+from tortoise.connection import get_connection
 
 from db.config import tortoise_config
-from db.migrate import apply_migrations
+from db.migrate import apply_migrations, pending_migrations
 from db.models import User
 from server.auth import Identity, issue_token
 from server.settings import Settings, SettingsError
 
 SCHEMA_FILE = Path("schema.graphql")
+MIGRATE_FIRST = "run `switchboard migrate` first"
 
 
 class CommandError(Exception):
@@ -41,11 +43,40 @@ def configure_logging(settings: Settings) -> None:
 
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
+    """Runs `work` on the database, which must exist and have every migration applied."""
+    database_file = _sqlite_file(settings.database_url)
+    if database_file is not None and not database_file.is_file():
+        # Checked first: SQLite would create an empty file, or hang in a missing folder.
+        raise CommandError(f"there is no database at {database_file} yet: {MIGRATE_FIRST}")
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
+        await _require_migrated()
         await work()
     finally:
         await Tortoise.close_connections()
+
+
+def _sqlite_file(database_url: str) -> Path | None:
+    """The file of a `sqlite://PATH` database; None for another backend or `:memory:`."""
+    if not database_url.startswith("sqlite://"):
+        return None
+    path = database_url.removeprefix("sqlite://").partition("?")[0]
+    return None if path == ":memory:" else Path(path)
+
+
+async def _require_migrated() -> None:
+    """Stops the command, in one line, when the database cannot be read or lacks migrations
+    (Tortoise reads an unreachable database as one with every migration pending)."""
+    try:
+        await get_connection("default").execute_query("SELECT 1")
+        pending = await pending_migrations()
+    except Exception as error:  # whatever stops the database answering: the command cannot run
+        raise CommandError(f"cannot read the database: {error or type(error).__name__}") from None
+    if pending:
+        raise CommandError(
+            f"the database has {len(pending)} pending migration(s), from {pending[0]}: "
+            f"{MIGRATE_FIRST}"
+        )
 
 
 def _prepare_data_dir(settings: Settings) -> None:
@@ -81,8 +112,13 @@ def serve(settings: Settings, arguments: argparse.Namespace) -> None:
     from server.serve import serve_forever
 
     _prepare_data_dir(settings)
+    asyncio.run(_with_database(settings, _nothing))
     configure_logging(settings)
     asyncio.run(serve_forever(settings))
+
+
+async def _nothing() -> None:
+    """`serve` only checks the database before the app opens it for itself."""
 
 
 def seed_demo(settings: Settings, arguments: argparse.Namespace) -> None:

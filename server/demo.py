@@ -39,7 +39,11 @@ DEMO_USERS = {
     "bob": ("bob@demo.switchboard.test", "Bob Laurent"),
 }
 DEMO_ROLES = {"alice": Role.ADMIN, "bob": Role.MEMBER}
-DEMO_TOKEN_TTL = timedelta(days=7)
+
+
+def lifetime(hours: float) -> str:
+    """`24 hours`, `1 hour`, `0.5 hours`: how long a token of `TOKEN_TTL_HOURS` lasts."""
+    return f"{hours:g} hour{'' if hours == 1 else 's'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +85,16 @@ class DemoSummary:
             *(user.sees() for user in self.users),
             f"GraphiQL opens with a token for {DEMO_USERS['alice'][0]} in its Headers.",
         ]
+        ttl = timedelta(hours=settings.token_ttl_hours)
         # alice's token comes last: scripts take the last line as the demo token.
         for user in self.users:
             token = issue_token(
-                Identity(user.user_id, self.workspace_id), settings.signing_key(), DEMO_TOKEN_TTL
+                Identity(user.user_id, self.workspace_id), settings.signing_key(), ttl
             )
-            lines.append(f"bearer token for {user.email} (valid 7 days):\n{token}")
+            lines.append(
+                f"bearer token for {user.email} (valid {lifetime(settings.token_ttl_hours)}):"
+                f"\n{token}"
+            )
         return "\n".join(lines)
 
 

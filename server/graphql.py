@@ -6,13 +6,18 @@ import asyncio
 from collections.abc import Mapping
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.schema.schema import StreamResult
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -23,11 +28,50 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 from strawberry.utils.aio import aclosing
 
+from core.errors import ErrorCode
 from resolvers.context import Context
 from schema.extensions import code_request_error
 from server.auth import AuthenticationError, identity_from_header
 from server.graphiql import graphiql_page
 from server.state import app_state
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+JSON_WHITESPACE = b" \t\r\n"
+# The code of a request refused before it is a GraphQL request (no mutation payload has it).
+BAD_REQUEST = "BAD_REQUEST"
+
+
+def response_media_type(accept: str | None) -> str:
+    """The media type answering a request with this `Accept` header: the GraphQL-over-HTTP
+    spec's `application/graphql-response+json` when the client accepts it at least as much as
+    `application/json`, `application/json` otherwise (also for `*/*` and without `Accept`)."""
+    graphql_response = json = 0.0
+    for media_range in (accept or "").split(","):
+        media, *parameters = (part.strip().lower() for part in media_range.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media == GRAPHQL_RESPONSE_JSON:
+            graphql_response = max(graphql_response, quality)
+        elif media in (JSON, "application/*", "*/*"):
+            json = max(json, quality)
+    return GRAPHQL_RESPONSE_JSON if graphql_response > 0 and graphql_response >= json else JSON
+
+
+def not_executed(result: ExecutionResult) -> bool:
+    """Whether the request failed before any resolver ran: parse, validation or variable errors
+    (or a failure while preparing it), none of which has a path, and no data."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or ())
+    )
 
 
 class TextFrames(ASGIWebSocketAdapter):
@@ -174,3 +218,103 @@ class GraphQLView(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         """HTTP bodies are orjson's bytes; `TextFrames` decodes them for WebSocket messages."""
         return orjson.dumps(data)
+
+    # GraphQL over HTTP: https://graphql.github.io/graphql-over-http/draft/. A client accepting
+    # `application/graphql-response+json` gets it, and a request that fails before execution
+    # gets a 4xx status and no `data`; with `application/json` every GraphQL response is a 200.
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's, but a request refused before execution (a body that is not a JSON
+        object, no query, a mutation over GET...) gets a GraphQL-shaped JSON error, not text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = self.refusal(request, error)
+        await response(scope, receive, send)
+
+    def refusal(self, request: Request, error: HTTPException) -> Response:
+        status, headers = error.status_code, {}
+        if request.method == "GET" and isinstance(error.__cause__, InvalidOperationTypeError):
+            # The spec's 405 for a mutation over GET, which is only for queries.
+            status, headers = 405, {"Allow": "POST"}
+        body = {"errors": [{"message": error.reason, "extensions": {"code": BAD_REQUEST}}]}
+        media_type = response_media_type(request.headers.get("accept"))
+        return Response(
+            self.encode_json(body), status_code=status, headers=headers, media_type=media_type
+        )
+
+    def parse_json(self, data: str | bytes) -> object:
+        """A request's JSON, which must be UTF-8 (Python's own `json` would take UTF-16 too)."""
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise HTTPException(400, "The request body is not UTF-8") from None
+        return super().parse_json(data)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry's, refusing a JSON body that is not an object (Strawberry fails with a 500
+        on `null`, `"x"` or `5`; a list is its batch, which is off) and an `operationName` that
+        is not a string."""
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and "application/json" in content_type:
+            body = await request.get_body()
+            if body.lstrip(JSON_WHITESPACE)[:1] not in (b"{", b"["):
+                raise HTTPException(400, "The request body must be a JSON object")
+        data = await super().parse_http_body(request)
+        for operation in data if isinstance(data, list) else [data]:
+            if not isinstance(operation.operation_name, str | None):
+                raise HTTPException(
+                    400, "The GraphQL operation's `operationName` must be a string or null."
+                )
+        return data
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        """Carries the response's media type, read from `Accept`, to `create_response`."""
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept"))
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Every request error gets its code (`code_request_error`); with
+        `application/graphql-response+json`, a request that failed before execution has no
+        `data`."""
+        for error in result.errors or ():
+            if error.path is None:
+                code_request_error(error)
+        response = await super().process_result(request, result)
+        accepted = response_media_type(request.headers.get("accept"))
+        if accepted == GRAPHQL_RESPONSE_JSON and not_executed(result):
+            response.pop("data", None)
+        return response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """With `application/graphql-response+json`, a response without `data` is a 400 (a 500
+        when what failed is the server); with `application/json`, a 200 as before."""
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type != GRAPHQL_RESPONSE_JSON:
+            return response
+        response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+        if isinstance(response_data, dict) and "data" not in response_data:
+            codes = {
+                error.get("extensions", {}).get("code")
+                for error in response_data.get("errors") or ()
+                if isinstance(error, dict)
+            }
+            if not sub_response.status_code:
+                response.status_code = (
+                    500 if ErrorCode.INTERNAL_SERVER_ERROR.value in codes else 400
+                )
+        return response

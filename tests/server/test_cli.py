@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import jwt
 
 from unipile.sandbox import SandboxSettings
 from unipile.sandbox.testing import running_sandbox
@@ -44,6 +47,49 @@ def test_migrate_seed_and_token(tmp_path: Path) -> None:
     assert token.returncode == 0 and token.stdout.count(".") == 2
     unknown = switchboard("token", "--email", "nobody@example.com", **environment)
     assert unknown.returncode == 1 and "nobody@example.com" in unknown.stderr
+
+
+def test_a_command_before_migrate_says_in_one_line_to_run_it(tmp_path: Path) -> None:
+    environment = {
+        "DATABASE_URL": f"sqlite://{tmp_path}/db.sqlite3",
+        "DATA_DIR": str(tmp_path / "var"),
+        "PORT": "9",
+    }
+    commands = [("token", "--email", "x"), ("seed-demo",), ("serve",)]
+    for fresh in (True, False):
+        if not fresh:  # a database file without tables
+            sqlite3.connect(tmp_path / "db.sqlite3").close()
+        for command in commands:
+            done = switchboard(*command, **environment)
+            assert done.returncode != 0, (command, done.stdout)
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1 and "`switchboard migrate`" in lines[0], (command, done.stderr)
+    assert switchboard("migrate", **environment).returncode == 0
+    done = switchboard("token", "--email", "x", **environment)
+    assert done.returncode == 1 and "migrate" not in done.stderr, done.stderr
+
+
+def lifetime_of(token: str) -> float:
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return float(claims["exp"] - claims["iat"])
+
+
+def test_the_demo_token_lasts_as_long_as_its_text_says(tmp_path: Path) -> None:
+    environment = {
+        "DATABASE_URL": f"sqlite://{tmp_path}/db.sqlite3",
+        "DATA_DIR": str(tmp_path / "var"),
+    }
+    assert switchboard("migrate", **environment).returncode == 0
+    for hours, text in ((None, "24 hours"), ("5", "5 hours"), ("1", "1 hour")):
+        ttl = {"TOKEN_TTL_HOURS": hours} if hours else {}
+        seeded = switchboard("seed-demo", **environment, **ttl)
+        assert seeded.returncode == 0, seeded.stderr
+        stated = re.findall(r"\(valid ([^)]*)\):\n(\S+)", seeded.stdout)
+        assert stated, seeded.stdout
+        token = switchboard("token", "--email", "alice@demo.switchboard.test", **environment, **ttl)
+        for said, demo_token in stated:
+            assert said == text
+            assert lifetime_of(demo_token) == lifetime_of(token.stdout.strip())
 
 
 def test_webhooks_register_twice_creates_three(tmp_path: Path) -> None:
