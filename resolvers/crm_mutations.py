@@ -39,6 +39,7 @@ from crm import (
     normalize_never_store_value,
     resolve,
 )
+from crm.normalize import unicode_host
 from db.models import (
     Account,
     Company,
@@ -522,7 +523,7 @@ def _like(text: str) -> str:
 def _host_spellings(host: str) -> list[str]:
     """A normalised (punycode) host, and its Unicode form if it differs: UniPile gives an
     address as it was received, in either."""
-    unicode = host.encode("ascii").decode("idna")
+    unicode = unicode_host(host)
     return [host] if unicode == host else [host, unicode]
 
 

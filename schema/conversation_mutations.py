@@ -24,6 +24,7 @@ from schema.inputs import (
     TEXT_LENGTH,
     bounds,
     check,
+    echo,
 )
 from schema.mutation_errors import MutationError
 
@@ -119,7 +120,9 @@ async def _conversation_payload(
         added = await action(account, external_id)
         conversation = await conversation_by_key(context.fresh(), account.id, external_id)
     except SwitchboardError as error:
-        return ConversationPayload(conversation_id=conversation_id, error=MutationError.of(error))
+        return ConversationPayload(
+            conversation_id=strawberry.ID(echo(conversation_id)), error=MutationError.of(error)
+        )
     return ConversationPayload(
         conversation_id=conversation_id, conversation=conversation, messages_added=added
     )
@@ -225,9 +228,7 @@ class ConversationMutation:
         context.viewer()
         try:
             check(input, "")
-            account, external_id = await actions.known_conversation(
-                context, input.conversation_id
-            )
+            account, external_id = await actions.known_conversation(context, input.conversation_id)
             forgotten = await actions.forget(context, account, external_id, input.unlink)
         except SwitchboardError as error:
             return ForgetConversationPayload(forgotten=False, error=MutationError.of(error))

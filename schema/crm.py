@@ -15,6 +15,8 @@ from resolvers.context import Context
 from resolvers.conversations import linked_conversations
 from schema.ids import int_key, to_global_id
 from schema.inbox import ConversationConnection
+from schema.inputs import SEARCH_LENGTH, SEARCH_WORDS, cursor
+from schema.inputs import search as checked_search
 from schema.node import Node
 from schema.pagination import Connection
 
@@ -45,7 +47,9 @@ class Company(Node):
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> ConversationConnection:
         pk = int_key(self.id, "Company")
-        return await linked_conversations(info.context, CandidateKind.COMPANY, pk, first, after)
+        return await linked_conversations(
+            info.context, CandidateKind.COMPANY, pk, first, cursor(after)
+        )
 
     @classmethod
     def from_model(cls, record: crm.CompanyRecord) -> Company:
@@ -78,7 +82,9 @@ class Contact(Node):
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> ConversationConnection:
         pk = int_key(self.id, "Contact")
-        return await linked_conversations(info.context, CandidateKind.CONTACT, pk, first, after)
+        return await linked_conversations(
+            info.context, CandidateKind.CONTACT, pk, first, cursor(after)
+        )
 
     @classmethod
     def from_model(cls, record: crm.ContactRecord) -> Contact:
@@ -112,11 +118,14 @@ async def _contacts(
         str | None,
         strawberry.argument(
             description="Words that must each appear, ignoring case, in the first or last name "
-            "or in an email address, phone number or provider id."
+            "or in an email address, phone number or provider id. "
+            f"At most {SEARCH_WORDS} words and {SEARCH_LENGTH} characters."
         ),
     ] = None,
 ) -> Connection[Contact]:
-    page = await crm.contact_page(info.context.viewer(), first, after, search)
+    page = await crm.contact_page(
+        info.context.viewer(), first, cursor(after), checked_search(search)
+    )
     return Connection.from_page(page, Contact.from_model)
 
 
@@ -127,11 +136,14 @@ async def _companies(
     search: Annotated[
         str | None,
         strawberry.argument(
-            description="Words that must each appear, ignoring case, in the name or a domain."
+            description="Words that must each appear, ignoring case, in the name or a domain. "
+            f"At most {SEARCH_WORDS} words and {SEARCH_LENGTH} characters."
         ),
     ] = None,
 ) -> Connection[Company]:
-    page = await crm.company_page(info.context.viewer(), first, after, search)
+    page = await crm.company_page(
+        info.context.viewer(), first, cursor(after), checked_search(search)
+    )
     return Connection.from_page(page, Company.from_model)
 
 

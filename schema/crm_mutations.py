@@ -6,7 +6,7 @@ nothing for an expected reason (see `schema.mutation_errors`). The root `Mutatio
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import strawberry
@@ -20,6 +20,7 @@ from resolvers import crm_mutations
 from resolvers.context import Context
 from resolvers.crm import CompanyRecord, ContactRecord
 from schema.crm import Company, Contact
+from schema.inputs import IDENTIFIER_LENGTH, NAME_LENGTH, URL_LENGTH, bounds, check
 from schema.mutation_errors import MutationError
 
 T = TypeVar("T")
@@ -30,20 +31,24 @@ strawberry.enum(vocabulary.StoragePolicy, description="What happens to a matchin
 strawberry.enum(vocabulary.NeverStoreKind, description="What a never-store entry names.")
 
 LISTS = f"Each list holds at most {crm_mutations.MAX_LIST_LENGTH} entries."
+NAME = bounds(NAME_LENGTH)
+IDENTIFIERS = bounds(IDENTIFIER_LENGTH, max_items=crm_mutations.MAX_LIST_LENGTH)
+DOMAINS = bounds(URL_LENGTH, max_items=crm_mutations.MAX_LIST_LENGTH)
 
 
 @strawberry.input(description=f"A new contact. {LISTS}")
 class CreateContactInput:
-    first_name: str
-    last_name: str
+    first_name: str = strawberry.field(metadata=NAME)
+    last_name: str = strawberry.field(metadata=NAME)
     company_id: strawberry.ID | None = None
-    emails: list[str] = strawberry.field(default_factory=list)
+    emails: list[str] = strawberry.field(default_factory=list, metadata=IDENTIFIERS)
     phones: list[str] = strawberry.field(
         default_factory=list,
         description="In any spelling; numbers without a country code are read in the "
         "workspace's default region.",
+        metadata=IDENTIFIERS,
     )
-    provider_ids: list[str] = strawberry.field(default_factory=list)
+    provider_ids: list[str] = strawberry.field(default_factory=list, metadata=IDENTIFIERS)
 
 
 @strawberry.input(
@@ -52,14 +57,14 @@ class CreateContactInput:
 )
 class UpdateContactInput:
     id: strawberry.ID
-    first_name: strawberry.Maybe[str]
-    last_name: strawberry.Maybe[str]
+    first_name: strawberry.Maybe[str] = strawberry.field(metadata=NAME)
+    last_name: strawberry.Maybe[str] = strawberry.field(metadata=NAME)
     company_id: strawberry.Maybe[strawberry.ID | None] = strawberry.field(
         description="null removes the contact from its company."
     )
-    emails: strawberry.Maybe[list[str]]
-    phones: strawberry.Maybe[list[str]]
-    provider_ids: strawberry.Maybe[list[str]]
+    emails: strawberry.Maybe[list[str]] = strawberry.field(metadata=IDENTIFIERS)
+    phones: strawberry.Maybe[list[str]] = strawberry.field(metadata=IDENTIFIERS)
+    provider_ids: strawberry.Maybe[list[str]] = strawberry.field(metadata=IDENTIFIERS)
 
 
 @strawberry.input
@@ -69,20 +74,21 @@ class DeleteContactInput:
 
 @strawberry.input(description=f"A new company. {LISTS}")
 class CreateCompanyInput:
-    name: str
+    name: str = strawberry.field(metadata=NAME)
     domains: list[str] = strawberry.field(
         default_factory=list,
         description="Domains or URLs, kept as registrable domains (`www.acme.co.uk` → "
         "`acme.co.uk`); each may belong to one company of the workspace only.",
+        metadata=DOMAINS,
     )
 
 
 @strawberry.input(description="Changes to a company: a field left out stays as it is.")
 class UpdateCompanyInput:
     id: strawberry.ID
-    name: strawberry.Maybe[str]
+    name: strawberry.Maybe[str] = strawberry.field(metadata=NAME)
     domains: strawberry.Maybe[list[str]] = strawberry.field(
-        description="Replaces the company's domains."
+        description="Replaces the company's domains.", metadata=DOMAINS
     )
 
 
@@ -98,12 +104,16 @@ class DeleteCompanyInput:
 class CreateContactFromParticipantInput:
     conversation_id: strawberry.ID
     identifier: str = strawberry.field(
-        description="The participant's `identifier`, as the conversation shows it."
+        description="The participant's `identifier`, as the conversation shows it.",
+        metadata=bounds(IDENTIFIER_LENGTH),
     )
-    first_name: str | None = None
-    last_name: str | None = None
+    first_name: str | None = strawberry.field(default=None, metadata=NAME)
+    last_name: str | None = strawberry.field(default=None, metadata=NAME)
     name: str | None = strawberry.field(
-        default=None, description="A full name, split at its first space."
+        default=None,
+        description="A full name, split at its first space.",
+        # A first and a last name, and the space between them.
+        metadata=bounds(2 * NAME_LENGTH + 1),
     )
     company_id: strawberry.ID | None = None
 
@@ -119,7 +129,8 @@ class SetStoragePolicyInput:
 )
 class NeverStoreInput:
     kind: vocabulary.NeverStoreKind
-    value: str
+    # A domain may be pasted as a URL; what is kept is the host.
+    value: str = strawberry.field(metadata=bounds(URL_LENGTH))
 
 
 @strawberry.type
@@ -215,11 +226,13 @@ class StorageRulesPayload:
         return cls(rules=StorageRules.from_rules(outcome))
 
 
-async def _attempt(work: Awaitable[T]) -> T | MutationError:
-    """The result of `work`, or its expected failure. A missing or bad token stays a top-level
-    error: it concerns the whole request, not this mutation's input."""
+async def _attempt(input: object, work: Callable[[], Awaitable[T]]) -> T | MutationError:
+    """The result of `work`, once `input` passed its checks, or its expected failure. A missing
+    or bad token stays a top-level error: it concerns the whole request, not this mutation's
+    input."""
     try:
-        return await work
+        check(input, "")
+        return await work()
     except Unauthenticated:
         raise
     except SwitchboardError as error:
@@ -259,7 +272,9 @@ async def _create_contact(info: Info[Context, None], input: CreateContactInput) 
             strawberry.Some(input.provider_ids),
         ),
     )
-    return ContactPayload.of(await _attempt(crm_mutations.create_contact(info.context, changes)))
+    return ContactPayload.of(
+        await _attempt(input, lambda: crm_mutations.create_contact(info.context, changes))
+    )
 
 
 async def _update_contact(info: Info[Context, None], input: UpdateContactInput) -> ContactPayload:
@@ -270,7 +285,7 @@ async def _update_contact(info: Info[Context, None], input: UpdateContactInput) 
         identifiers=_given_lists(input.emails, input.phones, input.provider_ids),
     )
     return ContactPayload.of(
-        await _attempt(crm_mutations.update_contact(info.context, input.id, changes))
+        await _attempt(input, lambda: crm_mutations.update_contact(info.context, input.id, changes))
     )
 
 
@@ -278,13 +293,15 @@ async def _delete_contact(
     info: Info[Context, None], input: DeleteContactInput
 ) -> DeleteRecordPayload:
     return DeleteRecordPayload.of(
-        await _attempt(crm_mutations.delete_contact(info.context, input.id))
+        await _attempt(input, lambda: crm_mutations.delete_contact(info.context, input.id))
     )
 
 
 async def _create_company(info: Info[Context, None], input: CreateCompanyInput) -> CompanyPayload:
     changes = crm_mutations.CompanyChanges(name=input.name, domains=input.domains)
-    return CompanyPayload.of(await _attempt(crm_mutations.create_company(info.context, changes)))
+    return CompanyPayload.of(
+        await _attempt(input, lambda: crm_mutations.create_company(info.context, changes))
+    )
 
 
 async def _update_company(info: Info[Context, None], input: UpdateCompanyInput) -> CompanyPayload:
@@ -292,7 +309,7 @@ async def _update_company(info: Info[Context, None], input: UpdateCompanyInput) 
         name=_some_value(input.name), domains=_some_value(input.domains)
     )
     return CompanyPayload.of(
-        await _attempt(crm_mutations.update_company(info.context, input.id, changes))
+        await _attempt(input, lambda: crm_mutations.update_company(info.context, input.id, changes))
     )
 
 
@@ -300,7 +317,7 @@ async def _delete_company(
     info: Info[Context, None], input: DeleteCompanyInput
 ) -> DeleteRecordPayload:
     return DeleteRecordPayload.of(
-        await _attempt(crm_mutations.delete_company(info.context, input.id))
+        await _attempt(input, lambda: crm_mutations.delete_company(info.context, input.id))
     )
 
 
@@ -316,7 +333,9 @@ async def _create_contact_from_participant(
         company_id=input.company_id,
     )
     return ContactPayload.of(
-        await _attempt(crm_mutations.create_contact_from_participant(info.context, given))
+        await _attempt(
+            input, lambda: crm_mutations.create_contact_from_participant(info.context, given)
+        )
     )
 
 
@@ -324,7 +343,10 @@ async def _set_storage_policy(
     info: Info[Context, None], input: SetStoragePolicyInput
 ) -> StorageRulesPayload:
     return StorageRulesPayload.of(
-        await _attempt(crm_mutations.set_storage_policy(info.context, input.channel, input.policy))
+        await _attempt(
+            input,
+            lambda: crm_mutations.set_storage_policy(info.context, input.channel, input.policy),
+        )
     )
 
 
@@ -332,7 +354,9 @@ async def _add_never_store(
     info: Info[Context, None], input: NeverStoreInput
 ) -> StorageRulesPayload:
     return StorageRulesPayload.of(
-        await _attempt(crm_mutations.add_never_store(info.context, input.kind, input.value))
+        await _attempt(
+            input, lambda: crm_mutations.add_never_store(info.context, input.kind, input.value)
+        )
     )
 
 
@@ -340,7 +364,9 @@ async def _remove_never_store(
     info: Info[Context, None], input: NeverStoreInput
 ) -> StorageRulesPayload:
     return StorageRulesPayload.of(
-        await _attempt(crm_mutations.remove_never_store(info.context, input.kind, input.value))
+        await _attempt(
+            input, lambda: crm_mutations.remove_never_store(info.context, input.kind, input.value)
+        )
     )
 
 

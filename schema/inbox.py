@@ -24,6 +24,7 @@ from schema.enums import (
     ParticipantRole,
     StorageReason,
 )
+from schema.inputs import EXTERNAL_ID_LENGTH, bounds
 from schema.node import Node
 from schema.pagination import PageInfo
 from schema.viewer import Account
@@ -211,6 +212,7 @@ class ConversationFilter:
     folder: str | None = strawberry.field(
         default=None,
         description="Email folder provider id (pushed down); chats, without folders, are left out.",
+        metadata=bounds(EXTERNAL_ID_LENGTH),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
@@ -10,6 +11,7 @@ from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
 
 from core.errors import ErrorCode, is_unexpected
 from schema.extensions import Authenticate, CostReport, PartialErrors, code_request_error
@@ -38,10 +40,33 @@ class MaskUnexpectedErrors(MaskErrors):
         cause = error.original_error
         return is_unexpected(cause) and not isinstance(cause, GraphQLError)
 
+    def on_operation(self) -> Iterator[None]:
+        yield from super().on_operation()
+        result = self.execution_context.result
+        # Parse and validation errors (a `PreExecutionError`) get their codes from the transport.
+        if result is not None and not isinstance(result, PreExecutionError):
+            _code_request_errors(result.errors, executed=True)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        _code_request_errors(getattr(result, "errors", None), executed=False)
+        yield from super().on_stream_result(result)
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
         masked.extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value}
         return masked
+
+
+def _code_request_errors(errors: list[GraphQLError] | None, *, executed: bool) -> None:
+    """Gives `BAD_USER_INPUT` to the errors of the request's variables: those graphql-core found
+    before any resolver ran (no path). In an executed result that is each such error without a
+    code (a value of the wrong type, a required variable missing, values nested too deeply); in
+    a subscription's first result, only a coercion error is known to be one."""
+    for error in errors or ():
+        if error.path is not None or (error.extensions or {}).get("code") is not None:
+            continue
+        if executed or isinstance(error.original_error, GraphQLError):
+            error.extensions = {**(error.extensions or {}), "code": ErrorCode.BAD_USER_INPUT.value}
 
 
 class SwitchboardSchema(strawberry.Schema):
