@@ -254,7 +254,10 @@ class GraphQLView(GraphQL[Context, None]):
                 data = data.decode("utf-8")
             except UnicodeDecodeError:
                 raise HTTPException(400, "The request body is not UTF-8") from None
-        return super().parse_json(data)
+        try:
+            return super().parse_json(data)
+        except RecursionError:
+            raise HTTPException(400, "The request body is nested too deeply") from None
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

@@ -132,6 +132,10 @@ async def test_an_executed_request_is_a_200_for_graphql_response_json(
         pytest.param(b'{"query": 5}', id="query not a string"),
         pytest.param(b'{"query": "{ __typename }", "operationName": 5}', id="operation name"),
         pytest.param(b'{"query": "{ __typename }", "variables": [1]}', id="variables"),
+        pytest.param(
+            b'{"query": "{ __typename }", "variables": {"v": ' + b"[" * 5000 + b"]" * 5000 + b"}}",
+            id="nested too deeply",
+        ),
     ],
 )
 @pytest.mark.parametrize("accept", [GRAPHQL_RESPONSE, "application/json"])
