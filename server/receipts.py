@@ -68,7 +68,7 @@ def parse_webhook(body: bytes) -> object:
     except orjson.JSONDecodeError as error:
         try:
             return json.loads(body.decode("utf-8", errors="replace"))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise error from None
 
 

@@ -56,7 +56,8 @@ async def test_a_call_without_the_secret_is_refused_and_changes_nothing(
 async def test_a_malformed_body_gets_400(sqlite_database: str, log: HandledLog) -> None:
     with running_receiver(sqlite_database, log) as url:
         async with httpx.AsyncClient(base_url=url) as client:
-            for body in (b"{not json", b"[1, 2]", b'"text"', b""):
+            too_deep = b'{"event": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+            for body in (b"{not json", b"[1, 2]", b'"text"', b"", too_deep):
                 response = await client.post(WEBHOOK_PATH, content=body, headers=AUTH)
                 assert response.status_code == 400, body
     assert await WebhookReceipt.all().count() == 0
