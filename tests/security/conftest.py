@@ -1,6 +1,6 @@
 """Two workspaces over one UniPile organisation, served for attack tests.
 
-The sandbox serves the demo tenant's four accounts and, with `rival_tenant=True`, a second
+The sandbox serves the demo tenant's accounts and, with `rival_tenant=True`, a second
 tenant's two (as two Switchboard workspaces may share one UniPile API key). The database holds the
 demo workspace (alice ADMIN, bob MEMBER) and a "Rival" workspace (carol ADMIN owning the rival
 Gmail, dave MEMBER owning the rival WhatsApp) with a CRM whose identifiers match its own
