@@ -19,6 +19,9 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     UPSTREAM_RATE_LIMITED = "UPSTREAM_RATE_LIMITED"
     ACCOUNT_DISCONNECTED = "ACCOUNT_DISCONNECTED"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    UPSTREAM_BUDGET_EXCEEDED = "UPSTREAM_BUDGET_EXCEEDED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -62,6 +65,26 @@ class UpstreamRateLimited(SwitchboardError):
 
 class AccountDisconnected(SwitchboardError):
     code = ErrorCode.ACCOUNT_DISCONNECTED
+
+
+class RequestTooLarge(SwitchboardError):
+    """A request body over its limit (`extensions.maximum`, in bytes), refused unread."""
+
+    code = ErrorCode.REQUEST_TOO_LARGE
+
+
+class QueryTooComplex(SwitchboardError):
+    """A document over one of the query limits, refused before any resolver runs:
+    `extensions.limit` names it (`ALIASES`, `TOKENS` or `DEPTH`), `extensions.maximum` gives it."""
+
+    code = ErrorCode.QUERY_TOO_COMPLEX
+
+
+class UpstreamBudgetExceeded(SwitchboardError):
+    """The operation would make more UniPile requests than one operation may
+    (`extensions.maximum`)."""
+
+    code = ErrorCode.UPSTREAM_BUDGET_EXCEEDED
 
 
 def is_unexpected(error: Exception | None) -> bool:

@@ -8,19 +8,23 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
-from strawberry.extensions.query_depth_limiter import create_validator
+from strawberry.extensions import MaskErrors, ValidationCache
 from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 
 from core.errors import ErrorCode, is_unexpected
-from schema.extensions import Authenticate, CostReport, PartialErrors, code_request_error
+from schema.extensions import (
+    Authenticate,
+    CostReport,
+    Limits,
+    PartialErrors,
+    QueryLimits,
+    UpstreamLimits,
+    code_request_error,
+)
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
-
-MAX_QUERY_DEPTH = 12
-
 
 logger = logging.getLogger(__name__)
 
@@ -110,24 +114,19 @@ class SwitchboardSchema(strawberry.Schema):
             )
 
 
-class LimitQueryDepth(AddValidationRules):
-    """Strawberry's `QueryDepthLimiter` builds a new rule class per request, so the validation
-    cache, keyed by the rules, never hits; this one rule class is built once."""
-
-    RULE = create_validator(MAX_QUERY_DEPTH, None)
-
-    def __init__(self) -> None:
-        super().__init__([self.RULE])
-
-
-def build_schema(*, report_cost: bool = False) -> strawberry.Schema:
+def build_schema(*, report_cost: bool = False, limits: Limits | None = None) -> strawberry.Schema:
+    """The schema; `limits` (default: the settings' defaults) bound each operation's document and
+    its UniPile calls."""
+    limits = limits or Limits()
     extensions: list[Any] = [
         MaskUnexpectedErrors,
         Authenticate,
         PartialErrors,
-        LimitQueryDepth,
-        lambda: ParserCache(maxsize=256),
+        # The parser cache, with the token limit; aliases and depth are checked before the
+        # validation cache validates.
+        lambda: QueryLimits(limits, maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        lambda: UpstreamLimits(limits),
     ]
     if report_cost:
         extensions.append(CostReport)

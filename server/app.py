@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
@@ -15,15 +15,17 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Message, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise.connection import get_connection
 from tortoise.contrib.starlette import RegisterTortoise
 
 from core.cursors import CursorCodec
+from core.errors import RequestTooLarge
 from db.config import tortoise_config
 from db.migrate import pending_migrations
 from paging import paging_store_for
 from resolvers.context import Services
+from schema.extensions import Limits
 from schema.schema import build_schema
 from server.account_status import apply_account_status
 from server.autostore import AutoStore, KeepInStep
@@ -35,7 +37,7 @@ from server.pubsub import pubsub_from_settings
 from server.receipts import ReceiptProcessor
 from server.settings import Settings
 from server.state import AppState
-from server.webhooks import register_webhooks, webhook_routes
+from server.webhooks import WEBHOOK_PATH, register_webhooks, webhook_routes
 from unipile import UnipileClient, UnipileError
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,84 @@ def cors(origins: tuple[str, ...]) -> Middleware:
     )
 
 
+class _BodyTooLarge(Exception):
+    pass
+
+
+class LimitBodySize:
+    """Refuses a request whose body is over its path's limit with 413 `REQUEST_TOO_LARGE`,
+    reading none of it past the limit: at once when `Content-Length` says so, otherwise (chunked
+    transfer, or a body longer than announced) as soon as the bytes the app has read go past it;
+    the app's read fails there and this answers in its place."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, path_limits: Mapping[str, int]) -> None:
+        self.app = app
+        self.limit = limit
+        self.path_limits = path_limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.path_limits.get(scope["path"], self.limit)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await self.refuse(scope, receive, send, limit)
+            return
+        read = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal read
+            message = await receive()
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, watched_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self.refuse(scope, receive, send, limit)
+
+    @staticmethod
+    async def refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        problem = RequestTooLarge(f"the request body is over {limit} bytes", maximum=limit)
+        body = {"errors": [{"message": str(problem), "extensions": problem.extensions}]}
+        # No `Connection: close`: closing with the body still arriving resets the connection,
+        # and a client would see that instead of the 413. The server discards the rest of the
+        # body itself (uvicorn drops what arrives for a request that was answered).
+        response = JSONResponse(body, status_code=413)
+        await response(scope, receive, send)
+
+
+def body_limits(settings: Settings) -> Middleware:
+    """`MAX_BODY_BYTES` for every request, `MAX_WEBHOOK_BYTES` for UniPile's webhook calls."""
+    return Middleware(
+        LimitBodySize,
+        limit=settings.max_body_bytes,
+        path_limits={WEBHOOK_PATH: settings.max_webhook_bytes},
+    )
+
+
+def schema_limits(settings: Settings) -> Limits:
+    return Limits(
+        max_aliases=settings.max_query_aliases,
+        max_tokens=settings.max_query_tokens,
+        max_depth=settings.max_query_depth,
+        upstream_budget=settings.upstream_budget,
+        upstream_deadline_seconds=settings.upstream_deadline_seconds,
+    )
+
+
 def receipt_processor(services: Services, auto_store: AutoStore) -> ReceiptProcessor:
     processor = ReceiptProcessor(services.pubsub)
     processor.on("account_status", apply_account_status)
@@ -131,9 +211,8 @@ def receipt_processor(services: Services, auto_store: AutoStore) -> ReceiptProce
 
 def create_app(settings: Settings) -> Starlette:
     # Browsers apply no CORS to WebSockets: the same origins are checked at the handshake.
-    graphql = GraphQLView(
-        build_schema(report_cost=settings.report_cost), allowed_origins=settings.cors_origins
-    )
+    schema = build_schema(report_cost=settings.report_cost, limits=schema_limits(settings))
+    graphql = GraphQLView(schema, allowed_origins=settings.cors_origins)
     dsn, api_key = unipile_endpoint(settings)
     # Built here so that the routes can name the processor; opened and closed by the lifespan.
     http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, limits=UPSTREAM_LIMITS)
@@ -180,4 +259,6 @@ def create_app(settings: Settings) -> Starlette:
         asset_route(),
         *webhook_routes(secret=settings.webhook_key(), processor=processor),
     ]
-    return Starlette(routes=routes, middleware=[cors(settings.cors_origins)], lifespan=lifespan)
+    # Inside CORS, so that a refused body's 413 still tells a browser page why.
+    middleware = [cors(settings.cors_origins), body_limits(settings)]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -106,6 +106,47 @@ VARIABLES: tuple[Variable, ...] = (
         "0",
         "1: each GraphQL response reports its database queries and UniPile calls.",
     ),
+    Variable(
+        "MAX_BODY_BYTES",
+        "1048576",
+        "Largest request body (1 MiB); a larger one is refused with 413 `REQUEST_TOO_LARGE` "
+        "before it is read past the limit, with or without `Content-Length`.",
+    ),
+    Variable(
+        "MAX_WEBHOOK_BYTES",
+        "5242880",
+        "Largest body of a UniPile webhook call (5 MiB: an email with its attachments' "
+        "metadata fits); a larger one is refused with 413.",
+    ),
+    Variable(
+        "MAX_QUERY_ALIASES",
+        "250",
+        "Most aliases in a GraphQL document, fragments included; more is `QUERY_TOO_COMPLEX`.",
+    ),
+    Variable(
+        "MAX_QUERY_TOKENS",
+        "20000",
+        "Most tokens (comments included) in a GraphQL document; more is `QUERY_TOO_COMPLEX`, "
+        "found while parsing.",
+    ),
+    Variable(
+        "MAX_QUERY_DEPTH",
+        "12",
+        "Deepest nesting of fields in an operation, through fragments; deeper is "
+        "`QUERY_TOO_COMPLEX`.",
+    ),
+    Variable(
+        "UPSTREAM_BUDGET",
+        "150",
+        "Most UniPile requests (retries included) one GraphQL operation may make; the one past it "
+        "fails the operation with `UPSTREAM_BUDGET_EXCEEDED` without being sent.",
+    ),
+    Variable(
+        "UPSTREAM_DEADLINE_SECONDS",
+        "8",
+        "Time all the UniPile requests of one GraphQL operation have together, retries "
+        "included; an account still waiting then is `UPSTREAM_UNAVAILABLE`.",
+    ),
 )
 
 
@@ -129,6 +170,13 @@ class Settings:
     report_cost: bool
     cors_origins: tuple[str, ...]
     paging_ttl_seconds: int
+    max_body_bytes: int
+    max_webhook_bytes: int
+    max_query_aliases: int
+    max_query_tokens: int
+    max_query_depth: int
+    upstream_budget: int
+    upstream_deadline_seconds: float
 
     @property
     def uses_sandbox(self) -> bool:
@@ -162,6 +210,13 @@ class Settings:
             cors_origins=_optional(values, "CORS_ORIGINS", _origins)
             or (LOCAL_DEV_ORIGINS if dsn is None else ()),
             paging_ttl_seconds=_parse(values, "PAGING_TTL_SECONDS", _whole_positive),
+            max_body_bytes=_parse(values, "MAX_BODY_BYTES", _whole_positive),
+            max_webhook_bytes=_parse(values, "MAX_WEBHOOK_BYTES", _whole_positive),
+            max_query_aliases=_parse(values, "MAX_QUERY_ALIASES", _whole_positive),
+            max_query_tokens=_parse(values, "MAX_QUERY_TOKENS", _whole_positive),
+            max_query_depth=_parse(values, "MAX_QUERY_DEPTH", _whole_positive),
+            upstream_budget=_parse(values, "UPSTREAM_BUDGET", _whole_positive),
+            upstream_deadline_seconds=_parse(values, "UPSTREAM_DEADLINE_SECONDS", _positive),
         )
 
     def local_secret(self, name: str) -> str:
