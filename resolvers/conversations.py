@@ -54,6 +54,7 @@ from resolvers.live import (
     is_upstream_of,
     thread_id_of,
 )
+from resolvers.loaders import MembersUnavailable
 from resolvers.viewer import ViewerScope
 from schema import inbox as types
 from schema.ids import from_global_id, int_key, primary_key, to_global_id
@@ -196,10 +197,16 @@ async def load_facts(
     attendees = await loaders.attendees_by_chat.load_many(
         [(record.account.unipile_id, record.external_id) for record in groups]
     )
-    members = {
-        record.key: attendee_participants(record.account, found)
-        for record, found in zip(groups, attendees, strict=True)
-    }
+    members: dict[tuple[int, str], tuple[ParticipantRecord, ...]] = {}
+    unavailable: dict[int, SwitchboardError] = {}
+    for record, listed in zip(groups, attendees, strict=True):
+        if isinstance(listed, MembersUnavailable):
+            members[record.key] = ()
+            unavailable[record.account.id] = upstream_error(record.account, listed.error)
+        else:
+            members[record.key] = attendee_participants(record.account, listed)
+    # A group whose members could not be read is shown without them, its account named.
+    context.partial_errors.extend(unavailable.values())
     participants = [record.participants or members[record.key] for record in records]
     # The same people (the account itself first) recur across a page: classify each once.
     classified: dict[tuple[str, str, bool], Identifier | None] = {}

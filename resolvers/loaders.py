@@ -17,7 +17,7 @@ from db.models import Company, Contact, ContactIdentifier, User
 from db.sql import placeholders
 from resolvers.conversation_state import ConversationKey, ConversationState, conversation_states
 from resolvers.crm import CompanyRecord, ContactRecord
-from unipile import ChatAttendee, UnipileClient
+from unipile import ChatAttendee, UnipileClient, UnipileError
 
 ChatKey = tuple[str, str]
 ATTENDEE_TTL_SECONDS = 300.0
@@ -73,8 +73,20 @@ class ConversationStateByKeyLoader(DataLoader[ConversationKey, ConversationState
         return [states[key] for key in keys]
 
 
-class AttendeesByChatLoader(DataLoader[ChatKey, tuple[ChatAttendee, ...]]):
-    """Keys are (UniPile account id, chat id); an uncached chat costs one request."""
+@dataclass(frozen=True, slots=True)
+class MembersUnavailable:
+    """A group chat whose members UniPile did not give (a DataLoader would raise an exception
+    value for every key of the batch, so the failure is wrapped)."""
+
+    error: UnipileError
+
+
+Members = tuple[ChatAttendee, ...] | MembersUnavailable
+
+
+class AttendeesByChatLoader(DataLoader[ChatKey, Members]):
+    """Keys are (UniPile account id, chat id); an uncached chat costs one request. A failed
+    request is the chat's value, not raised: one group chat must not fail a whole page."""
 
     def __init__(self, client: UnipileClient, cache: AttendeeCache) -> None:
         super().__init__()
@@ -82,16 +94,19 @@ class AttendeesByChatLoader(DataLoader[ChatKey, tuple[ChatAttendee, ...]]):
         self.attendees = cache
         self.gate = asyncio.Semaphore(ATTENDEE_CONCURRENCY)
 
-    async def _fetch(self, key: ChatKey) -> tuple[ChatAttendee, ...]:
+    async def _fetch(self, key: ChatKey) -> Members:
         cached = self.attendees.get(key)
         if cached is not None:
             return cached
-        async with self.gate:
-            page = await self.client.list_chat_attendees(key[1])
+        try:
+            async with self.gate:
+                page = await self.client.list_chat_attendees(key[1])
+        except UnipileError as error:
+            return MembersUnavailable(error)
         self.attendees.put(key, page.items)
         return page.items
 
-    async def batch_load_fn(self, keys: Sequence[ChatKey]) -> list[tuple[ChatAttendee, ...]]:
+    async def batch_load_fn(self, keys: Sequence[ChatKey]) -> list[Members]:
         return list(await asyncio.gather(*(self._fetch(key) for key in keys)))
 
 

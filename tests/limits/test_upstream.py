@@ -117,11 +117,6 @@ async def test_a_hung_account_fails_at_the_deadline_beside_the_others(served: Se
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolvers/conversations.py `load_facts` lets a group chat's attendee request fail the "
-    "whole page (INTERNAL_SERVER_ERROR); past the deadline every such request fails",
-)
 @pytest.mark.parametrize("environ", [{"UPSTREAM_DEADLINE_SECONDS": str(DEADLINE)}])
 async def test_group_chats_first_seen_after_the_deadline_do_not_fail_the_page(
     served: Served,
