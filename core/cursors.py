@@ -16,6 +16,8 @@ import hmac
 from core.errors import BadUserInput
 
 MAC_BYTES = 16
+# Beyond any real list; keeps an offset from overflowing the database's OFFSET.
+MAX_OFFSET = 2**31 - 1
 MAX_CURSOR_LENGTH = 512
 _KEY_LABEL = b"switchboard cursor seal v1"
 
@@ -92,7 +94,7 @@ class ViewerCursors:
 
     def read_offset(self, list_key: str, cursor: str) -> int:
         payload = self.open(list_key, cursor)
-        if not payload.isascii() or not payload.isdigit():
+        if not (payload.isascii() and payload.isdigit()) or int(payload) > MAX_OFFSET:
             raise InvalidCursor()
         return int(payload)
 

@@ -59,7 +59,7 @@ from resolvers.viewer import ViewerScope
 from schema import inbox as types
 from schema.ids import from_global_id, int_key, primary_key, to_global_id
 from schema.inputs import check
-from schema.pagination import encode_offset_cursor, page_info, start_offset, validate_first
+from schema.pagination import page_info, validate_first
 from schema.viewer import Account
 from unipile import (
     AccountDisconnectedError,
@@ -512,7 +512,8 @@ async def linked_conversations(
     """A contact's or company's stored and linked conversations, newest first, from the database."""
     size = validate_first(first, DEFAULT_PAGE_SIZE)
     list_kind = f"linked-{target.value.lower()}-{pk}"
-    offset = start_offset(list_kind, after)
+    cursors = context.cursors()
+    offset = cursors.start_offset(list_kind, after)
     scope = await context.scope()
     accounts = {account.id: account for account in scope.accounts}
     key = {"contact_id": pk} if target is CandidateKind.CONTACT else {"company_id": pk}
@@ -537,7 +538,7 @@ async def linked_conversations(
     facts = await load_facts(context, records)
     edges = [
         types.ConversationEdge(
-            cursor=encode_offset_cursor(list_kind, offset + index),
+            cursor=cursors.offset(list_kind, offset + index),
             node=conversation_node(scope, item),
         )
         for index, item in enumerate(facts)

@@ -7,6 +7,7 @@ the records, then their identifiers or domains, then (for contacts) their compan
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from core.cursors import ViewerCursors
 from db.models import Company, CompanyDomain, Contact, ContactIdentifier
-from schema.pagination import OffsetPage, start_offset, validate_first
+from schema.pagination import OffsetPage, validate_first
 from server.auth import Identity
 
 CONTACTS = "contacts"
@@ -44,13 +46,24 @@ class ContactRecord:
     company: CompanyRecord | None
 
 
+def list_key(kind: str, search: str | None) -> str:
+    """A list is its kind and its search: a cursor of one search does not page another."""
+    digest = hashlib.blake2b((search or "").encode(), digest_size=8).hexdigest()
+    return f"{kind}:{digest}"
+
+
 async def contact_page(
-    identity: Identity, first: int | None, after: str | None, search: str | None
+    identity: Identity,
+    cursors: ViewerCursors,
+    first: int | None,
+    after: str | None,
+    search: str | None,
 ) -> OffsetPage[ContactRecord]:
     workspace_id = identity.workspace_id
     contacts = Contact.filter(_contact_search(workspace_id, search))
     return await _offset_page(
-        CONTACTS,
+        cursors,
+        list_key(CONTACTS, search),
         contacts.order_by(*CONTACT_ORDER),
         first,
         after,
@@ -59,12 +72,17 @@ async def contact_page(
 
 
 async def company_page(
-    identity: Identity, first: int | None, after: str | None, search: str | None
+    identity: Identity,
+    cursors: ViewerCursors,
+    first: int | None,
+    after: str | None,
+    search: str | None,
 ) -> OffsetPage[CompanyRecord]:
     workspace_id = identity.workspace_id
     companies = Company.filter(_company_search(workspace_id, search))
     return await _offset_page(
-        COMPANIES,
+        cursors,
+        list_key(COMPANIES, search),
         companies.order_by(*COMPANY_ORDER),
         first,
         after,
@@ -99,19 +117,20 @@ class CompanyByIdLoader(DataLoader[int, CompanyRecord | None]):
 
 
 async def _offset_page(
-    kind: str,
+    cursors: ViewerCursors,
+    list_key: str,
     ordered: QuerySet[ModelT],
     first: int | None,
     after: str | None,
     load: Callable[[list[ModelT]], Awaitable[list[RecordT]]],
 ) -> OffsetPage[RecordT]:
     size = validate_first(first, DEFAULT_PAGE_SIZE)
-    offset = start_offset(kind, after)
+    offset = cursors.start_offset(list_key, after)
     total = await ordered.count()
     # One row beyond the page tells whether another page follows, whatever the count said.
     rows = await ordered.offset(offset).limit(size + 1)
     records = await load(rows[:size])
-    return OffsetPage(kind, offset, records, has_next_page=len(rows) > size, total_count=total)
+    return OffsetPage(list_key, offset, records, has_next_page=len(rows) > size, total_count=total)
 
 
 def _search_terms(search: str | None) -> list[str]:

@@ -123,10 +123,11 @@ async def _contacts(
         ),
     ] = None,
 ) -> Connection[Contact]:
+    context = info.context
     page = await crm.contact_page(
-        info.context.viewer(), first, cursor(after), checked_search(search)
+        context.viewer(), context.cursors(), first, cursor(after), checked_search(search)
     )
-    return Connection.from_page(page, Contact.from_model)
+    return Connection.from_page(page, Contact.from_model, context.cursors())
 
 
 async def _companies(
@@ -141,10 +142,11 @@ async def _companies(
         ),
     ] = None,
 ) -> Connection[Company]:
+    context = info.context
     page = await crm.company_page(
-        info.context.viewer(), first, cursor(after), checked_search(search)
+        context.viewer(), context.cursors(), first, cursor(after), checked_search(search)
     )
-    return Connection.from_page(page, Company.from_model)
+    return Connection.from_page(page, Company.from_model, context.cursors())
 
 
 @strawberry.type

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from core.cursors import CursorCodec, ViewerCursors
 from db.metrics import count_queries
 from db.models import Company, Contact
 from resolvers.crm import (
@@ -23,7 +24,9 @@ from schema.pagination import Connection, OffsetPage
 from server.auth import Identity
 from tests.crm_api.conftest import Crm
 
-PageFn = Callable[[Identity, int | None, str | None, str | None], Awaitable[OffsetPage[Any]]]
+PageFn = Callable[
+    [Identity, ViewerCursors, int | None, str | None, str | None], Awaitable[OffsetPage[Any]]
+]
 # Count, page, then identifiers, companies and their domains.
 CONTACT_PAGE_QUERIES = 5
 # Count, page, then domains.
@@ -38,6 +41,9 @@ def company_id(record: CompanyRecord) -> int:
     return record.company.id
 
 
+# Unit tests of the lists: their cursors sealed for one viewer, whoever reads.
+CURSORS = ViewerCursors(CursorCodec("crm-resolver-test-key-0123456789abcdef"), viewer_id=1)
+
 LISTS = [
     pytest.param(contact_page, contact_id, id="contacts"),
     pytest.param(company_page, company_id, id="companies"),
@@ -51,7 +57,9 @@ async def walk(
     ids: list[int] = []
     after: str | None = None
     while True:
-        connection = Connection.from_page(await page_fn(identity, first, after, search), id_of)
+        connection = Connection.from_page(
+            await page_fn(identity, CURSORS, first, after, search), id_of, CURSORS
+        )
         assert len(connection.edges) <= first
         assert connection.page_info.has_previous_page == (after is not None)
         ids += [edge.node for edge in connection.edges]
@@ -72,7 +80,7 @@ async def test_paging_by_7_and_by_100_gives_the_same_list(
 
 
 async def test_contacts_are_ordered_by_last_then_first_name_then_id(crm: Crm) -> None:
-    page = await contact_page(crm.demo, 100, None, None)
+    page = await contact_page(crm.demo, CURSORS, 100, None, None)
     keys = [(r.contact.last_name, r.contact.first_name, r.contact.id) for r in page.items]
     # PostgreSQL's collation may place accented names elsewhere than SQLite; ASCII ones agree.
     ascii_keys = [key for key in keys if (key[0] + key[1]).isascii()]
@@ -82,12 +90,12 @@ async def test_contacts_are_ordered_by_last_then_first_name_then_id(crm: Crm) ->
 
 
 async def test_search_ignores_case_on_every_backend(crm: Crm) -> None:
-    page = await contact_page(crm.demo, 100, None, "mArTiN")
+    page = await contact_page(crm.demo, CURSORS, 100, None, "mArTiN")
     assert {(r.contact.first_name, r.contact.last_name) for r in page.items} == {
         ("Paul", "Martin"),
         ("Claire", "Martin"),
     }
-    companies = await company_page(crm.demo, 100, None, "INITECH.COM")
+    companies = await company_page(crm.demo, CURSORS, 100, None, "INITECH.COM")
     assert [r.company.name for r in companies.items] == ["Initech"]
 
 
@@ -103,27 +111,27 @@ async def test_a_page_costs_the_same_queries_whatever_its_size(
     counts = []
     for first in (3, 10, 50):
         with count_queries() as counter:
-            page = await page_fn(crm.demo, first, None, search)
+            page = await page_fn(crm.demo, CURSORS, first, None, search)
         assert page.items
         counts.append(counter.value)
     assert counts == [queries] * 3
 
 
 async def test_a_workspace_sees_only_its_own_records(crm: Crm) -> None:
-    rival_contacts = await contact_page(crm.rival, 100, None, None)
+    rival_contacts = await contact_page(crm.rival, CURSORS, 100, None, None)
     assert [(r.contact.first_name, r.contact.last_name) for r in rival_contacts.items] == [
         ("Aaron", "Aardvark"),
         ("Jane", "Doe"),
         ("Zoe", "Martin"),
     ]
     assert rival_contacts.total_count == 3
-    demo_contacts = await contact_page(crm.demo, 100, None, None)
+    demo_contacts = await contact_page(crm.demo, CURSORS, 100, None, None)
     demo_ids = {r.contact.id for r in demo_contacts.items}
     assert demo_ids == set(
         await Contact.filter(workspace_id=crm.demo.workspace_id).values_list("id", flat=True)
     )
-    assert (await contact_page(crm.demo, 100, None, "rival.test")).total_count == 0
-    assert (await company_page(crm.demo, 100, None, "rival")).total_count == 0
+    assert (await contact_page(crm.demo, CURSORS, 100, None, "rival.test")).total_count == 0
+    assert (await company_page(crm.demo, CURSORS, 100, None, "rival")).total_count == 0
 
 
 async def test_loaders_batch_and_load_other_workspaces_as_missing(crm: Crm) -> None:
