@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -54,7 +54,10 @@ class Inbox:
         return stats
 
 
-def inbox_settings(database_url: str, data_dir: Path, sandbox_url: str) -> Settings:
+def inbox_settings(
+    database_url: str, data_dir: Path, sandbox_url: str, extra: Mapping[str, str] | None = None
+) -> Settings:
+    """The served app's settings over the sandbox; `extra` changes or adds variables."""
     return Settings.from_environ(
         {
             "DATABASE_URL": database_url,
@@ -64,13 +67,14 @@ def inbox_settings(database_url: str, data_dir: Path, sandbox_url: str) -> Setti
             "UNIPILE_API_KEY": SANDBOX_KEY,
             "SWITCHBOARD_REPORT_COST": "1",
             "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            **(extra or {}),
         },
         env_file=None,
     )
 
 
-@pytest.fixture
-async def demo_tokens(database: str) -> dict[str, str]:
+async def issue_demo_tokens() -> dict[str, str]:
+    """Loads the demo and signs a token for each of its users."""
     await load_demo(7)
     tokens = {}
     for name, (email, _) in DEMO_USERS.items():
@@ -79,6 +83,11 @@ async def demo_tokens(database: str) -> dict[str, str]:
             Identity(user.id, user.workspace_id), SIGNING_KEY, timedelta(hours=1)
         )
     return tokens
+
+
+@pytest.fixture
+async def demo_tokens(database: str) -> dict[str, str]:
+    return await issue_demo_tokens()
 
 
 @pytest.fixture

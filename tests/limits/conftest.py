@@ -7,25 +7,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from db.models import StoragePolicySetting, User, Workspace
+from db.models import StoragePolicySetting, Workspace
 from db.vocabulary import Channel, StoragePolicy
 from server.app import create_app
-from server.auth import Identity, issue_token
-from server.demo import DEMO_USERS, load_demo
-from server.settings import Settings
+from tests.inbox.conftest import (
+    SANDBOX_KEY,
+    inbox_settings,
+    issue_demo_tokens,
+)
 from unipile.sandbox import SandboxSettings
 from unipile.sandbox.testing import running_app, running_sandbox
 
-SIGNING_KEY = "limits-test-signing-key-0123456789abcdef"
-SANDBOX_KEY = "limits-test-sandbox-key"
-WEBHOOK_SECRET = "limits-test-webhook-secret-0123456789"
 GMAIL, OUTLOOK, LINKEDIN = (
     "acc_gmail_demo_000001",
     "acc_outlook_demo_00001",
@@ -69,24 +67,6 @@ class Served:
         return stats
 
 
-def limits_settings(
-    database_url: str, data_dir: Path, sandbox_url: str, environ: dict[str, str]
-) -> Settings:
-    return Settings.from_environ(
-        {
-            "DATABASE_URL": database_url,
-            "JWT_SECRET": SIGNING_KEY,
-            "DATA_DIR": str(data_dir),
-            "UNIPILE_DSN": sandbox_url,
-            "UNIPILE_API_KEY": SANDBOX_KEY,
-            "SWITCHBOARD_REPORT_COST": "1",
-            "WEBHOOK_SECRET": WEBHOOK_SECRET,
-            **environ,
-        },
-        env_file=None,
-    )
-
-
 @pytest.fixture
 def environ() -> dict[str, str]:
     """Settings of the served app beyond the fixture's own; override to change limits."""
@@ -102,17 +82,11 @@ def sandbox_url() -> Iterator[str]:
 async def demo_tokens() -> dict[str, str]:
     """Loads the demo, with email stored by hand only: the storage jobs an inbox read would
     queue call UniPile too, and these tests count the calls."""
-    await load_demo(7)
+    tokens = await issue_demo_tokens()
     workspace = await Workspace.get(slug="demo")
     await StoragePolicySetting.create(
         workspace=workspace, channel=Channel.EMAIL, policy=StoragePolicy.MANUAL
     )
-    tokens = {}
-    for name, (email, _) in DEMO_USERS.items():
-        user = await User.get(email=email)
-        tokens[name] = issue_token(
-            Identity(user.id, user.workspace_id), SIGNING_KEY, timedelta(hours=1)
-        )
     return tokens
 
 
@@ -123,7 +97,7 @@ async def served(
     """The app over the sandbox with the demo loaded, on SQLite: what these tests pin does not
     depend on the database."""
     tokens = await demo_tokens()
-    app = create_app(limits_settings(sqlite_database, tmp_path, sandbox_url, environ))
+    app = create_app(inbox_settings(sqlite_database, tmp_path, sandbox_url, environ))
     with running_app(app) as url:
         yield Served(url=url, sandbox=sandbox_url, tokens=tokens)
 
@@ -134,6 +108,6 @@ async def served_on_each_database(
 ) -> AsyncIterator[Served]:
     """The same, once on SQLite and once on PostgreSQL."""
     tokens = await demo_tokens()
-    app = create_app(limits_settings(database, tmp_path, sandbox_url, environ))
+    app = create_app(inbox_settings(database, tmp_path, sandbox_url, environ))
     with running_app(app) as url:
         yield Served(url=url, sandbox=sandbox_url, tokens=tokens)

@@ -18,7 +18,8 @@ from starlette.routing import Route
 from db.models import WebhookReceipt
 from server.app import LimitBodySize
 from server.webhooks import AUTH_HEADER, WEBHOOK_PATH
-from tests.limits.conftest import GMAIL, WEBHOOK_SECRET, Served
+from tests.inbox.conftest import WEBHOOK_SECRET
+from tests.limits.conftest import GMAIL, Served
 
 MIB = 1024 * 1024
 BODY_LIMIT = MIB  # MAX_BODY_BYTES's default
