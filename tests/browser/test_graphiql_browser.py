@@ -7,12 +7,8 @@ subscription; with no page error and no console error (CSP violations included).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +20,7 @@ import phonenumbers
 import pytest
 
 from tests.conftest import require_service
-from tests.inbox.test_embedded_live_mode import run, wait_for_webhooks
-from tests.inbox.test_two_processes import free_port, wait_ready
+from tests.inbox.test_embedded_live_mode import made_run
 from unipile.sandbox import DEMO_DEFAULT_REGION, build_demo
 from unipile.sandbox.demo import ALICE_WHATSAPP_ID
 
@@ -133,41 +128,8 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`make run` in a temporary folder: migrate, seed-demo, serve (with its sandbox)."""
-    port, sandbox_port = free_port(), free_port()
-    environment = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite://{tmp_path}/db.sqlite3",
-        "DATA_DIR": str(tmp_path / "var"),
-        "PORT": str(port),
-        "SANDBOX_PORT": str(sandbox_port),
-        "LOG_LEVEL": "WARNING",
-    }
-    for variable in ("UNIPILE_DSN", "UNIPILE_API_KEY", "REDIS_URL", "PUBLIC_URL"):
-        environment.pop(variable, None)
-    run(["migrate"], environment)
-    run(["seed-demo"], environment)
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"],
-        env=environment,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, Path(log.name))
-        sandbox = f"http://127.0.0.1:{sandbox_port}"
-        wait_for_webhooks(sandbox, (tmp_path / "var" / "sandbox.secret").read_text().strip())
+    with made_run(tmp_path) as (url, sandbox, _):
         yield url, sandbox
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
 
 
 def set_query(page: Page, query: str) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -44,8 +45,10 @@ def wait_for_webhooks(sandbox: str, api_key: str) -> None:
     raise RuntimeError("the server did not register its webhooks with the sandbox")
 
 
-@pytest.fixture
-def embedded(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+@contextmanager
+def made_run(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """`make run` in a temporary folder: migrate, seed-demo, then serve with its sandbox; yields
+    the server's and the sandbox's URLs and the last token seed-demo printed."""
     port, sandbox_port = free_port(), free_port()
     environment = {
         **os.environ,
@@ -55,7 +58,7 @@ def embedded(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
         "SANDBOX_PORT": str(sandbox_port),
         "LOG_LEVEL": "WARNING",
     }
-    for variable in ("UNIPILE_DSN", "UNIPILE_API_KEY", "REDIS_URL"):
+    for variable in ("UNIPILE_DSN", "UNIPILE_API_KEY", "REDIS_URL", "PUBLIC_URL"):
         environment.pop(variable, None)
     run(["migrate"], environment)
     token = run(["seed-demo"], environment).strip().splitlines()[-1]
@@ -80,6 +83,12 @@ def embedded(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    with made_run(tmp_path) as served:
+        yield served
 
 
 async def test_a_message_posted_to_the_sandbox_reaches_a_subscriber(
