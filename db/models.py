@@ -21,6 +21,7 @@ from db.vocabulary import (
     AccountStatus,
     Channel,
     Direction,
+    HostedAuthKind,
     IdentifierKind,
     JobState,
     LinkSource,
@@ -50,6 +51,8 @@ class Workspace(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200)
     slug = fields.CharField(max_length=64, unique=True)
+    # The CRM's own id of this tenant: what its tokens name (see `access.tokens`).
+    external_id = fields.CharField(max_length=255, null=True, unique=True)
     default_region = fields.CharField(max_length=2, default="US")
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -65,6 +68,8 @@ class User(Model):
     workspace_id: int
     email = fields.CharField(max_length=320, unique=True)
     name = fields.CharField(max_length=200)
+    # The CRM's own id of this user, unique within the workspace; null for users made here.
+    external_id = fields.CharField(max_length=255, null=True)
     role = fields.CharEnumField(Role, max_length=8, default=Role.MEMBER)
     # A disabled user's tokens are refused; the row stays for the links and sends it authored.
     is_active = fields.BooleanField(default=True)
@@ -72,6 +77,7 @@ class User(Model):
 
     class Meta:
         table = "user"
+        unique_together = (("workspace", "external_id"),)
 
 
 class Account(Model):
@@ -95,6 +101,8 @@ class Account(Model):
     status = fields.CharEnumField(AccountStatus, max_length=16, default=AccountStatus.OK)
     last_error = fields.TextField(null=True)
     status_changed_at = fields.DatetimeField(null=True)
+    # Set when a user disconnected it: no longer read live, while what was stored stays.
+    detached_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -109,12 +117,15 @@ class Company(Model):
     )
     workspace_id: int
     name = fields.CharField(max_length=200)
+    # The CRM's own id of this record, unique within the workspace: what upserts key on.
+    external_id = fields.CharField(max_length=255, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "company"
         indexes = [("workspace_id", "name")]
+        unique_together = (("workspace", "external_id"),)
 
 
 class CompanyDomain(Model):
@@ -148,12 +159,15 @@ class Contact(Model):
         "models.Company", related_name="contacts", on_delete=fields.SET_NULL, null=True
     )
     company_id: int | None
+    # The CRM's own id of this record, unique within the workspace: what upserts key on.
+    external_id = fields.CharField(max_length=255, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "contact"
         indexes = [("workspace_id", "last_name", "first_name")]
+        unique_together = (("workspace", "external_id"),)
 
 
 class ContactIdentifier(Model):
@@ -419,3 +433,35 @@ class OutboundMessage(Model):
     class Meta:
         table = "outbound_message"
         unique_together = (("workspace", "idempotency_key"),)
+
+
+class HostedAuthLink(Model):
+    """A UniPile hosted-auth link one user asked for, to connect a new account or reconnect one.
+
+    Its `reference` travels signed in the link's `name` and comes back in UniPile's callback,
+    which is how the callback names the user. `account` is the reconnected account, or the new
+    one once the callback attached it; a repeated callback finds it set and changes nothing.
+    """
+
+    id = fields.IntField(primary_key=True)
+    reference = fields.CharField(max_length=64, unique=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.CASCADE
+    )
+    user_id: int
+    kind = fields.CharEnumField(HostedAuthKind, max_length=16)
+    providers: Any = fields.JSONField(default=list)
+    account: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name=False, on_delete=fields.SET_NULL, null=True
+    )
+    account_id: int | None
+    expires_at = fields.DatetimeField()
+    completed_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "hosted_auth_link"

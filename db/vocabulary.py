@@ -43,6 +43,13 @@ class AccountStatus(StrEnum):
     DELETED = "DELETED"
 
 
+class HostedAuthKind(StrEnum):
+    """What a UniPile hosted-auth link is for: its `type`."""
+
+    CREATE = "create"
+    RECONNECT = "reconnect"
+
+
 class IdentifierKind(StrEnum):
     """The kinds of identifier a CRM contact carries and a participant is matched by."""
 

@@ -11,25 +11,17 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from tortoise import Tortoise
-from tortoise.connection import get_connection
-
-from db.config import tortoise_config
-from db.migrate import apply_migrations, pending_migrations
+from db.migrate import apply_migrations
 from db.models import User
 from server.auth import Identity, issue_token
+from server.commands._database import CommandError, with_database
 from server.settings import Settings, SettingsError
 
 SCHEMA_FILE = Path("schema.graphql")
-MIGRATE_FIRST = "run `switchboard migrate` first"
-
-
-class CommandError(Exception):
-    """A command cannot do what was asked; its message is the one line the user sees."""
 
 
 def load_settings() -> Settings:
@@ -40,43 +32,6 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-
-
-async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
-    """Runs `work` on the database, which must exist and have every migration applied."""
-    database_file = _sqlite_file(settings.database_url)
-    if database_file is not None and not database_file.is_file():
-        # Checked first: SQLite would create an empty file, or hang in a missing folder.
-        raise CommandError(f"there is no database at {database_file} yet: {MIGRATE_FIRST}")
-    await Tortoise.init(config=tortoise_config(settings.database_url))
-    try:
-        await _require_migrated()
-        await work()
-    finally:
-        await Tortoise.close_connections()
-
-
-def _sqlite_file(database_url: str) -> Path | None:
-    """The file of a `sqlite://PATH` database; None for another backend or `:memory:`."""
-    if not database_url.startswith("sqlite://"):
-        return None
-    path = database_url.removeprefix("sqlite://").partition("?")[0]
-    return None if path == ":memory:" else Path(path)
-
-
-async def _require_migrated() -> None:
-    """Stops the command, in one line, when the database cannot be read or lacks migrations
-    (Tortoise reads an unreachable database as one with every migration pending)."""
-    try:
-        await get_connection("default").execute_query("SELECT 1")
-        pending = await pending_migrations()
-    except Exception as error:  # whatever stops the database answering: the command cannot run
-        raise CommandError(f"cannot read the database: {error or type(error).__name__}") from None
-    if pending:
-        raise CommandError(
-            f"the database has {len(pending)} pending migration(s), from {pending[0]}: "
-            f"{MIGRATE_FIRST}"
-        )
 
 
 def _prepare_data_dir(settings: Settings) -> None:
@@ -98,7 +53,7 @@ def token(settings: Settings, arguments: argparse.Namespace) -> None:
         identity = Identity(user_id=user.id, workspace_id=user.workspace_id)
         print(issue_token(identity, settings.signing_key(), ttl))
 
-    asyncio.run(_with_database(settings, print_token))
+    asyncio.run(with_database(settings, print_token))
 
 
 def export_schema(settings: Settings, arguments: argparse.Namespace) -> None:
@@ -112,7 +67,7 @@ def serve(settings: Settings, arguments: argparse.Namespace) -> None:
     from server.serve import serve_forever
 
     _prepare_data_dir(settings)
-    asyncio.run(_with_database(settings, _nothing))
+    asyncio.run(with_database(settings, _nothing))
     configure_logging(settings)
     asyncio.run(serve_forever(settings))
 
@@ -128,7 +83,7 @@ def seed_demo(settings: Settings, arguments: argparse.Namespace) -> None:
         summary = await load_demo(settings.sandbox_seed)
         print(summary.describe(settings))
 
-    asyncio.run(_with_database(settings, seed))
+    asyncio.run(with_database(settings, seed))
 
 
 def sandbox(settings: Settings, arguments: argparse.Namespace) -> None:

@@ -22,6 +22,8 @@ T = TypeVar("T")
 DATABASE_SCHEMES = ("sqlite", "postgres", "asyncpg")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 MIN_SECRET_LENGTH = 32
+PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
+CRM_ALGORITHMS = ("HS256", *PUBLIC_KEY_ALGORITHMS)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Frontend dev servers: Vite (dev and preview), Create React App and Next.js, Vue CLI and webpack,
 # Angular. Allowed from a browser by default in the embedded set-up only.
@@ -77,6 +79,59 @@ VARIABLES: tuple[Variable, ...] = (
         "JWT_SECRET", "", "HS256 key that signs bearer tokens; unset: generated under `DATA_DIR`."
     ),
     Variable("TOKEN_TTL_HOURS", "24", "Lifetime of tokens printed by `switchboard token`."),
+    Variable(
+        "CRM_JWT_ISSUER",
+        "",
+        "`iss` of the tokens the CRM mints for its users; unset: only Switchboard's own tokens "
+        "are accepted. Needs one of `CRM_JWT_SECRET`, `CRM_JWT_PUBLIC_KEY_FILE`, `CRM_JWKS_URL`.",
+    ),
+    Variable("CRM_JWT_AUDIENCE", "", "`aud` the CRM's tokens must carry; unset: not checked."),
+    Variable("CRM_JWT_SECRET", "", "HS256 secret shared with the CRM (32 characters or more)."),
+    Variable(
+        "CRM_JWT_PUBLIC_KEY_FILE", "", "PEM file of the CRM's RSA or EC public key (RS256, ES256)."
+    ),
+    Variable(
+        "CRM_JWKS_URL",
+        "",
+        "The CRM's JWKS (RS256, ES256); cached, and fetched again for a `kid` it does not hold.",
+    ),
+    Variable(
+        "CRM_JWT_ALGORITHMS",
+        "",
+        "Comma-separated algorithms accepted from the CRM (HS256, RS256, ES256); unset: HS256 "
+        "with a secret, RS256 and ES256 with public keys.",
+    ),
+    Variable("CRM_JWT_USER_CLAIM", "sub", "Claim with the user's id in the CRM."),
+    Variable("CRM_JWT_EMAIL_CLAIM", "email", "Claim with the user's email address."),
+    Variable("CRM_JWT_NAME_CLAIM", "name", "Claim with the user's display name (optional)."),
+    Variable(
+        "CRM_JWT_WORKSPACE_CLAIM", "workspace_id", "Claim with the workspace's id in the CRM."
+    ),
+    Variable(
+        "CRM_JWT_WORKSPACE_NAME_CLAIM",
+        "workspace_name",
+        "Claim with the workspace's name, used when it is first provisioned (optional).",
+    ),
+    Variable(
+        "CRM_JWT_ROLE_CLAIM",
+        "role",
+        "Claim with the user's role, `admin` or `member` (optional; absent: member).",
+    ),
+    Variable(
+        "HOSTED_AUTH_TTL_MINUTES",
+        "60",
+        "How long a `connectAccount` link to UniPile's hosted auth stays valid.",
+    ),
+    Variable(
+        "HOSTED_AUTH_SUCCESS_URL",
+        "",
+        "Page UniPile's hosted auth sends the user to once connected (the CRM's); unset: none.",
+    ),
+    Variable(
+        "HOSTED_AUTH_FAILURE_URL",
+        "",
+        "Page UniPile's hosted auth sends the user to when connecting failed; unset: none.",
+    ),
     Variable(
         "PUBLIC_URL",
         "",
@@ -151,6 +206,24 @@ VARIABLES: tuple[Variable, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class CrmTokenSettings:
+    """How tokens minted by the CRM are verified and read; `issuer` None: not accepted."""
+
+    issuer: str | None = None
+    audience: str | None = None
+    secret: str | None = None
+    public_key_file: Path | None = None
+    jwks_url: str | None = None
+    algorithms: tuple[str, ...] = ()
+    user_claim: str = "sub"
+    email_claim: str = "email"
+    name_claim: str = "name"
+    workspace_claim: str = "workspace_id"
+    workspace_name_claim: str = "workspace_name"
+    role_claim: str = "role"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str
     redis_url: str | None
@@ -162,6 +235,10 @@ class Settings:
     webhook_secret: str | None
     jwt_secret: str | None
     token_ttl_hours: float
+    crm_tokens: CrmTokenSettings
+    hosted_auth_ttl_minutes: float
+    hosted_auth_success_url: str | None
+    hosted_auth_failure_url: str | None
     public_url: str
     host: str
     port: int
@@ -201,6 +278,10 @@ class Settings:
             webhook_secret=_optional(values, "WEBHOOK_SECRET", _secret),
             jwt_secret=_optional(values, "JWT_SECRET", _secret),
             token_ttl_hours=_parse(values, "TOKEN_TTL_HOURS", _positive),
+            crm_tokens=_crm_tokens(values),
+            hosted_auth_ttl_minutes=_parse(values, "HOSTED_AUTH_TTL_MINUTES", _positive),
+            hosted_auth_success_url=_optional(values, "HOSTED_AUTH_SUCCESS_URL", _http_url),
+            hosted_auth_failure_url=_optional(values, "HOSTED_AUTH_FAILURE_URL", _http_url),
             public_url=_optional(values, "PUBLIC_URL", _http_url) or f"http://{host}:{port}",
             host=host,
             port=port,
@@ -264,6 +345,63 @@ def _unipile(values: Mapping[str, str]) -> tuple[str | None, str | None]:
     if dsn is not None and api_key is None:
         raise SettingsError("UNIPILE_API_KEY", "required when UNIPILE_DSN is set")
     return dsn, api_key
+
+
+def _crm_tokens(values: Mapping[str, str]) -> CrmTokenSettings:
+    issuer = _text(values, "CRM_JWT_ISSUER") or None
+    secret = _optional(values, "CRM_JWT_SECRET", _secret)
+    public_key_file = _optional(values, "CRM_JWT_PUBLIC_KEY_FILE", _readable_file)
+    jwks_url = _optional(values, "CRM_JWKS_URL", _http_url)
+    has_key = secret is not None or public_key_file is not None or jwks_url is not None
+    if issuer is not None and not has_key:
+        raise SettingsError(
+            "CRM_JWT_ISSUER",
+            "needs CRM_JWT_SECRET, CRM_JWT_PUBLIC_KEY_FILE or CRM_JWKS_URL to verify the tokens",
+        )
+    if issuer is None and has_key:
+        raise SettingsError("CRM_JWT_ISSUER", "required with the CRM's token keys")
+    algorithms = _optional(values, "CRM_JWT_ALGORITHMS", _algorithms) or _default_algorithms(
+        secret is not None, public_key_file is not None or jwks_url is not None
+    )
+    return CrmTokenSettings(
+        issuer=issuer,
+        audience=_text(values, "CRM_JWT_AUDIENCE") or None,
+        secret=secret,
+        public_key_file=public_key_file,
+        jwks_url=jwks_url,
+        algorithms=algorithms,
+        user_claim=_parse(values, "CRM_JWT_USER_CLAIM", _claim),
+        email_claim=_parse(values, "CRM_JWT_EMAIL_CLAIM", _claim),
+        name_claim=_parse(values, "CRM_JWT_NAME_CLAIM", _claim),
+        workspace_claim=_parse(values, "CRM_JWT_WORKSPACE_CLAIM", _claim),
+        workspace_name_claim=_parse(values, "CRM_JWT_WORKSPACE_NAME_CLAIM", _claim),
+        role_claim=_parse(values, "CRM_JWT_ROLE_CLAIM", _claim),
+    )
+
+
+def _default_algorithms(has_secret: bool, has_public_keys: bool) -> tuple[str, ...]:
+    return (("HS256",) if has_secret else ()) + (PUBLIC_KEY_ALGORITHMS if has_public_keys else ())
+
+
+def _algorithms(value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(entry.strip().upper() for entry in value.split(",") if entry))
+    unknown = [name for name in names if name not in CRM_ALGORITHMS]
+    if unknown or not names:
+        raise ValueError(f"expected some of {', '.join(CRM_ALGORITHMS)}, got {value!r}")
+    return names
+
+
+def _claim(value: str) -> str:
+    if not value:
+        raise ValueError("a claim name is required")
+    return value
+
+
+def _readable_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise ValueError(f"no file at {value!r}")
+    return path
 
 
 def _database_url(value: str) -> str:

@@ -127,3 +127,51 @@ def test_a_wildcard_origin_is_refused_with_a_reason(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as raised:
         settings_from(tmp_path, CORS_ORIGINS="*")
     assert "'*' is not allowed" in raised.value.problem
+
+
+def test_crm_tokens_are_off_until_an_issuer_is_set(tmp_path: Path) -> None:
+    assert settings_from(tmp_path).crm_tokens.issuer is None
+
+
+def test_crm_token_keys_choose_the_default_algorithms(tmp_path: Path) -> None:
+    pem = tmp_path / "crm.pem"
+    pem.write_text("-----BEGIN PUBLIC KEY-----\n", encoding="utf-8")
+    shared = settings_from(tmp_path, CRM_JWT_ISSUER="https://crm", CRM_JWT_SECRET="s" * 32)
+    assert shared.crm_tokens.algorithms == ("HS256",)
+    public = settings_from(tmp_path, CRM_JWT_ISSUER="https://crm", CRM_JWT_PUBLIC_KEY_FILE=str(pem))
+    assert public.crm_tokens.algorithms == ("RS256", "ES256")
+    chosen = settings_from(
+        tmp_path,
+        CRM_JWT_ISSUER="https://crm",
+        CRM_JWKS_URL="https://crm.example.com/.well-known/jwks.json",
+        CRM_JWT_ALGORITHMS="es256",
+    )
+    assert chosen.crm_tokens.algorithms == ("ES256",)
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({"CRM_JWT_ISSUER": "https://crm"}, "CRM_JWT_ISSUER"),
+        ({"CRM_JWT_SECRET": "s" * 32}, "CRM_JWT_ISSUER"),
+        ({"CRM_JWT_ISSUER": "https://crm", "CRM_JWT_SECRET": "short"}, "CRM_JWT_SECRET"),
+        (
+            {"CRM_JWT_ISSUER": "i", "CRM_JWT_PUBLIC_KEY_FILE": "/nowhere.pem"},
+            "CRM_JWT_PUBLIC_KEY_FILE",
+        ),
+        ({"CRM_JWT_ISSUER": "i", "CRM_JWKS_URL": "ftp://keys"}, "CRM_JWKS_URL"),
+        (
+            {"CRM_JWT_ISSUER": "i", "CRM_JWT_SECRET": "s" * 32, "CRM_JWT_ALGORITHMS": "none"},
+            "CRM_JWT_ALGORITHMS",
+        ),
+        ({"CRM_JWT_USER_CLAIM": " "}, "CRM_JWT_USER_CLAIM"),
+        ({"HOSTED_AUTH_TTL_MINUTES": "0"}, "HOSTED_AUTH_TTL_MINUTES"),
+        ({"HOSTED_AUTH_SUCCESS_URL": "crm.example.com"}, "HOSTED_AUTH_SUCCESS_URL"),
+    ],
+)
+def test_bad_crm_token_and_hosted_auth_settings_name_their_variable(
+    tmp_path: Path, environ: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings_from(tmp_path, **environ)
+    assert raised.value.variable == variable

@@ -1,0 +1,1 @@
+"""The `switchboard` command's groups for operators: each module registers its subcommands."""
