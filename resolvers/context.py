@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.cursors import CursorCodec, ViewerCursors
 from core.errors import Forbidden, SwitchboardError, Unauthenticated
+from core.identity import Identity
 from crm import StorageRules, load_storage_rules
 from db.vocabulary import StorageReason
 from paging import Pager, PagingStore
@@ -26,7 +27,6 @@ from resolvers.loaders import (
     UserLoader,
 )
 from resolvers.viewer import ViewerScope, load_viewer_scope
-from server.auth import Identity
 
 if TYPE_CHECKING:
     from starlette.requests import Request

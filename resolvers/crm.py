@@ -19,9 +19,9 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from core.cursors import ViewerCursors
+from core.identity import Identity
 from db.models import Company, CompanyDomain, Contact, ContactIdentifier
 from schema.pagination import OffsetPage, validate_first
-from server.auth import Identity
 
 CONTACTS = "contacts"
 COMPANIES = "companies"

@@ -9,11 +9,11 @@ from typing import Any
 from tortoise.connection import get_connection
 
 from core.errors import Unauthenticated
+from core.identity import Identity
 from crm import Identifier
 from db.models import Account, User, Workspace
 from db.sql import placeholders
 from db.vocabulary import IdentifierKind, Role
-from server.auth import Identity
 
 # One round trip: the user must exist in the token's workspace and be active; the accounts are
 # those they own and those the workspace shares. A user without accounts still gives one row.

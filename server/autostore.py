@@ -17,13 +17,13 @@ import time
 from collections import OrderedDict
 from contextlib import suppress
 
+from core.identity import Identity
 from db.models import Account
 from db.vocabulary import StorageReason
 from resolvers.context import Context, Services
 from resolvers.conversations import load_facts
 from resolvers.live import ConversationRecord, MessageRecord
 from resolvers.storing import append_message
-from server.auth import Identity
 from server.jobs import StoreWorker, enqueue_store
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from access.tokens import issue_token
+from core.identity import Identity
 from db.migrate import apply_migrations
 from db.models import User
-from server.auth import Identity, issue_token
 from server.commands._database import CommandError, with_database
 from server.settings import Settings, SettingsError
 

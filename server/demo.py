@@ -11,6 +11,8 @@ from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
+from access.tokens import issue_token
+from core.identity import Identity
 from crm import (
     Identifier,
     Rejected,
@@ -28,7 +30,6 @@ from db.models import (
     Workspace,
 )
 from db.vocabulary import IdentifierKind, Role, channel_for_provider
-from server.auth import Identity, issue_token
 from server.settings import Settings
 from unipile import Account as UnipileAccount
 from unipile.sandbox import DEMO_DEFAULT_REGION, DemoAccount, DemoContact, DemoCrm, build_demo

@@ -28,10 +28,10 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 from strawberry.utils.aio import aclosing
 
+from access.tokens import TokenRefused, identity_from_header
 from core.errors import ErrorCode
 from resolvers.context import Context
 from schema.extensions import code_request_error
-from server.auth import AuthenticationError, identity_from_header
 from server.graphiql import graphiql_page
 from server.state import app_state
 
@@ -182,7 +182,7 @@ class GraphQLView(GraphQL[Context, None]):
         authorization = request.headers.get("authorization")
         try:
             identity = identity_from_header(authorization, state.signing_key)
-        except AuthenticationError as problem:
+        except TokenRefused as problem:
             return Context(
                 request=request, services=state.services, identity=None, auth_problem=str(problem)
             )
@@ -198,7 +198,7 @@ class GraphQLView(GraphQL[Context, None]):
                 authorization if isinstance(authorization, str) else None,
                 app_state(context.request).signing_key,
             )
-        except AuthenticationError as problem:
+        except TokenRefused as problem:
             raise ConnectionRejectionError(
                 {"message": str(problem), "code": "UNAUTHENTICATED"}
             ) from None

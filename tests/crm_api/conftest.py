@@ -16,10 +16,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from access.tokens import issue_token
+from core.identity import Identity
 from db.models import Company, CompanyDomain, Contact, ContactIdentifier, User, Workspace
 from db.vocabulary import IdentifierKind
 from server.app import create_app
-from server.auth import Identity, issue_token
 from server.demo import load_demo
 from server.settings import Settings
 from unipile.sandbox.testing import running_app

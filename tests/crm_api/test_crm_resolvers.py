@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from core.cursors import CursorCodec, ViewerCursors
+from core.identity import Identity
 from db.metrics import count_queries
 from db.models import Company, Contact
 from resolvers.crm import (
@@ -21,7 +22,6 @@ from resolvers.crm import (
 from schema.crm import company_node, contact_node
 from schema.ids import to_global_id
 from schema.pagination import Connection, OffsetPage
-from server.auth import Identity
 from tests.crm_api.conftest import Crm
 
 PageFn = Callable[

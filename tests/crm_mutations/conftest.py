@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from access.tokens import issue_token
+from core.identity import Identity
 from db.models import Company, CompanyDomain, Contact, ContactIdentifier, User, Workspace
 from db.vocabulary import IdentifierKind, Role
-from server.auth import Identity, issue_token
 from tests.inbox.conftest import SIGNING_KEY, Inbox, demo_tokens, inbox, sandbox_url  # noqa: F401
 
 

@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from access.tokens import issue_token
+from core.identity import Identity
 from db.models import User
 from server.app import create_app
-from server.auth import Identity, issue_token
 from server.demo import DEMO_USERS, load_demo
 from server.settings import Settings
 from unipile.sandbox import SandboxSettings

@@ -8,10 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
+from access.tokens import issue_token
+from core.identity import Identity
 from db.models import Account, User, Workspace
 from db.vocabulary import AccountStatus, Channel
 from server.app import create_app
-from server.auth import Identity, issue_token
 from server.settings import Settings
 from unipile.sandbox.testing import running_app
 

@@ -12,9 +12,10 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from access.tokens import issue_token
+from core.identity import Identity
 from db.models import User, Workspace
 from server.app import create_app
-from server.auth import Identity, issue_token
 from server.settings import Settings
 from tests.graphql_ws import LEGACY_WS, TRANSPORT_WS, connect, receive_json, start, subscribe
 from unipile.sandbox.testing import running_app

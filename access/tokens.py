@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from db.vocabulary import Role
+from core.identity import Identity
 
 ALGORITHM = "HS256"
 BEARER_PREFIX = "bearer "
 
 
-class AuthenticationError(Exception):
+class TokenRefused(Exception):
     """The request's credentials are missing, malformed, expired or not ours."""
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who a token names. `role` is not in the token: it is read from the user's row when the
-    request verifies that the user still exists and is active."""
-
-    user_id: int
-    workspace_id: int
-    role: Role = Role.MEMBER
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
 
 
 def issue_token(identity: Identity, key: str, ttl: timedelta, now: datetime | None = None) -> str:
@@ -49,15 +34,15 @@ def decode_token(token: str, key: str) -> Identity:
         )
         return Identity(user_id=int(claims["sub"]), workspace_id=int(claims["workspace"]))
     except jwt.ExpiredSignatureError:
-        raise AuthenticationError("the token has expired") from None
+        raise TokenRefused("the token has expired") from None
     except (jwt.InvalidTokenError, ValueError, TypeError):
-        raise AuthenticationError("the token is not valid") from None
+        raise TokenRefused("the token is not valid") from None
 
 
 def identity_from_header(authorization: str | None, key: str) -> Identity:
     """The identity in an `Authorization: Bearer <token>` value."""
     if not authorization:
-        raise AuthenticationError("an Authorization: Bearer <token> header is required")
+        raise TokenRefused("an Authorization: Bearer <token> header is required")
     if not authorization.lower().startswith(BEARER_PREFIX):
-        raise AuthenticationError("the Authorization header must use the Bearer scheme")
+        raise TokenRefused("the Authorization header must use the Bearer scheme")
     return decode_token(authorization[len(BEARER_PREFIX) :].strip(), key)

@@ -1,0 +1,1 @@
+"""Access: the tokens Switchboard trusts, and the workspaces and users they provision."""
