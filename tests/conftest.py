@@ -1,14 +1,16 @@
 """Fixtures shared by the whole suite: real databases, migrated once per session.
 
 `database` runs a test once on SQLite and once on PostgreSQL. PostgreSQL is found at
-`TEST_POSTGRES_URL` (default: the local `test` database); when it is unreachable its tests skip,
-except with `CI=true`, where they fail.
+`TEST_POSTGRES_URL` (default: the local server's `test` database); each run creates a database of
+its own beside that one and drops it at the end, so that two runs at once do not meet. When the
+server is unreachable the PostgreSQL tests skip, except with `CI=true`, where they fail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -64,12 +66,24 @@ def require_service(name: str, reason: str) -> None:
     pytest.skip(message)
 
 
-async def _reset_postgres(url: str) -> None:
-    connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1), timeout=5)
+def _run_database_url(server_url: str) -> str:
+    """A database name of this run's own, on the server of `server_url`."""
+    base, _, name = server_url.rpartition("/")
+    return f"{base}/{name}_run_{os.getpid()}_{secrets.token_hex(4)}"
+
+
+async def _on_server(server_url: str, statement: str) -> None:
+    connection = await asyncpg.connect(
+        server_url.replace("postgres://", "postgresql://", 1), timeout=5
+    )
     try:
-        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        await connection.execute(statement)
     finally:
         await connection.close()
+
+
+def _database_name(url: str) -> str:
+    return url.rpartition("/")[2]
 
 
 @pytest.fixture(scope="session")
@@ -81,13 +95,18 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_migrated() -> Iterator[str | None]:
+    url = _run_database_url(POSTGRES_URL)
     try:
-        run_in_fresh_loop(_reset_postgres(POSTGRES_URL))
+        run_in_fresh_loop(_on_server(POSTGRES_URL, f'CREATE DATABASE "{_database_name(url)}"'))
     except (OSError, asyncpg.PostgresError, TimeoutError):
         yield None
         return
-    run_in_fresh_loop(apply_migrations(POSTGRES_URL))
-    yield POSTGRES_URL
+    try:
+        run_in_fresh_loop(apply_migrations(url))
+        yield url
+    finally:
+        drop = f'DROP DATABASE IF EXISTS "{_database_name(url)}" WITH (FORCE)'
+        run_in_fresh_loop(_on_server(POSTGRES_URL, drop))
 
 
 async def _truncate_postgres() -> None:
