@@ -34,6 +34,7 @@ from unipile._types import (
     EmailAttendee,
     EmailSent,
     Folder,
+    HostedAuthKind,
     Message,
     MessageSent,
     Page,
@@ -191,6 +192,47 @@ class UnipileClient:
     async def get_account(self, account_id: str) -> Account:
         data = await self._get(f"/accounts/{path_segment(account_id)}", account_id=account_id)
         return Account.from_json(data)
+
+    async def delete_account(self, account_id: str) -> None:
+        """Disconnect the account from UniPile (``{object:"AccountDeleted"}``)."""
+        await self._call("DELETE", f"/accounts/{path_segment(account_id)}", account_id=account_id)
+
+    async def create_hosted_auth_link(
+        self,
+        *,
+        kind: HostedAuthKind,
+        expires_on: datetime,
+        api_url: str,
+        providers: Sequence[str] | None,
+        name: str,
+        notify_url: str,
+        success_redirect_url: str | None = None,
+        failure_redirect_url: str | None = None,
+        reconnect_account: str | None = None,
+    ) -> str:
+        """A hosted-auth page's URL, where a user connects an account (``kind="create"``) or
+        reconnects ``reconnect_account``; UniPile then POSTs ``{status, account_id, name}`` to
+        ``notify_url``, ``name`` echoed. ``providers=None`` allows every provider (``"*"``).
+
+        ``api_url`` is the DSN the account will be reached at (the reference's ``api_url``).
+        """
+        body: dict[str, Any] = {
+            "type": kind,
+            "expiresOn": format_timestamp(expires_on),
+            "api_url": api_url,
+            "providers": "*" if providers is None else list(providers),
+            "name": name,
+            "notify_url": notify_url,
+        }
+        optional = {
+            "success_redirect_url": success_redirect_url,
+            "failure_redirect_url": failure_redirect_url,
+            "reconnect_account": reconnect_account,
+        }
+        body.update({key: value for key, value in optional.items() if value is not None})
+        # A retried link request at worst leaves an unused link behind, which expires.
+        data = await self._call("POST", "/hosted/accounts/link", json=body)
+        return str(data["url"])
 
     # -- chats and messages ---------------------------------------------------------------
 

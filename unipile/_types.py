@@ -11,7 +11,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Self, TypeGuard, TypeVar
+from typing import Any, Generic, Literal, Self, TypeGuard, TypeVar
 
 from unipile._identifiers import is_whatsapp_group_jid
 from unipile._timestamps import parse_optional_timestamp, parse_timestamp
@@ -31,6 +31,7 @@ __all__ = [
     "EmailSent",
     "Folder",
     "FolderRole",
+    "HostedAuthKind",
     "IdentifierType",
     "Message",
     "MessageAttachment",
@@ -47,6 +48,11 @@ V = TypeVar("V")
 
 # `muted_until: -1` is read as "muted with no end"; this is a guess, the sources only give the type.
 MUTED_FOREVER = datetime.max.replace(tzinfo=UTC)
+
+HostedAuthKind = Literal["create", "reconnect"]
+"""A hosted-auth link's ``type``: connect a new account, or reconnect an existing one. A literal
+here, not ``db.vocabulary.HostedAuthKind``, because ``unipile`` never imports ``db``; that enum's
+values are these strings."""
 
 
 class AccountType(enum.StrEnum):
