@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.unipile.unipile_testkit import API_KEY, ClientFactory
+from tests.unipile.unipile_testkit import API_KEY, ClientFactory, Receiver, running_receiver
 from unipile import UnipileClient
 from unipile.sandbox import SandboxSettings
 from unipile.sandbox.testing import running_sandbox
@@ -56,3 +56,10 @@ async def admin(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """Plain HTTP to the sandbox, for its /_sandbox endpoints."""
     async with httpx.AsyncClient(base_url=sandbox_url) as client:
         yield client
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook (or callback) endpoint over real HTTP, recording what it is sent."""
+    with running_receiver() as receiver:
+        yield receiver

@@ -17,6 +17,10 @@ Call = Callable[[UnipileClient, str], Awaitable[object]]
 # Each client method that puts an id in a path, with the one sandbox route it may reach.
 CALLS: dict[str, tuple[Call, str]] = {
     "get_account": (lambda c, id_: c.get_account(id_), "GET /api/v1/accounts/{account_id}"),
+    "delete_account": (
+        lambda c, id_: c.delete_account(id_),
+        "DELETE /api/v1/accounts/{account_id}",
+    ),
     "get_chat": (lambda c, id_: c.get_chat(id_), "GET /api/v1/chats/{chat_id}"),
     "list_chat_messages": (
         lambda c, id_: c.list_chat_messages(id_),

@@ -47,6 +47,11 @@ async def get_account(request: Request) -> JSONResponse:
     return ok(box.store.account(account_id))
 
 
+async def delete_account(request: Request) -> JSONResponse:
+    sandbox(request).delete_account(_path(request, "account_id"))
+    return ok({"object": "AccountDeleted"})
+
+
 async def list_chats(request: Request) -> JSONResponse:
     box, query = sandbox(request), list_query(request.query_params, CHAT_FILTERS)
     box.require_accounts_connected(query.filters.get("account_id"))
@@ -227,6 +232,7 @@ async def delete_webhook(request: Request) -> JSONResponse:
 ROUTES = [
     Route("/api/v1/accounts", list_accounts),
     Route("/api/v1/accounts/{account_id}", get_account),
+    Route("/api/v1/accounts/{account_id}", delete_account, methods=["DELETE"]),
     Route("/api/v1/chats", list_chats),
     Route("/api/v1/chats/{chat_id}", get_chat),
     Route("/api/v1/chats/{chat_id}", patch_chat, methods=["PATCH"]),

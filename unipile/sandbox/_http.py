@@ -16,6 +16,7 @@ from unipile.sandbox._runtime import Sandbox
 from unipile.sandbox._shapes import JSON
 
 MALFORMED = ApiError(400, "malformed_request", "Malformed request", "The body is not valid JSON")
+NOT_UTF8 = ApiError(400, "malformed_request", "Malformed request", "The form is not UTF-8")
 
 
 def sandbox(request: Request) -> Sandbox:
@@ -41,10 +42,18 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 
 async def form(request: Request) -> dict[str, str]:
-    """A multipart (or urlencoded) form, parsed with the standard library.
+    """A multipart (or urlencoded) form, parsed with the standard library; a 400 when it is not
+    UTF-8.
 
     Starlette's own form parser needs python-multipart, which the project does not depend on.
     """
+    try:
+        return await _form(request)
+    except UnicodeDecodeError:
+        raise NOT_UTF8 from None
+
+
+async def _form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "")
     body = await request.body()
     if not content_type.startswith("multipart/form-data"):

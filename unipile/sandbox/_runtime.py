@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from unipile.sandbox._faults import ALL_ACCOUNTS, Faults, RequestStats
-from unipile.sandbox._problems import disconnected, invalid, missing, not_found
-from unipile.sandbox._shapes import JSON, email_attendee
+from unipile.sandbox._links import PROVIDER_TYPES, HostedLink, HostedLinks, parse_link
+from unipile.sandbox._problems import ApiError, disconnected, invalid, missing, not_found
+from unipile.sandbox._shapes import JSON, email_attendee, new_id
 from unipile.sandbox._store import DISCONNECTED_STATUSES, SandboxStore, comma_list
 from unipile.sandbox._webhooks import (
     Deliverer,
@@ -22,6 +24,7 @@ from unipile.sandbox.demo import (
     TEXTS,
     Demo,
     build_bulk_mailbox,
+    build_connected_account,
     build_demo,
     build_rival,
     combine_demos,
@@ -43,6 +46,10 @@ ACCOUNT_STATUSES = frozenset(
 )
 # Webhook-only statuses that leave the account's source working.
 _RECONNECTING_STATUSES = frozenset({"RECONNECTED", "SYNC_SUCCESS", "CREATION_SUCCESS"})
+MAX_CONNECTED_ACCOUNTS = 100
+"""Accounts connected through hosted auth held at once (deleting one frees its place)."""
+# Guess: the reference does not say which headers the notify_url callback carries.
+_CALLBACK_HEADERS = {"Content-Type": "application/json"}
 
 
 def sandbox_data(settings: SandboxSettings) -> Demo:
@@ -67,6 +74,10 @@ class Sandbox:
         self.webhooks: dict[str, WebhookRecord] = {}
         self.deliverer: Deliverer | None = None
         """Set by the app's lifespan, which owns its HTTP client."""
+        self.links = HostedLinks()
+        # Its own generator: handing out links leaves the ids live mode creates unchanged.
+        self.hosted_rng = random.Random(f"hosted-{settings.seed}")
+        self.hosted_accounts: set[str] = set()
 
     def touch(self, account_id: str | None) -> None:
         """Count the current request against an account (``None``: against every account)."""
@@ -187,6 +198,76 @@ class Sandbox:
         self.notify("account_status", status.lower(), account_id, payload)
         return account
 
+    def delete_account(self, account_id: str) -> None:
+        """``DELETE /accounts/{id}``: the account and its data are gone; ``DELETED`` is sent."""
+        self.touch(account_id)
+        account = self.store.remove_account(account_id)
+        self.hosted_accounts.discard(account_id)
+        self.notify(
+            "account_status", "deleted", account_id, account_status_payload(account, "DELETED")
+        )
+
+    # -- hosted auth ----------------------------------------------------------------------
+
+    def create_link(self, body: Mapping[str, Any]) -> HostedLink:
+        now = datetime.now(UTC)
+        link = parse_link(
+            new_id(self.hosted_rng), body, now=now, known=self.store.accounts.__contains__
+        )
+        self.links.add(link, now)
+        return link
+
+    def use_link(self, link: HostedLink, provider: str | None) -> tuple[str, str]:
+        """Connect (or reconnect) the account ``link`` is for, through ``provider`` (needed only
+        when the link allows several): ``(account id, status)`` as the callback gives them. The
+        link is used up; the callback and the ``account_status`` webhook are on their way."""
+        if link.used or link.expired(datetime.now(UTC)):
+            raise expired_link(link)
+        if link.kind == "reconnect":
+            assert link.reconnect_account is not None
+            account_id, status = self._reconnect(link.reconnect_account), "RECONNECTED"
+        else:
+            account_id, status = self._connect(link, _chosen(link, provider)), "CREATION_SUCCESS"
+        link.used = True
+        if link.notify_url is not None and self.deliverer is not None:
+            callback = {"status": status, "account_id": account_id, "name": link.name}
+            self.deliverer.post(link.notify_url, _CALLBACK_HEADERS, callback)
+        return account_id, status
+
+    def _connect(self, link: HostedLink, provider: str) -> str:
+        if len(self.hosted_accounts) >= MAX_CONNECTED_ACCOUNTS:
+            raise ApiError(
+                422,
+                "limit_exceeded",
+                "Unprocessable",
+                f"the sandbox holds {MAX_CONNECTED_ACCOUNTS} accounts connected by hosted auth",
+            )
+        account_id = new_id(self.hosted_rng)
+        account, data = build_connected_account(
+            self.settings.seed, link.id, account_id, PROVIDER_TYPES[provider], self.store.now()
+        )
+        self.store.add_data(data, [account])
+        self.hosted_accounts.add(account_id)
+        stored = self.store.account(account_id)
+        self.notify(
+            "account_status",
+            "creation_success",
+            account_id,
+            account_status_payload(stored, "CREATION_SUCCESS"),
+        )
+        return account_id
+
+    def _reconnect(self, account_id: str) -> str:
+        try:
+            self.store.account(account_id)
+        except ApiError:
+            raise ApiError(
+                404, "resource_not_found", "Resource not found.", "The account to reconnect is gone"
+            ) from None
+        self.faults.disconnected_accounts.discard(account_id)
+        self.set_account_status(account_id, "RECONNECTED")
+        return account_id
+
     async def generate(self, interval_s: float) -> None:
         """Keep the demo inbox alive: a random inbound message every ``interval_s``."""
         rng = self.store.rng
@@ -198,6 +279,22 @@ class Sandbox:
             if self.store.status(account_id) not in DISCONNECTED_STATUSES:
                 body = {"account_id": account_id, "chat_id": chat["id"], "text": rng.choice(TEXTS)}
                 self.post_live_message(body)
+
+
+def expired_link(link: HostedLink) -> ApiError:
+    # Guess: the type is the OAS's (filed there under 401); the status is the sandbox's.
+    detail = "This link has already been used" if link.used else "This link has expired"
+    return ApiError(410, "expired_link", "Expired link", detail)
+
+
+def _chosen(link: HostedLink, provider: str | None) -> str:
+    if provider is None and len(link.providers) == 1:
+        return link.providers[0]
+    if provider is None:
+        raise missing(f"provider is required: one of {', '.join(link.providers)}")
+    if provider not in link.providers:
+        raise invalid(f"provider must be one of {', '.join(link.providers)}")
+    return provider
 
 
 def _required(body: Mapping[str, Any], key: str) -> str:
@@ -215,4 +312,4 @@ def _other_party(thread: list[JSON], own_address: str) -> JSON:
     return dict(thread[0]["from_attendee"])
 
 
-__all__ = ["ACCOUNT_STATUSES", "Sandbox", "sandbox_data"]
+__all__ = ["ACCOUNT_STATUSES", "MAX_CONNECTED_ACCOUNTS", "Sandbox", "expired_link", "sandbox_data"]

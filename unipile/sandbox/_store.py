@@ -77,26 +77,61 @@ class _Window:
 class SandboxStore:
     def __init__(self, demo: Demo, rng: random.Random) -> None:
         self.rng = rng
-        self.accounts: dict[str, JSON] = {a.id: _copy(a.data) for a in demo.accounts}
-        self.chats: dict[str, JSON] = {c["id"]: dict(c) for c in demo.chats}
-        self.messages: dict[str, JSON] = {m["id"]: dict(m) for m in demo.messages}
+        self.accounts: dict[str, JSON] = {}
+        self.chats: dict[str, JSON] = {}
+        self.messages: dict[str, JSON] = {}
         self.chat_messages: dict[str, list[JSON]] = defaultdict(list)
-        for message in self.messages.values():
-            self.chat_messages[message["chat_id"]].append(message)
-        self.attendees: dict[str, JSON] = {a["id"]: dict(a) for a in demo.attendees}
-        self.attendee_by_provider = {
-            (a["account_id"], a["provider_id"]): a for a in self.attendees.values()
-        }
-        self.chat_attendee_ids = {k: list(v) for k, v in demo.chat_attendee_ids.items()}
-        self.emails: dict[str, JSON] = {e["id"]: dict(e) for e in demo.emails}
+        self.attendees: dict[str, JSON] = {}
+        self.attendee_by_provider: dict[tuple[str, str], JSON] = {}
+        self.chat_attendee_ids: dict[str, list[str]] = {}
+        self.emails: dict[str, JSON] = {}
         # Each account's emails, oldest first by (date, id): a page is a bisection and a slice,
         # not a sort of the whole organisation's mail (the bulk mailbox holds thousands).
         self.account_emails: dict[str, list[JSON]] = defaultdict(list)
-        for email in sorted(self.emails.values(), key=_email_order):
+        self.folders: list[JSON] = []
+        self._clock = datetime.min.replace(tzinfo=UTC)
+        self.add_data(demo, [a.data for a in demo.accounts])
+
+    def add_data(self, demo: Demo, accounts: Iterable[JSON]) -> None:
+        """Serve ``accounts`` and ``demo``'s chats, messages, attendees, emails and folders."""
+        self.accounts.update((a["id"], _copy(a)) for a in accounts)
+        for chat in demo.chats:
+            self.chats[chat["id"]] = dict(chat)
+        for message in map(dict, demo.messages):
+            self.messages[message["id"]] = message
+            self.chat_messages[message["chat_id"]].append(message)
+        for attendee in map(dict, demo.attendees):
+            self.attendees[attendee["id"]] = attendee
+            self.attendee_by_provider[(attendee["account_id"], attendee["provider_id"])] = attendee
+        self.chat_attendee_ids.update((k, list(v)) for k, v in demo.chat_attendee_ids.items())
+        lanes: set[str] = set()
+        for email in map(dict, demo.emails):
+            self.emails[email["id"]] = email
             self.account_emails[email["account_id"]].append(email)
-        self.folders: list[JSON] = [dict(f) for f in demo.folders]
-        latest = max(m["timestamp"] for m in self.messages.values())
-        self._clock = parse_timestamp(max(latest, *(e["date"] for e in self.emails.values())))
+            lanes.add(email["account_id"])
+        for account_id in lanes:
+            self.account_emails[account_id].sort(key=_email_order)
+        self.folders.extend(dict(f) for f in demo.folders)
+        moments = [m["timestamp"] for m in demo.messages] + [e["date"] for e in demo.emails]
+        if moments:
+            self._clock = max(self._clock, parse_timestamp(max(moments)))
+
+    def remove_account(self, account_id: str) -> JSON:
+        """Forget the account and everything of it; later lookups of any of it are 404s."""
+        account = self.accounts.pop(self.account(account_id)["id"])
+        chat_ids = [c for c, chat in self.chats.items() if chat["account_id"] == account_id]
+        for chat_id in chat_ids:
+            del self.chats[chat_id], self.chat_attendee_ids[chat_id]
+            for message in self.chat_messages.pop(chat_id, ()):
+                del self.messages[message["id"]]
+        self.attendees = {k: a for k, a in self.attendees.items() if a["account_id"] != account_id}
+        self.attendee_by_provider = {
+            k: a for k, a in self.attendee_by_provider.items() if k[0] != account_id
+        }
+        for email in self.account_emails.pop(account_id, ()):
+            del self.emails[email["id"]]
+        self.folders = [f for f in self.folders if f["account_id"] != account_id]
+        return account
 
     def now(self) -> str:
         """Wall-clock time, but always after every item so far (the demo may be in the future)."""
@@ -139,7 +174,9 @@ class SandboxStore:
         return max(messages, key=lambda m: (m["timestamp"], m["id"])) if messages else None
 
     def own_address(self, account_id: str) -> str:
-        return str(self.account(account_id)["connection_params"]["mail"]["username"])
+        mail = self.account(account_id)["connection_params"]["mail"]
+        # IMAP accounts (MAIL) name their address imap_user; OAuth ones, username.
+        return str(mail.get("username") or mail["imap_user"])
 
     # -- filtered lists -------------------------------------------------------------------
 

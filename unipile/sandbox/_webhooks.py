@@ -155,23 +155,26 @@ class Deliverer:
 
     def deliver(self, webhook: WebhookRecord, payload: JSON) -> None:
         body = {**payload, "webhook_name": webhook.name} if "event" in payload else payload
-        task = asyncio.create_task(self._deliver(webhook, json.dumps(body).encode()))
+        # UniPile sends no Content-Type on API-created webhooks: only the registered headers.
+        self.post(webhook.request_url, dict(webhook.headers), body)
+
+    def post(self, url: str, headers: Mapping[str, str], payload: JSON) -> None:
+        """POST ``payload`` as JSON to ``url`` with ``headers`` in the background, retried."""
+        task = asyncio.create_task(self._deliver(url, headers, json.dumps(payload).encode()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, webhook: WebhookRecord, body: bytes) -> None:
+    async def _deliver(self, url: str, headers: Mapping[str, str], body: bytes) -> None:
         for delay in (0.0, *self._delays):
             await asyncio.sleep(delay)
-            if await self._attempt(webhook, body):
+            if await self._attempt(url, headers, body):
                 return
 
-    async def _attempt(self, webhook: WebhookRecord, body: bytes) -> bool:
-        # UniPile sends no Content-Type on API-created webhooks: only the registered headers.
+    async def _attempt(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         try:
-            response = await self._http.post(
-                webhook.request_url, content=body, headers=dict(webhook.headers)
-            )
-        except httpx.HTTPError:
+            response = await self._http.post(url, content=body, headers=headers)
+        except (httpx.HTTPError, httpx.InvalidURL):
+            # An unusable URL fails every attempt, like an unreachable one.
             return False
         return response.is_success
 

@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from unipile.sandbox import _admin, _api
+from unipile.sandbox import _admin, _api, _hosted
 from unipile.sandbox._faults import FaultMiddleware
 from unipile.sandbox._problems import ApiError
 from unipile.sandbox._runtime import Sandbox
@@ -58,7 +58,7 @@ def create_sandbox_app(settings: SandboxSettings) -> Starlette:
                 await box.deliverer.aclose()
                 box.deliverer = None
 
-    routes = [*_api.ROUTES, *_admin.ROUTES]
+    routes = [*_api.ROUTES, *_hosted.ROUTES, *_admin.ROUTES]
     app = Starlette(
         routes=routes,
         middleware=[

@@ -44,6 +44,7 @@ from unipile.sandbox._shapes import (
 
 __all__ = [
     "ANCHOR",
+    "CONNECTABLE_TYPES",
     "DEMO_DEFAULT_REGION",
     "Demo",
     "DemoAccount",
@@ -52,6 +53,7 @@ __all__ = [
     "DemoCrm",
     "Owner",
     "build_bulk_mailbox",
+    "build_connected_account",
     "build_demo",
     "build_rival",
     "combine_demos",
@@ -519,10 +521,12 @@ class _InboxBuilder:
         assert person.phone is not None
         return self.attendee(account, phone_to_whatsapp_jid(person.phone), person.name)
 
-    def linkedin(self, account: JSON, own_id: str) -> None:
-        me = self.attendee(account, own_id, "Alice Martin", is_self=True)
+    def linkedin(
+        self, account: JSON, own_id: str, own_name: str = "Alice Martin", chats: int = 90
+    ) -> None:
+        me = self.attendee(account, own_id, own_name, is_self=True)
         pool = [p for p in self.people.people if p.linkedin_id]
-        for person in self.counterparts(self.people.must_linkedin, pool, 90):
+        for person in self.counterparts(self.people.must_linkedin, pool, chats):
             assert person.linkedin_id is not None
             self.chat(account, me, [self.attendee(account, person.linkedin_id, person.name)], None)
 
@@ -740,13 +744,19 @@ def build_bulk_mailbox(seed: int, threads: int) -> Demo:
     return inbox.demo(seed, DemoCrm(companies=(), contacts=()))
 
 
-def build_demo(seed: int = 7) -> Demo:
-    """Build the demo data for ``seed``; the same seed always gives the same data."""
-    rng = random.Random(seed)
+def _demo_people(rng: random.Random) -> _CrmBuilder:
+    """The demo CRM and the people who write to its accounts, drawn first from ``rng``."""
     people = _CrmBuilder(rng)
     people.special_cases()
     people.company_contacts()
     people.unknown_people(160)
+    return people
+
+
+def build_demo(seed: int = 7) -> Demo:
+    """Build the demo data for ``seed``; the same seed always gives the same data."""
+    rng = random.Random(seed)
+    people = _demo_people(rng)
     inbox = _InboxBuilder(rng, people)
     gmail = inbox.account(
         GMAIL_ID,
@@ -807,3 +817,84 @@ def _alice_whatsapp(seed: int, people: _CrmBuilder) -> Demo:
     )
     inbox.whatsapp(whatsapp, alice_phone + "@s.whatsapp.net", own_name="Alice", chats=50, groups=8)
     return inbox.demo(seed, people.crm())
+
+
+CONNECTABLE_TYPES = ("WHATSAPP", "LINKEDIN", "GOOGLE_OAUTH", "OUTLOOK", "MAIL")
+"""Account types ``build_connected_account`` makes."""
+# (domain of the owner's address, folder names, folder provider ids) of each mail account type.
+# No demo person writes from these domains, so the owner's address is never a counterpart's.
+_MAILBOXES = {
+    "GOOGLE_OAUTH": ("northwind.fr", ("INBOX", "[Gmail]/Sent Mail"), ("INBOX", "SENT")),
+    "OUTLOOK": (
+        "northwind.onmicrosoft.com",
+        ("Inbox", "Sent Items"),
+        ("AQMkADAwATNiZmYAZS1pbmJveA", "AQMkADAwATNiZmYAZS1zZW50"),
+    ),
+    "MAIL": ("mail.northwind.fr", ("INBOX", "Sent"), ("INBOX", "Sent")),
+}
+# Smaller than the demo's accounts: each connection builds and stores its account anew.
+_CONNECTED_CHATS, _CONNECTED_GROUPS, _CONNECTED_THREADS = 30, 3, 40
+
+
+def build_connected_account(
+    seed: int, key: str, account_id: str, account_type: str, created_at: str
+) -> tuple[JSON, Demo]:
+    """A newly connected account of ``account_type`` (one of ``CONNECTABLE_TYPES``) and its data,
+    from ``seed`` and ``key`` alone: the UniPile ``Account`` object, and a ``Demo`` of its chats
+    or emails (with no ``DemoAccount``, since no demo user owns it).
+
+    Its people are the demo's (``build_demo(seed).crm`` knows many of them) in a new draw."""
+    if account_type not in CONNECTABLE_TYPES:
+        raise ValueError(f"cannot build an account of type {account_type!r}")
+    people = _demo_people(random.Random(seed))
+    rng = random.Random(f"connected-{seed}-{key}")
+    inbox = _InboxBuilder(rng, people)
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    if account_type == "WHATSAPP":
+        phone = _phone(rng, DEMO_DEFAULT_REGION)[1:]
+        account = account_json(
+            account_id,
+            account_type,
+            phone,
+            created_at,
+            {"im": {"phone_number": phone}},
+            "MESSAGING",
+        )
+        inbox.whatsapp(
+            account, phone_to_whatsapp_jid(phone), first, _CONNECTED_CHATS, _CONNECTED_GROUPS
+        )
+    elif account_type == "LINKEDIN":
+        own_id, name = _linkedin_id(rng), f"{first} {last}"
+        params = {"im": {"id": own_id, "username": name, "premiumContractId": None}}
+        account = account_json(account_id, account_type, name, created_at, params, "MESSAGING")
+        inbox.linkedin(account, own_id, name, _CONNECTED_CHATS)
+    else:
+        domain, names, provider_ids = _MAILBOXES[account_type]
+        address = _address(first, last, domain)
+        account = account_json(
+            account_id,
+            account_type,
+            address,
+            created_at,
+            _mail_params(account_type, address),
+            "MAILS",
+        )
+        inbox.mailbox(account, names, provider_ids, f"{first} {last}", _CONNECTED_THREADS)
+    return account, inbox.demo(seed, DemoCrm(companies=(), contacts=()))
+
+
+def _mail_params(account_type: str, address: str) -> JSON:
+    if account_type != "MAIL":
+        return {"mail": {"id": address, "username": address}}
+    host = address.partition("@")[2]
+    return {
+        "mail": {
+            "imap_host": f"imap.{host}",
+            "imap_port": 993,
+            "imap_user": address,
+            "imap_encryption": "ssl",
+            "smtp_host": f"smtp.{host}",
+            "smtp_port": 465,
+            "smtp_user": address,
+        }
+    }
