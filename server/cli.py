@@ -12,13 +12,10 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from pathlib import Path
 
-from access.tokens import issue_token
-from core.identity import Identity
 from db.migrate import apply_migrations
-from db.models import User
+from server.commands import directory
 from server.commands._database import CommandError, with_database
 from server.settings import Settings, SettingsError
 
@@ -43,18 +40,6 @@ def migrate(settings: Settings, arguments: argparse.Namespace) -> None:
     _prepare_data_dir(settings)
     asyncio.run(apply_migrations(settings.database_url))
     print("migrations applied")
-
-
-def token(settings: Settings, arguments: argparse.Namespace) -> None:
-    async def print_token() -> None:
-        user = await User.get_or_none(email=arguments.email.strip().lower())
-        if user is None:
-            raise CommandError(f"no user with the email {arguments.email!r}")
-        ttl = timedelta(hours=arguments.hours or settings.token_ttl_hours)
-        identity = Identity(user_id=user.id, workspace_id=user.workspace_id)
-        print(issue_token(identity, settings.signing_key(), ttl))
-
-    asyncio.run(with_database(settings, print_token))
 
 
 def export_schema(settings: Settings, arguments: argparse.Namespace) -> None:
@@ -137,10 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "seed-demo", help="load the demo workspace, users, accounts and CRM (idempotent)"
     ).set_defaults(run=seed_demo)
 
-    token_parser = commands.add_parser("token", help="print a bearer token for a user")
-    token_parser.add_argument("--email", required=True)
-    token_parser.add_argument("--hours", type=float, help="lifetime (default: TOKEN_TTL_HOURS)")
-    token_parser.set_defaults(run=token)
+    directory.register(commands)
 
     export_parser = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export_parser.add_argument("--output", type=Path, default=SCHEMA_FILE)
