@@ -33,6 +33,7 @@ _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 # Control characters, line and paragraph separators, and lone surrogates: none belongs in a name
 # or an id, a line of text output would break on them, and PostgreSQL cannot store NUL.
 _UNWRITABLE_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+RACED = "another change to the directory came first; run the command again"
 # How much of a refused value a message repeats: enough to recognise it, never a screenful.
 _SHOWN = 80
 
@@ -146,7 +147,7 @@ async def create_workspace(
     except IntegrityError:
         # Another operator took the slug or id since the check: say which.
         await _refuse_taken_workspace(slug, external_id)
-        raise
+        raise Conflict(RACED) from None
     return _workspace_entry(workspace, users=0, accounts=0)
 
 
@@ -214,7 +215,7 @@ async def create_user(
         )
     except IntegrityError:
         await _refuse_taken_user(home, email, external_id)
-        raise
+        raise Conflict(RACED) from None
     return _user_entry(user, home.slug)
 
 
