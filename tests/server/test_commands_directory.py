@@ -100,12 +100,12 @@ def database_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path
         path = tmp_path / "directory.sqlite3"
         shutil.copyfile(sqlite_template, path)
         return f"sqlite://{path}"
-    migrated: str | None = request.getfixturevalue("postgres_migrated")
+    migrated = request.getfixturevalue("postgres_migrated")
     if migrated is None:
         require_service("PostgreSQL", f"cannot connect to {POSTGRES_URL}")
-        raise AssertionError("unreachable")
     run_in_fresh_loop(_truncated(migrated))
-    return migrated
+    url: str = migrated
+    return url
 
 
 def command_environment(database_url: str, data_dir: Path) -> dict[str, str]:
