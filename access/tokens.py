@@ -1,4 +1,4 @@
-"""Bearer tokens: HS256 JWTs naming a user and their workspace."""
+"""Switchboard's own bearer tokens: HS256 JWTs naming a user and their workspace."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from core.identity import Identity
 
 ALGORITHM = "HS256"
 BEARER_PREFIX = "bearer "
+# The `iss` of the tokens Switchboard signs, which tells them from the CRM's. Tokens issued
+# before it was added carry none and stay valid until they expire.
+OWN_ISSUER = "switchboard"
+# Far above any real token (a few hundred bytes to a few kilobytes): a longer one is refused
+# unread rather than parsed.
+MAX_TOKEN_LENGTH = 16_384
 
 
 class TokenRefused(Exception):
@@ -19,6 +25,7 @@ class TokenRefused(Exception):
 def issue_token(identity: Identity, key: str, ttl: timedelta, now: datetime | None = None) -> str:
     issued = now or datetime.now(UTC)
     claims = {
+        "iss": OWN_ISSUER,
         "sub": str(identity.user_id),
         "workspace": identity.workspace_id,
         "iat": issued,
@@ -32,6 +39,8 @@ def decode_token(token: str, key: str) -> Identity:
         claims = jwt.decode(
             token, key, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "workspace"]}
         )
+        if claims.get("iss", OWN_ISSUER) != OWN_ISSUER:
+            raise TokenRefused("the token's issuer is not accepted")
         return Identity(user_id=int(claims["sub"]), workspace_id=int(claims["workspace"]))
     except jwt.ExpiredSignatureError:
         raise TokenRefused("the token has expired") from None
@@ -39,10 +48,18 @@ def decode_token(token: str, key: str) -> Identity:
         raise TokenRefused("the token is not valid") from None
 
 
-def identity_from_header(authorization: str | None, key: str) -> Identity:
-    """The identity in an `Authorization: Bearer <token>` value."""
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` value."""
     if not authorization:
         raise TokenRefused("an Authorization: Bearer <token> header is required")
     if not authorization.lower().startswith(BEARER_PREFIX):
         raise TokenRefused("the Authorization header must use the Bearer scheme")
-    return decode_token(authorization[len(BEARER_PREFIX) :].strip(), key)
+    token = authorization[len(BEARER_PREFIX) :].strip()
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenRefused(f"the token is longer than {MAX_TOKEN_LENGTH} characters")
+    return token
+
+
+def identity_from_header(authorization: str | None, key: str) -> Identity:
+    """The identity in an `Authorization: Bearer <token>` value holding one of our own tokens."""
+    return decode_token(bearer_token(authorization), key)

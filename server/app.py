@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise.connection import get_connection
 from tortoise.contrib.starlette import RegisterTortoise
 
+from access.authentication import Authenticator
+from access.crm_tokens import CrmTokenSetupError
 from core.cursors import CursorCodec
 from core.errors import RequestTooLarge
 from db.config import tortoise_config
@@ -31,11 +33,12 @@ from server.account_status import apply_account_status
 from server.autostore import AutoStore, KeepInStep
 from server.graphiql import asset_route
 from server.graphql import GraphQLView
+from server.hosted_auth import HOSTED_AUTH_PATH, hosted_auth_from_settings, hosted_auth_routes
 from server.jobs import StoreWorker
 from server.message_events import MessageEvents
 from server.pubsub import pubsub_from_settings
 from server.receipts import ReceiptProcessor
-from server.settings import Settings
+from server.settings import Settings, SettingsError
 from server.state import AppState
 from server.webhooks import WEBHOOK_PATH, register_webhooks, webhook_routes
 from unipile import UnipileClient, UnipileError
@@ -177,11 +180,15 @@ class LimitBodySize:
 
 
 def body_limits(settings: Settings) -> Middleware:
-    """`MAX_BODY_BYTES` for every request, `MAX_WEBHOOK_BYTES` for UniPile's webhook calls."""
+    """`MAX_BODY_BYTES` for every request, `MAX_WEBHOOK_BYTES` for UniPile's webhook and
+    hosted-auth calls."""
     return Middleware(
         LimitBodySize,
         limit=settings.max_body_bytes,
-        path_limits={WEBHOOK_PATH: settings.max_webhook_bytes},
+        path_limits={
+            WEBHOOK_PATH: settings.max_webhook_bytes,
+            HOSTED_AUTH_PATH: settings.max_webhook_bytes,
+        },
     )
 
 
@@ -209,6 +216,14 @@ def receipt_processor(services: Services, auto_store: AutoStore) -> ReceiptProce
     return processor
 
 
+def build_authenticator(settings: Settings) -> Authenticator:
+    """The tokens' verifier; a CRM key it cannot use stops the start like a bad setting."""
+    try:
+        return Authenticator.from_config(settings.signing_key(), settings.crm_tokens)
+    except CrmTokenSetupError as error:
+        raise SettingsError(error.variable, error.problem) from None
+
+
 def create_app(settings: Settings) -> Starlette:
     # Browsers apply no CORS to WebSockets: the same origins are checked at the handshake.
     schema = build_schema(report_cost=settings.report_cost, limits=schema_limits(settings))
@@ -220,14 +235,17 @@ def create_app(settings: Settings) -> Starlette:
     pubsub = pubsub_from_settings(settings)
     auto_store = AutoStore(StoreWorker(client))
     paging = paging_store_for(settings.redis_url, settings.paging_ttl_seconds)
+    hosted_auth = hosted_auth_from_settings(settings, client, dsn)
     services = Services(
         unipile=client,
         pubsub=pubsub,
         auto_store=auto_store,
         paging=paging,
         cursors=CursorCodec(settings.signing_key()),
+        hosted_auth=hosted_auth,
     )
     processor = receipt_processor(services, auto_store)
+    authenticator = build_authenticator(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -243,8 +261,12 @@ def create_app(settings: Settings) -> Starlette:
             stack.push_async_callback(processor.aclose)
             await auto_store.start()
             stack.push_async_callback(auto_store.aclose)
+            stack.push_async_callback(authenticator.aclose)
             app.state.switchboard = AppState(
-                settings=settings, services=services, signing_key=settings.signing_key()
+                settings=settings,
+                services=services,
+                signing_key=settings.signing_key(),
+                authenticator=authenticator,
             )
             if settings.uses_sandbox:
                 registration = asyncio.create_task(register_with_sandbox(client, settings))
@@ -258,6 +280,7 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         asset_route(),
         *webhook_routes(secret=settings.webhook_key(), processor=processor),
+        *hosted_auth_routes(hosted_auth, pubsub),
     ]
     # Inside CORS, so that a refused body's 413 still tells a browser page why.
     middleware = [cors(settings.cors_origins), body_limits(settings)]

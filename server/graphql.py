@@ -28,7 +28,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 from strawberry.utils.aio import aclosing
 
-from access.tokens import TokenRefused, identity_from_header
+from access.tokens import TokenRefused
 from core.errors import ErrorCode
 from resolvers.context import Context
 from schema.extensions import code_request_error
@@ -181,7 +181,7 @@ class GraphQLView(GraphQL[Context, None]):
         state = app_state(request)
         authorization = request.headers.get("authorization")
         try:
-            identity = identity_from_header(authorization, state.signing_key)
+            identity = await state.authenticator.identity(authorization)
         except TokenRefused as problem:
             return Context(
                 request=request, services=state.services, identity=None, auth_problem=str(problem)
@@ -194,9 +194,8 @@ class GraphQLView(GraphQL[Context, None]):
         params = context.connection_params or {}
         authorization = params.get("Authorization") or params.get("authorization")
         try:
-            context.identity = identity_from_header(
-                authorization if isinstance(authorization, str) else None,
-                app_state(context.request).signing_key,
+            context.identity = await app_state(context.request).authenticator.identity(
+                authorization if isinstance(authorization, str) else None
             )
         except TokenRefused as problem:
             raise ConnectionRejectionError(

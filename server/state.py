@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from access.authentication import Authenticator
 from resolvers.context import Services
 from server.settings import Settings
 
@@ -15,6 +16,7 @@ class AppState:
     settings: Settings
     services: Services
     signing_key: str
+    authenticator: Authenticator
 
 
 def app_state(connection: HTTPConnection) -> AppState:
