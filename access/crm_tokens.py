@@ -24,6 +24,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from jwt.exceptions import InvalidSubjectError
 
 from access.tokens import TokenRefused
 from crm import Rejected, normalize_email
@@ -244,8 +245,8 @@ class Jwks:
         self,
         url: str,
         http: httpx.AsyncClient,
-        refresh_seconds: float = JWKS_REFRESH_SECONDS,
-        max_age_seconds: float = JWKS_MAX_AGE_SECONDS,
+        refresh_seconds: float,
+        max_age_seconds: float,
     ) -> None:
         self.url = url
         self._http = http
@@ -350,7 +351,7 @@ class CrmTokenVerifier:
         http = jwks = None
         if config.jwks_url is not None:
             http = httpx.AsyncClient(timeout=JWKS_TIMEOUT, follow_redirects=False)
-            jwks = Jwks(config.jwks_url, http)
+            jwks = Jwks(config.jwks_url, http, JWKS_REFRESH_SECONDS, JWKS_MAX_AGE_SECONDS)
         return cls(config, config.issuer, public_key, jwks, http)
 
     async def aclose(self) -> None:
@@ -362,17 +363,16 @@ class CrmTokenVerifier:
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self.config.algorithms:
             raise TokenRefused(f"the token's algorithm {str(algorithm)[:16]!r} is not accepted")
+        # PyJWT has checked that a kid, if any, is a string.
         key = await self._key(algorithm, header.get("kid"))
         return read_claims(self._decode(token, algorithm, key), self.config)
 
-    async def _key(self, algorithm: str, kid: object) -> VerifyingKey:
+    async def _key(self, algorithm: str, kid: str | None) -> VerifyingKey:
         """The one key `algorithm` may be verified with."""
         if algorithm == HS256:
             if self.config.secret is None:
                 raise TokenRefused("the token's algorithm 'HS256' is not accepted")
             return self.config.secret
-        if kid is not None and not isinstance(kid, str):
-            raise TokenRefused("the token's kid must be a string")
         if kid is not None and self._jwks is not None:
             public_key = await self._jwks.key(kid)
         elif self._public_key is not None:
@@ -403,6 +403,8 @@ class CrmTokenVerifier:
             raise TokenRefused("the token's audience is not accepted") from None
         except jwt.InvalidIssuerError:
             raise TokenRefused("the token's issuer is not accepted") from None
+        except InvalidSubjectError:
+            raise TokenRefused("the token's 'sub' claim must be a string") from None
         except jwt.ImmatureSignatureError:
             raise TokenRefused("the token is not valid yet") from None
         except jwt.InvalidSignatureError:

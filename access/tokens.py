@@ -58,8 +58,3 @@ def bearer_token(authorization: str | None) -> str:
     if len(token) > MAX_TOKEN_LENGTH:
         raise TokenRefused(f"the token is longer than {MAX_TOKEN_LENGTH} characters")
     return token
-
-
-def identity_from_header(authorization: str | None, key: str) -> Identity:
-    """The identity in an `Authorization: Bearer <token>` value holding one of our own tokens."""
-    return decode_token(bearer_token(authorization), key)
