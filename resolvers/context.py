@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.websockets import WebSocket
 
+    from accounts.hosted_auth import HostedAuth
     from server.pubsub import PubSub
     from unipile import UnipileClient
 
@@ -50,6 +51,8 @@ class Services:
     auto_store: StoreScheduler
     paging: PagingStore
     cursors: CursorCodec
+    # None where no hosted auth is configured (tests of other parts): connectAccount then fails.
+    hosted_auth: HostedAuth | None = None
     attendee_cache: AttendeeCache = field(default_factory=AttendeeCache)
     shared_facts: SharedResults[Any] = field(default_factory=SharedResults)
 

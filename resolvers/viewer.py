@@ -16,13 +16,15 @@ from db.sql import placeholders
 from db.vocabulary import IdentifierKind, Role
 
 # One round trip: the user must exist in the token's workspace and be active; the accounts are
-# those they own and those the workspace shares. A user without accounts still gives one row.
+# those they own and those the workspace shares, less those disconnected (`detached_at`). A user
+# without accounts still gives one row.
 _SCOPE_SQL = """
 SELECT u.role AS viewer_role, w.id AS w_id, w.name AS w_name, w.slug AS w_slug,
        w.default_region AS w_default_region, w.created_at AS w_created_at, a.*
 FROM "user" u
 JOIN workspace w ON w.id = u.workspace_id
 LEFT JOIN account a ON a.workspace_id = u.workspace_id AND (a.owner_id = u.id OR a.shared)
+    AND a.detached_at IS NULL
 WHERE u.id = {} AND u.workspace_id = {} AND u.is_active
 ORDER BY a.id
 """

@@ -37,9 +37,10 @@ async def apply_account_status(receipt: WebhookReceipt) -> Sequence[Publication]
     if message not in STATUS_OF_MESSAGE:
         log.warning("ignored unknown account status %r for %s", message, unipile_id)
         return []
-    account = await Account.get_or_none(unipile_id=unipile_id)
+    account = await Account.get_or_none(unipile_id=unipile_id, detached_at=None)
     if account is None:
-        # UniPile reports every account of the API key, including some this CRM never connected.
+        # UniPile reports every account of the API key, including some this CRM never connected
+        # or a user disconnected.
         return []
     status, error = STATUS_OF_MESSAGE[message]
     if (account.status, account.last_error) == (status, error):
@@ -48,16 +49,23 @@ async def apply_account_status(receipt: WebhookReceipt) -> Sequence[Publication]
     await Account.filter(id=account.id).update(
         status=status, last_error=error, status_changed_at=changed_at
     )
+    return status_publications(account, status, error, changed_at)
+
+
+def status_publications(
+    account: Account, status: AccountStatus, error: str | None, changed_at: datetime | None
+) -> list[Publication]:
+    """What announces an account's new status to its subscribers (`accountStatusChanged`)."""
     change = {
         "type": "account_status",
         "account_id": account.id,
-        "unipile_id": unipile_id,
+        "unipile_id": account.unipile_id,
         "workspace_id": account.workspace_id,
         "status": status.value,
         "last_error": error,
         "status_changed_at": changed_at,
     }
     return [
-        Publication(account_topic(unipile_id), change),
+        Publication(account_topic(account.unipile_id), change),
         Publication(workspace_accounts_topic(account.workspace_id), change),
     ]

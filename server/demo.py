@@ -12,11 +12,11 @@ from datetime import timedelta
 from tortoise.transactions import in_transaction
 
 from access.tokens import issue_token
+from accounts.lifecycle import own_identifiers
 from core.identity import Identity
 from crm import (
     Identifier,
     Rejected,
-    classify_participant,
     normalize_company_domain,
     normalize_contact_identifier,
 )
@@ -152,16 +152,6 @@ async def _user(workspace: Workspace, email: str, name: str, role: Role) -> User
         email=email, defaults={"workspace": workspace, "name": name, "role": role}
     )
     return user
-
-
-def own_identifiers(account: UnipileAccount, region: str) -> list[dict[str, str]]:
-    """The account's own address or number, normalised as participants are."""
-    if account.own_identifier is None:
-        return []
-    identifier = classify_participant(account.own_identifier, region=region)
-    if isinstance(identifier, Rejected):
-        return []
-    return [{"kind": identifier.kind.value, "value": identifier.value}]
 
 
 async def _account(workspace: Workspace, owner: User, demo_account: DemoAccount) -> None:

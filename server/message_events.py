@@ -53,7 +53,9 @@ class MessageEvents:
 
     async def chat_message(self, receipt: WebhookReceipt) -> Sequence[Publication]:
         payload = receipt.payload
-        account = await Account.get_or_none(unipile_id=str(payload.get("account_id", "")))
+        account = await Account.get_or_none(
+            unipile_id=str(payload.get("account_id", "")), detached_at=None
+        )
         if account is None:
             return []
         try:
@@ -74,7 +76,9 @@ class MessageEvents:
 
     async def email(self, receipt: WebhookReceipt) -> Sequence[Publication]:
         payload = receipt.payload
-        account = await Account.get_or_none(unipile_id=str(payload.get("account_id", "")))
+        account = await Account.get_or_none(
+            unipile_id=str(payload.get("account_id", "")), detached_at=None
+        )
         if account is None:
             return []
         email_id = str(payload["email_id"])
@@ -114,7 +118,9 @@ class MessageEvents:
 
     async def _chat_of(self, receipt: WebhookReceipt) -> tuple[Account | None, str | None]:
         payload = receipt.payload
-        account = await Account.get_or_none(unipile_id=str(payload.get("account_id", "")))
+        account = await Account.get_or_none(
+            unipile_id=str(payload.get("account_id", "")), detached_at=None
+        )
         chat_id = payload.get("chat_id")
         return account, None if chat_id is None else str(chat_id)
 

@@ -33,6 +33,7 @@ from tortoise.transactions import in_transaction
 from websockets.asyncio.client import ClientConnection
 
 from access.tokens import issue_token
+from accounts.lifecycle import own_identifiers
 from core.identity import Identity
 from crm import Rejected, normalize_company_domain, normalize_contact_identifier
 from db.models import (
@@ -47,7 +48,7 @@ from db.models import (
 )
 from db.vocabulary import Channel, IdentifierKind, Role, StoragePolicy, channel_for_provider
 from server.app import create_app
-from server.demo import DEMO_USERS, load_demo, own_identifiers
+from server.demo import DEMO_USERS, load_demo
 from server.webhooks import register_webhooks
 from tests.inbox.conftest import SANDBOX_KEY, SIGNING_KEY, WEBHOOK_SECRET, inbox_settings
 from unipile import Account as UnipileAccount
