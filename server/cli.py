@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from db.migrate import apply_migrations
-from server.commands import directory
+from server.commands import accounts, directory
 from server.commands._database import CommandError, with_database
 from server.settings import Settings, SettingsError
 
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(run=seed_demo)
 
     directory.register(commands)
+    accounts.register(commands)
 
     export_parser = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export_parser.add_argument("--output", type=Path, default=SCHEMA_FILE)
