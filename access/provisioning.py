@@ -163,6 +163,9 @@ async def _found(workspace: Workspace, claims: CrmClaims) -> User | None:
         return None
     if holder.workspace_id != workspace.id:
         raise TokenRefused("the token's email address belongs to a user of another workspace")
+    if holder.external_id == claims.user_external_id:
+        # Made by a concurrent request between the two reads.
+        return holder
     if holder.external_id is not None:
         raise TokenRefused("the token's email address belongs to another user of this workspace")
     holder.external_id = claims.user_external_id
