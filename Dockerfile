@@ -3,6 +3,10 @@ FROM python:3.11-slim
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY access access
+COPY accounts accounts
+COPY core core
+COPY paging paging
 COPY server server
 COPY schema schema
 COPY resolvers resolvers
