@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from accounts.lifecycle import AccountTaken, Attachment, UnsupportedAccount, attach, reconnected
+from accounts.lifecycle import (
+    AccountTaken,
+    Attachment,
+    UnsupportedAccount,
+    attach,
+    may_manage,
+    reconnected,
+)
 from core.identity import Identity
 from db.models import Account, HostedAuthLink, User
 from db.vocabulary import AccountStatus, HostedAuthKind
@@ -86,6 +93,10 @@ class Refusal(StrEnum):
     UNSUPPORTED_ACCOUNT = "UNSUPPORTED_ACCOUNT"
     ACCOUNT_TAKEN = "ACCOUNT_TAKEN"
     """The account is attached to another workspace."""
+    ACCOUNT_DISCONNECTED = "ACCOUNT_DISCONNECTED"
+    """A reconnect link's account was disconnected since: only a new connect brings it back."""
+    NOT_PERMITTED = "NOT_PERMITTED"
+    """A reconnect link's user may no longer manage its account (demoted, or not the owner)."""
     UPSTREAM = "UPSTREAM"
     """UniPile could not be asked about the account; a retried callback may succeed."""
 
@@ -240,7 +251,7 @@ class HostedAuth:
             raise CallbackRefused(Refusal.USER_DISABLED, "the link's user is disabled")
         upstream = await self._upstream(callback.account_id)
         if link.kind is HostedAuthKind.RECONNECT:
-            return await _reconnect(link, callback)
+            return await _reconnect(link, user, callback)
         return await _attach(link, user, upstream, callback)
 
     async def _link_of(self, callback: Callback) -> HostedAuthLink:
@@ -287,8 +298,19 @@ async def _earlier_completion(link: HostedAuthLink, callback: Callback) -> Compl
     return None
 
 
-async def _reconnect(link: HostedAuthLink, callback: Callback) -> Completion:
+async def _reconnect(link: HostedAuthLink, user: User, callback: Callback) -> Completion:
+    """Marks the account OK again, if the link may still do so: a disconnect or a change of role
+    after the link was issued is not undone by finishing it."""
     account = await Account.get(id=link.account_id)
+    if account.detached_at is not None:
+        raise CallbackRefused(
+            Refusal.ACCOUNT_DISCONNECTED,
+            "the account was disconnected after the link was issued: connect it again",
+        )
+    if not may_manage(Identity(user.id, user.workspace_id, user.role), account):
+        raise CallbackRefused(
+            Refusal.NOT_PERMITTED, "the link's user may no longer reconnect this account"
+        )
     revived = await reconnected(account)
     await _mark_completed(link, account, callback)
     if revived is None:

@@ -47,6 +47,8 @@ HTTP_STATUS: Mapping[Refusal, int] = {
     Refusal.UNKNOWN_ACCOUNT: 404,
     Refusal.UNSUPPORTED_ACCOUNT: 422,
     Refusal.ACCOUNT_TAKEN: 409,
+    Refusal.ACCOUNT_DISCONNECTED: 409,
+    Refusal.NOT_PERMITTED: 403,
     Refusal.UPSTREAM: 502,
 }
 

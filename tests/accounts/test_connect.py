@@ -19,7 +19,7 @@ from tests.graphql_ws import subscribe
 from tests.inbox.conftest import SANDBOX_KEY, SIGNING_KEY
 from unipile import UnipileClient
 
-ALICE, EVE = DEMO_USERS["alice"][0], "eve@other.test"
+ALICE, BOB, EVE = DEMO_USERS["alice"][0], DEMO_USERS["bob"][0], "eve@other.test"
 
 INBOX = """query($ids: [ID!]) { conversations(first: 5, filter: {accountIds: $ids}) {
   edges { node { id account { id } } } } }"""
@@ -200,3 +200,21 @@ async def test_detached_account_is_attached_again_by_a_new_link(connected: Conne
     assert (await connected.wait_for_account(account["externalId"]))["id"] == account["id"]
     assert await Account.filter(unipile_id=account["externalId"]).count() == 1
     assert (await Account.get(unipile_id=account["externalId"])).channel is Channel.WHATSAPP
+
+
+async def test_a_reconnect_link_does_not_undo_a_later_disconnect_or_demotion(
+    connected: Connected,
+) -> None:
+    account = await connected.connect("WHATSAPP", user="bob")
+    row = await Account.get(unipile_id=account["externalId"])
+    demoted = await _link(BOB, expires_in=timedelta(minutes=5), account=row)
+    await Account.filter(id=row.id).update(owner_id=(await User.get(email=ALICE)).id)
+    response = await connected.callback(_callback(demoted, row.unipile_id, "RECONNECTED"))
+    assert (response.status_code, response.json()["refusal"]) == (403, "NOT_PERMITTED")
+
+    stale = await _link(ALICE, expires_in=timedelta(minutes=6), account=row)
+    await Account.filter(id=row.id).update(detached_at=datetime.now(UTC))
+    response = await connected.callback(_callback(stale, row.unipile_id, "RECONNECTED"))
+    assert (response.status_code, response.json()["refusal"]) == (409, "ACCOUNT_DISCONNECTED")
+    assert (await Account.get(id=row.id)).detached_at is not None
+    assert account["externalId"] not in {a["externalId"] for a in await connected.accounts()}
