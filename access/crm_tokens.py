@@ -14,7 +14,8 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -93,6 +94,9 @@ class CrmClaims:
     email: str
     name: str | None
     role: Role | None
+    # When the CRM minted the token (`iat`): an older token never overrides what a newer one set.
+    # Not part of the claims' identity, so one user's successive tokens share a cache entry.
+    issued_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +131,14 @@ def read_claims(payload: Mapping[str, Any], config: CrmTokenConfig) -> CrmClaims
         email=_email(payload, config.email_claim),
         name=_optional_text(payload, config.name_claim),
         role=_role(payload, config.role_claim),
+        issued_at=_issued_at(payload),
     )
+
+
+def _issued_at(payload: Mapping[str, Any]) -> datetime | None:
+    """`iat`, which PyJWT has checked to be a number when present."""
+    issued = payload.get("iat")
+    return None if issued is None else datetime.fromtimestamp(int(issued), UTC)
 
 
 def _external_id(payload: Mapping[str, Any], claim: str) -> str:

@@ -150,6 +150,7 @@ async def _created(workspace: Workspace, claims: CrmClaims) -> User:
         email=claims.email,
         name=claims.name or claims.email.partition("@")[0],
         role=claims.role or Role.MEMBER,
+        claims_issued_at=claims.issued_at,
     )
 
 
@@ -173,9 +174,27 @@ async def _found(workspace: Workspace, claims: CrmClaims) -> User | None:
     return holder
 
 
+def _newer_than_applied(user: User, claims: CrmClaims) -> bool:
+    """Whether the claims may change the user: tokens minted before those last applied may not,
+    so that a still-valid older token cannot restore a role the CRM has since taken away."""
+    applied = user.claims_issued_at
+    if applied is None:
+        return True
+    return claims.issued_at is not None and claims.issued_at >= applied
+
+
 async def _keep_current(user: User, claims: CrmClaims) -> None:
-    """Email, name and role as the claims say; a claim the token lacks changes nothing."""
-    wanted = {"email": claims.email, "name": claims.name, "role": claims.role}
+    """Email, name and role as the newest claims say; a claim the token lacks changes nothing."""
+    if not _newer_than_applied(user, claims):
+        return
+    # `claims_issued_at` is recorded even when nothing else changed, so that no older token
+    # changes anything later.
+    wanted: dict[str, object] = {
+        "email": claims.email,
+        "name": claims.name,
+        "role": claims.role,
+        "claims_issued_at": claims.issued_at,
+    }
     changed = [
         field
         for field, value in wanted.items()

@@ -70,6 +70,8 @@ class User(Model):
     name = fields.CharField(max_length=200)
     # The CRM's own id of this user, unique within the workspace; null for users made here.
     external_id = fields.CharField(max_length=255, null=True)
+    # `iat` of the CRM token whose claims last set email, name and role: older ones change nothing.
+    claims_issued_at = fields.DatetimeField(null=True)
     role = fields.CharEnumField(Role, max_length=8, default=Role.MEMBER)
     # A disabled user's tokens are refused; the row stays for the links and sends it authored.
     is_active = fields.BooleanField(default=True)

@@ -5,7 +5,7 @@ state."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from access.tokens import issue_token
@@ -93,6 +93,23 @@ async def test_changed_claims_update_email_name_and_role(serve: Serve) -> None:
     user = await User.get(external_id="crm-user-1")
     assert (user.email, user.name, user.role) == ("ada.l@acme.test", "Ada King", Role.MEMBER)
     assert await User.all().count() == 1
+
+
+async def test_an_older_token_does_not_restore_what_a_newer_one_changed(serve: Serve) -> None:
+    """The CRM demotes a user; their earlier admin token, still valid, stays a member's, also
+    after a restart (a new process: no identity cache)."""
+    minted = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    admin_token = hs256_token(role="admin", iat=minted)
+    with serve("secret") as served:
+        assert codes(await served.post(ADMIN_ONLY, admin_token)) == set()
+        member_token = hs256_token(role="member", iat=minted + timedelta(minutes=1))
+        assert codes(await served.post(ADMIN_ONLY, member_token)) == {"FORBIDDEN"}
+    with serve("secret") as restarted:
+        assert codes(await restarted.post(ADMIN_ONLY, admin_token)) == {"FORBIDDEN"}
+        renamed = hs256_token(role="member", name="Ada K", iat=minted - timedelta(minutes=1))
+        assert (await restarted.viewer(renamed))["user"]["name"] == "Ada Lovelace"
+    user = await User.get(external_id="crm-user-1")
+    assert (user.role, user.claims_issued_at) == (Role.MEMBER, minted + timedelta(minutes=1))
 
 
 async def test_a_user_an_operator_made_beforehand_is_adopted(serve: Serve) -> None:
