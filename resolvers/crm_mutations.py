@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import phonenumbers
@@ -25,7 +24,7 @@ from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core.errors import BadUserInput, NotFound
+from core.errors import BadUserInput, Conflict, NotFound
 from crm import (
     Candidate,
     CandidateKind,
@@ -34,12 +33,12 @@ from crm import (
     StorageRules,
     classify_participant,
     load_storage_rules,
-    normalize_company_domain,
-    normalize_contact_identifier,
     normalize_never_store_value,
+    records,
     resolve,
 )
 from crm.normalize import unicode_host
+from crm.records import IDENTIFIER_FIELDS, MAX_LIST_LENGTH
 from db.models import (
     Account,
     Company,
@@ -82,21 +81,6 @@ __all__ = [
     "update_contact",
 ]
 
-# The input list each kind of identifier comes in, which names the field of an error.
-IDENTIFIER_FIELDS: Mapping[IdentifierKind, str] = MappingProxyType(
-    {
-        IdentifierKind.EMAIL: "emails",
-        IdentifierKind.PHONE: "phones",
-        IdentifierKind.PROVIDER_ID: "providerIds",
-    }
-)
-# Bounds one mutation's re-matching query, whose size grows with the identifiers it looks for.
-MAX_LIST_LENGTH = 50
-NAME_LENGTH = 200  # Contact.first_name, Contact.last_name, Company.name
-ORIGINAL_LENGTH = 320  # ContactIdentifier.original
-
-# kind → normalised value → the spelling entered, in input order.
-Normalised = dict[IdentifierKind, dict[str, str]]
 ConversationKey = tuple[int, str]
 
 
@@ -112,6 +96,8 @@ class ContactChanges:
     last_name: str | None = None
     company_id: Maybe[str | None] = None
     identifiers: Mapping[IdentifierKind, Sequence[str]] = field(default_factory=dict)
+    # Like `company_id`: absent leaves it, `Some(None)` clears it.
+    external_id: Maybe[str | None] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +106,8 @@ class CompanyChanges:
 
     name: str | None = None
     domains: Sequence[str] | None = None
+    # Absent leaves it, `Some(None)` clears it.
+    external_id: Maybe[str | None] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +128,18 @@ class ParticipantContact:
 async def create_contact(context: Context, changes: ContactChanges) -> ContactRecord:
     workspace_id = context.viewer().workspace_id
     region = await _region(workspace_id)
-    identifiers = _normalised_identifiers(changes.identifiers, region)
-    first_name = _name(changes.first_name or "", "firstName")
-    last_name = _name(changes.last_name or "", "lastName")
+    identifiers = records.normalised_identifiers(changes.identifiers, region)
+    first_name = records.name(changes.first_name or "", "firstName")
+    last_name = records.name(changes.last_name or "", "lastName")
     company_id = await _company_id(workspace_id, changes.company_id)
+    external_id = await _free_external_id(Contact, workspace_id, None, changes.external_id)
     async with in_transaction():
         contact = await Contact.create(
             workspace_id=workspace_id,
             first_name=first_name,
             last_name=last_name,
             company_id=company_id,
+            external_id=external_id,
         )
         added = await _replace_identifiers(workspace_id, contact.id, identifiers)
         await _link_stored_conversations(
@@ -164,14 +154,18 @@ async def update_contact(
     workspace_id = context.viewer().workspace_id
     contact = await _contact(workspace_id, global_id)
     region = await _region(workspace_id)
-    identifiers = _normalised_identifiers(changes.identifiers, region)
+    identifiers = records.normalised_identifiers(changes.identifiers, region)
     updates: dict[str, Any] = {}
     if changes.first_name is not None:
-        updates["first_name"] = _name(changes.first_name, "firstName")
+        updates["first_name"] = records.name(changes.first_name, "firstName")
     if changes.last_name is not None:
-        updates["last_name"] = _name(changes.last_name, "lastName")
+        updates["last_name"] = records.name(changes.last_name, "lastName")
     if changes.company_id is not None:
         updates["company_id"] = await _company_id(workspace_id, changes.company_id)
+    if changes.external_id is not None:
+        updates["external_id"] = await _free_external_id(
+            Contact, workspace_id, contact.id, changes.external_id
+        )
     async with in_transaction():
         if updates or identifiers:
             contact.update_from_dict(updates)
@@ -258,31 +252,8 @@ async def _contact_record(workspace_id: int, contact_id: int) -> ContactRecord:
     return record
 
 
-def _normalised_identifiers(
-    given: Mapping[IdentifierKind, Sequence[str]], region: str
-) -> Normalised:
-    """Each list normalised, duplicates dropped; the first invalid entry fails the whole call."""
-    normalised: Normalised = {}
-    for kind, raws in given.items():
-        name = IDENTIFIER_FIELDS[kind]
-        if len(raws) > MAX_LIST_LENGTH:
-            raise BadUserInput(f"at most {MAX_LIST_LENGTH} {name}", argument=name)
-        values: dict[str, str] = {}
-        for index, raw in enumerate(raws):
-            identifier = normalize_contact_identifier(kind, raw, region=region)
-            original = raw.strip()
-            if isinstance(identifier, Rejected) or len(original) > ORIGINAL_LENGTH:
-                raise BadUserInput(
-                    f"{raw!r} is not a valid {kind.value.lower().replace('_', ' ')}",
-                    argument=f"{name}[{index}]",
-                )
-            values.setdefault(identifier.value, original)
-        normalised[kind] = values
-    return normalised
-
-
 async def _replace_identifiers(
-    workspace_id: int, contact_id: int, identifiers: Normalised
+    workspace_id: int, contact_id: int, identifiers: records.Normalised
 ) -> list[Identifier]:
     """Make the contact's identifiers of each kind given exactly those; returns those added.
 
@@ -321,8 +292,11 @@ async def create_company(context: Context, changes: CompanyChanges) -> CompanyRe
     workspace_id = context.viewer().workspace_id
     name = _company_name(changes.name or "")
     domains = await _free_domains(workspace_id, None, changes.domains or ())
+    external_id = await _free_external_id(Company, workspace_id, None, changes.external_id)
     async with _domain_races_reported(), in_transaction():
-        company = await Company.create(workspace_id=workspace_id, name=name)
+        company = await Company.create(
+            workspace_id=workspace_id, name=name, external_id=external_id
+        )
         added = await _replace_domains(workspace_id, company.id, domains)
         await _link_stored_conversations(
             workspace_id, None, CandidateKind.COMPANY, company.id, domains=added
@@ -341,10 +315,17 @@ async def update_company(
         if changes.domains is None
         else await _free_domains(workspace_id, company.id, changes.domains)
     )
+    updates: dict[str, Any] = {}
+    if name is not None:
+        updates["name"] = name
+    if changes.external_id is not None:
+        updates["external_id"] = await _free_external_id(
+            Company, workspace_id, company.id, changes.external_id
+        )
     async with _domain_races_reported(), in_transaction():
-        if name is not None:
-            company.name = name
-            await company.save(update_fields=["name", "updated_at"])
+        if updates:
+            company.update_from_dict(updates)
+            await company.save(update_fields=[*updates, "updated_at"])
         if domains is not None:
             added = await _replace_domains(workspace_id, company.id, domains)
             await _link_stored_conversations(
@@ -389,7 +370,7 @@ async def _company_record(workspace_id: int, company_id: int) -> CompanyRecord:
 
 
 def _company_name(raw: str) -> str:
-    name = _name(raw, "name")
+    name = records.name(raw, "name")
     if not name:
         raise BadUserInput("a company needs a name", argument="name")
     return name
@@ -399,14 +380,7 @@ async def _free_domains(
     workspace_id: int, company_id: int | None, raws: Sequence[str]
 ) -> list[str]:
     """The domains normalised, duplicates dropped, none of them another company's."""
-    if len(raws) > MAX_LIST_LENGTH:
-        raise BadUserInput(f"at most {MAX_LIST_LENGTH} domains", argument="domains")
-    index_of: dict[str, int] = {}
-    for index, raw in enumerate(raws):
-        domain = normalize_company_domain(raw)
-        if isinstance(domain, Rejected):
-            raise BadUserInput(f"{raw!r} is not a valid domain", argument=f"domains[{index}]")
-        index_of.setdefault(domain, index)
+    index_of = records.normalised_domains(raws)
     taken = CompanyDomain.filter(workspace_id=workspace_id, domain__in=list(index_of))
     if company_id is not None:
         taken = taken.exclude(company_id=company_id)
@@ -648,18 +622,32 @@ async def _link_stored_conversations(
 # -- shared -----------------------------------------------------------------------------------
 
 
+async def _free_external_id(
+    model: type[Contact] | type[Company],
+    workspace_id: int,
+    own_id: int | None,
+    given: Maybe[str | None],
+) -> str | None:
+    """The external id given, checked and held by no other record of the workspace."""
+    if given is None or given.value is None:
+        return None
+    value = records.external_id(given.value)
+    holders = model.filter(workspace_id=workspace_id, external_id=value)
+    if own_id is not None:
+        holders = holders.exclude(id=own_id)
+    if await holders.exists():
+        raise Conflict(
+            f"another {model.__name__.lower()} has the external id {value!r}",
+            argument="externalId",
+        )
+    return value
+
+
 def _pk(global_id: str, type_name: str, argument: str) -> int:
     try:
         return int_key(global_id, type_name)
     except BadUserInput as error:
         raise BadUserInput(str(error), argument=argument) from None
-
-
-def _name(raw: str, argument: str) -> str:
-    name = raw.strip()
-    if len(name) > NAME_LENGTH:
-        raise BadUserInput(f"at most {NAME_LENGTH} characters", argument=argument)
-    return name
 
 
 async def _region(workspace_id: int) -> str:

@@ -114,26 +114,27 @@ class AttendeesByChatLoader(DataLoader[ChatKey, Members]):
 # column layout for the four kinds of row.
 _CONTACTS_SQL = """
 SELECT 'P' AS row_kind, c.id, c.company_id AS owner_id, c.first_name AS text1,
-       c.last_name AS text2, NULL AS text3, c.created_at AS at1, c.updated_at AS at2
+       c.last_name AS text2, NULL AS text3, c.external_id AS text4, c.created_at AS at1,
+       c.updated_at AS at2
 FROM contact c WHERE c.workspace_id = {} AND c.id IN ({})
 UNION ALL
-SELECT 'I', i.id, i.contact_id, i.kind, i.value, i.original, NULL, NULL
+SELECT 'I', i.id, i.contact_id, i.kind, i.value, i.original, NULL, NULL, NULL
 FROM contact_identifier i WHERE i.workspace_id = {} AND i.contact_id IN ({})
 UNION ALL
-SELECT 'K', co.id, NULL, co.name, NULL, NULL, co.created_at, co.updated_at
+SELECT 'K', co.id, NULL, co.name, NULL, NULL, co.external_id, co.created_at, co.updated_at
 FROM company co WHERE co.workspace_id = {}
   AND co.id IN (SELECT company_id FROM contact WHERE workspace_id = {} AND id IN ({}))
 UNION ALL
-SELECT 'D', d.id, d.company_id, d.domain, NULL, NULL, NULL, NULL
+SELECT 'D', d.id, d.company_id, d.domain, NULL, NULL, NULL, NULL, NULL
 FROM company_domain d WHERE d.workspace_id = {}
   AND d.company_id IN (SELECT company_id FROM contact WHERE workspace_id = {} AND id IN ({}))
 """
 _COMPANIES_SQL = """
-SELECT 'K' AS row_kind, co.id, NULL AS owner_id, co.name AS text1, co.created_at AS at1,
-       co.updated_at AS at2
+SELECT 'K' AS row_kind, co.id, NULL AS owner_id, co.name AS text1, co.external_id AS text4,
+       co.created_at AS at1, co.updated_at AS at2
 FROM company co WHERE co.workspace_id = {} AND co.id IN ({})
 UNION ALL
-SELECT 'D', d.id, d.company_id, d.domain, NULL, NULL
+SELECT 'D', d.id, d.company_id, d.domain, NULL, NULL, NULL
 FROM company_domain d WHERE d.workspace_id = {} AND d.company_id IN ({})
 """
 
@@ -160,6 +161,7 @@ def _companies_from_rows(
                 id=row["id"],
                 workspace_id=workspace_id,
                 name=row["text1"],
+                external_id=row["text4"],
                 created_at=row["at1"],
                 updated_at=row["at2"],
             )
@@ -193,6 +195,7 @@ class ContactRecordLoader(DataLoader[int, ContactRecord | None]):
                     first_name=row["text1"],
                     last_name=row["text2"],
                     company_id=row["owner_id"],
+                    external_id=row["text4"],
                     created_at=row["at1"],
                     updated_at=row["at2"],
                 )

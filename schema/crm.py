@@ -38,6 +38,9 @@ class ContactIdentifierValue:
 @strawberry.type(description="A company of the CRM.")
 class Company(Node):
     name: str
+    external_id: str | None = strawberry.field(
+        description="The CRM's own id of this company, unique in the workspace."
+    )
     domains: list[str] = strawberry.field(description="Its registrable domains, normalised.")
     created_at: datetime
     updated_at: datetime
@@ -57,6 +60,7 @@ class Company(Node):
         return cls(
             id=strawberry.ID(to_global_id("Company", company.id)),
             name=company.name,
+            external_id=company.external_id,
             domains=list(record.domains),
             created_at=company.created_at,
             updated_at=company.updated_at,
@@ -68,6 +72,9 @@ class Contact(Node):
     first_name: str
     last_name: str
     name: str = strawberry.field(description="The first and last names together.")
+    external_id: str | None = strawberry.field(
+        description="The CRM's own id of this contact, unique in the workspace."
+    )
     company: Company | None
     emails: list[ContactIdentifierValue]
     phones: list[ContactIdentifierValue]
@@ -101,6 +108,7 @@ class Contact(Node):
             first_name=contact.first_name,
             last_name=contact.last_name,
             name=" ".join(part for part in (contact.first_name, contact.last_name) if part),
+            external_id=contact.external_id,
             company=None if record.company is None else Company.from_model(record.company),
             emails=values[IdentifierKind.EMAIL],
             phones=values[IdentifierKind.PHONE],

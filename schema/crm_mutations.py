@@ -12,11 +12,12 @@ from typing import TypeVar
 import strawberry
 from strawberry.types import Info
 
-from core.errors import SwitchboardError, Unauthenticated
+from core.errors import BadUserInput, SwitchboardError, Unauthenticated
 from crm import StorageRules as Rules
+from crm import records, upserts
 from db import vocabulary
 from db.vocabulary import IdentifierKind
-from resolvers import crm_mutations
+from resolvers import crm_mutations, crm_upserts
 from resolvers.context import Context
 from resolvers.crm import CompanyRecord, ContactRecord
 from schema.crm import Company, Contact
@@ -34,6 +35,11 @@ LISTS = f"Each list holds at most {crm_mutations.MAX_LIST_LENGTH} entries."
 NAME = bounds(NAME_LENGTH)
 IDENTIFIERS = bounds(IDENTIFIER_LENGTH, max_items=crm_mutations.MAX_LIST_LENGTH)
 DOMAINS = bounds(URL_LENGTH, max_items=crm_mutations.MAX_LIST_LENGTH)
+EXTERNAL_ID = bounds(records.EXTERNAL_ID_LENGTH)
+EXTERNAL_ID_DESCRIPTION = (
+    "The CRM's own id of the record: 1 to 255 characters once trimmed, no control characters, "
+    "unique in the workspace (another record's is a CONFLICT)."
+)
 
 
 @strawberry.input(description=f"A new contact. {LISTS}")
@@ -49,6 +55,9 @@ class CreateContactInput:
         metadata=IDENTIFIERS,
     )
     provider_ids: list[str] = strawberry.field(default_factory=list, metadata=IDENTIFIERS)
+    external_id: str | None = strawberry.field(
+        default=None, description=EXTERNAL_ID_DESCRIPTION, metadata=EXTERNAL_ID
+    )
 
 
 @strawberry.input(
@@ -65,6 +74,9 @@ class UpdateContactInput:
     emails: strawberry.Maybe[list[str]] = strawberry.field(metadata=IDENTIFIERS)
     phones: strawberry.Maybe[list[str]] = strawberry.field(metadata=IDENTIFIERS)
     provider_ids: strawberry.Maybe[list[str]] = strawberry.field(metadata=IDENTIFIERS)
+    external_id: strawberry.Maybe[str | None] = strawberry.field(
+        description=f"{EXTERNAL_ID_DESCRIPTION} null removes it.", metadata=EXTERNAL_ID
+    )
 
 
 @strawberry.input
@@ -81,6 +93,9 @@ class CreateCompanyInput:
         "`acme.co.uk`); each may belong to one company of the workspace only.",
         metadata=DOMAINS,
     )
+    external_id: str | None = strawberry.field(
+        default=None, description=EXTERNAL_ID_DESCRIPTION, metadata=EXTERNAL_ID
+    )
 
 
 @strawberry.input(description="Changes to a company: a field left out stays as it is.")
@@ -89,6 +104,9 @@ class UpdateCompanyInput:
     name: strawberry.Maybe[str] = strawberry.field(metadata=NAME)
     domains: strawberry.Maybe[list[str]] = strawberry.field(
         description="Replaces the company's domains.", metadata=DOMAINS
+    )
+    external_id: strawberry.Maybe[str | None] = strawberry.field(
+        description=f"{EXTERNAL_ID_DESCRIPTION} null removes it.", metadata=EXTERNAL_ID
     )
 
 
@@ -271,6 +289,7 @@ async def _create_contact(info: Info[Context, None], input: CreateContactInput) 
             strawberry.Some(input.phones),
             strawberry.Some(input.provider_ids),
         ),
+        external_id=strawberry.Some(input.external_id),
     )
     return ContactPayload.of(
         await _attempt(input, lambda: crm_mutations.create_contact(info.context, changes))
@@ -283,6 +302,7 @@ async def _update_contact(info: Info[Context, None], input: UpdateContactInput) 
         last_name=_some_value(input.last_name),
         company_id=_company_change(input.company_id),
         identifiers=_given_lists(input.emails, input.phones, input.provider_ids),
+        external_id=input.external_id,
     )
     return ContactPayload.of(
         await _attempt(input, lambda: crm_mutations.update_contact(info.context, input.id, changes))
@@ -298,7 +318,9 @@ async def _delete_contact(
 
 
 async def _create_company(info: Info[Context, None], input: CreateCompanyInput) -> CompanyPayload:
-    changes = crm_mutations.CompanyChanges(name=input.name, domains=input.domains)
+    changes = crm_mutations.CompanyChanges(
+        name=input.name, domains=input.domains, external_id=strawberry.Some(input.external_id)
+    )
     return CompanyPayload.of(
         await _attempt(input, lambda: crm_mutations.create_company(info.context, changes))
     )
@@ -306,7 +328,9 @@ async def _create_company(info: Info[Context, None], input: CreateCompanyInput) 
 
 async def _update_company(info: Info[Context, None], input: UpdateCompanyInput) -> CompanyPayload:
     changes = crm_mutations.CompanyChanges(
-        name=_some_value(input.name), domains=_some_value(input.domains)
+        name=_some_value(input.name),
+        domains=_some_value(input.domains),
+        external_id=input.external_id,
     )
     return CompanyPayload.of(
         await _attempt(input, lambda: crm_mutations.update_company(info.context, input.id, changes))
@@ -370,6 +394,176 @@ async def _remove_never_store(
     )
 
 
+# -- bulk upserts -----------------------------------------------------------------------------
+
+strawberry.enum(
+    upserts.Outcome, name="UpsertOutcome", description="What an upsert did to one item."
+)
+
+UPSERTS = (
+    f"At most {upserts.MAX_RECORDS} items per call (more: one BAD_USER_INPUT error, nothing "
+    "written). Idempotent on `externalId`: the record of the workspace with that id is "
+    "created or replaced; given exactly as stored it is UNCHANGED and nothing is written. An "
+    "upsert sets the whole record: the identifiers (or domains) given replace the stored ones, "
+    "and a list left out is empty. Each item gets a result, in input order; a bad one is "
+    "REJECTED with its error and stops none of the others; of two items with one `externalId`, "
+    "the first wins and the later one is REJECTED. Stored conversations the new identifiers "
+    "match are linked in the background, shortly after the call."
+)
+
+
+@strawberry.input(description=f"A contact as the CRM holds it. {LISTS}")
+class UpsertContactItem:
+    external_id: str = strawberry.field(description=EXTERNAL_ID_DESCRIPTION, metadata=EXTERNAL_ID)
+    first_name: str = strawberry.field(default="", metadata=NAME)
+    last_name: str = strawberry.field(default="", metadata=NAME)
+    company_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Its company, by id; or give `companyExternalId`."
+    )
+    company_external_id: str | None = strawberry.field(
+        default=None,
+        description="Its company, by the CRM's id of a company of the workspace (upsert the "
+        "companies first: a company of the same call does not count).",
+        metadata=EXTERNAL_ID,
+    )
+    emails: list[str] = strawberry.field(default_factory=list, metadata=IDENTIFIERS)
+    phones: list[str] = strawberry.field(default_factory=list, metadata=IDENTIFIERS)
+    provider_ids: list[str] = strawberry.field(default_factory=list, metadata=IDENTIFIERS)
+
+
+@strawberry.input(description=UPSERTS)
+class UpsertContactsInput:
+    contacts: list[UpsertContactItem]
+
+
+@strawberry.input(description=f"A company as the CRM holds it. {LISTS}")
+class UpsertCompanyItem:
+    external_id: str = strawberry.field(description=EXTERNAL_ID_DESCRIPTION, metadata=EXTERNAL_ID)
+    name: str = strawberry.field(metadata=NAME)
+    domains: list[str] = strawberry.field(
+        default_factory=list,
+        description="Replace the company's domains; each may belong to one company only.",
+        metadata=DOMAINS,
+    )
+
+
+@strawberry.input(description=UPSERTS)
+class UpsertCompaniesInput:
+    companies: list[UpsertCompanyItem]
+
+
+@strawberry.type(description="What an upsert did to one contact.")
+class ContactUpsertResult:
+    external_id: str | None = strawberry.field(description="As given, trimmed when valid.")
+    outcome: upserts.Outcome
+    contact: Contact | None = strawberry.field(description="The contact, unless REJECTED.")
+    error: MutationError | None = strawberry.field(description="Why it was REJECTED.")
+
+    @classmethod
+    def of(cls, upsert: crm_upserts.ContactUpsert) -> ContactUpsertResult:
+        result = upsert.result
+        return cls(
+            external_id=result.external_id,
+            outcome=result.outcome,
+            contact=None if upsert.record is None else Contact.from_model(upsert.record),
+            error=None if result.error is None else MutationError.of(result.error),
+        )
+
+
+@strawberry.type(description="What an upsert did to one company.")
+class CompanyUpsertResult:
+    external_id: str | None = strawberry.field(description="As given, trimmed when valid.")
+    outcome: upserts.Outcome
+    company: Company | None = strawberry.field(description="The company, unless REJECTED.")
+    error: MutationError | None = strawberry.field(description="Why it was REJECTED.")
+
+    @classmethod
+    def of(cls, upsert: crm_upserts.CompanyUpsert) -> CompanyUpsertResult:
+        result = upsert.result
+        return cls(
+            external_id=result.external_id,
+            outcome=result.outcome,
+            company=None if upsert.record is None else Company.from_model(upsert.record),
+            error=None if result.error is None else MutationError.of(result.error),
+        )
+
+
+@strawberry.type
+class UpsertContactsPayload:
+    results: list[ContactUpsertResult] = strawberry.field(
+        default_factory=list, description="One per item, in input order."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing was written (too many items)."
+    )
+
+
+@strawberry.type
+class UpsertCompaniesPayload:
+    results: list[CompanyUpsertResult] = strawberry.field(
+        default_factory=list, description="One per item, in input order."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing was written (too many items)."
+    )
+
+
+def _checked_item(item: object, external_id: str) -> upserts.Refused | None:
+    """The item's refusal by its fields' bounds, if it breaks one."""
+    try:
+        check(item, "")
+    except BadUserInput as error:
+        return upserts.Refused(external_id[: records.EXTERNAL_ID_LENGTH], error)
+    return None
+
+
+def _contact_item(item: UpsertContactItem) -> upserts.ContactItem | upserts.Refused:
+    refused = _checked_item(item, item.external_id)
+    if refused is not None:
+        return refused
+    try:
+        company_id = None if item.company_id is None else crm_upserts.company_key(item.company_id)
+    except BadUserInput as error:
+        return upserts.Refused(item.external_id, error)
+    return upserts.ContactItem(
+        external_id=item.external_id,
+        first_name=item.first_name,
+        last_name=item.last_name,
+        emails=item.emails,
+        phones=item.phones,
+        provider_ids=item.provider_ids,
+        company_id=company_id,
+        company_external_id=item.company_external_id,
+    )
+
+
+def _company_item(item: UpsertCompanyItem) -> upserts.CompanyItem | upserts.Refused:
+    refused = _checked_item(item, item.external_id)
+    if refused is not None:
+        return refused
+    return upserts.CompanyItem(external_id=item.external_id, name=item.name, domains=item.domains)
+
+
+async def _upsert_contacts(
+    info: Info[Context, None], input: UpsertContactsInput
+) -> UpsertContactsPayload:
+    items = [_contact_item(item) for item in input.contacts]
+    outcome = await _attempt(None, lambda: crm_upserts.upsert_contact_records(info.context, items))
+    if isinstance(outcome, MutationError):
+        return UpsertContactsPayload(error=outcome)
+    return UpsertContactsPayload(results=[ContactUpsertResult.of(upsert) for upsert in outcome])
+
+
+async def _upsert_companies(
+    info: Info[Context, None], input: UpsertCompaniesInput
+) -> UpsertCompaniesPayload:
+    items = [_company_item(item) for item in input.companies]
+    outcome = await _attempt(None, lambda: crm_upserts.upsert_company_records(info.context, items))
+    if isinstance(outcome, MutationError):
+        return UpsertCompaniesPayload(error=outcome)
+    return UpsertCompaniesPayload(results=[CompanyUpsertResult.of(upsert) for upsert in outcome])
+
+
 @strawberry.type
 class CrmMutation:
     # `resolver=` rather than decorated methods keeps the fields typed for mypy.
@@ -418,4 +612,12 @@ class CrmMutation:
     remove_never_store: StorageRulesPayload = strawberry.mutation(
         resolver=_remove_never_store,
         description="Take an entry off the never-store list. Idempotent.",
+    )
+    upsert_contacts: UpsertContactsPayload = strawberry.mutation(
+        resolver=_upsert_contacts,
+        description="Create or replace contacts by the CRM's ids, in bulk.",
+    )
+    upsert_companies: UpsertCompaniesPayload = strawberry.mutation(
+        resolver=_upsert_companies,
+        description="Create or replace companies by the CRM's ids, in bulk.",
     )
