@@ -188,7 +188,8 @@ def _role(payload: Mapping[str, Any], claim: str) -> Role | None:
     value = payload.get(claim)
     if value is None:
         return None
-    if isinstance(value, str) and value.upper() in Role.__members__:
+    # ASCII only: `str.upper` maps look-alikes (a dotless i, U+0131, in "admin") onto "ADMIN".
+    if isinstance(value, str) and value.isascii() and value.upper() in Role.__members__:
         return Role(value.upper())
     raise TokenRefused(f"the token's {claim!r} claim must be 'admin' or 'member'")
 

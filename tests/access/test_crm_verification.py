@@ -200,6 +200,7 @@ async def test_tokens_a_shared_secret_crm_did_not_sign_as_it_must_are_refused(
         ("control characters", hs256_token(name="Ada\x00"), "control characters"),
         ("bad role", hs256_token(role="owner"), "'role' claim must be 'admin' or 'member'"),
         ("role as a number", hs256_token(role=1), "'admin' or 'member'"),
+        ("role as a look-alike", hs256_token(role="adm\u0131n"), "'admin' or 'member'"),
         ("garbage", "not.a.token", "not valid"),
     ]
     with serve("secret") as served:
