@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from db.migrate import apply_migrations
-from server.commands import accounts, directory
+from server.commands import accounts, crm, directory
 from server.commands._database import CommandError, with_database
 from server.settings import Settings, SettingsError
 
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     directory.register(commands)
     accounts.register(commands)
+    crm.register(commands)
 
     export_parser = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export_parser.add_argument("--output", type=Path, default=SCHEMA_FILE)
