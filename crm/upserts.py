@@ -99,6 +99,8 @@ class UpsertReport:
     or domains (of companies) that stored conversations may now match."""
 
     results: list[ItemResult]
+    # The workspace's default region, which read the contacts' phone numbers.
+    region: str | None = None
     added_identifiers: dict[int, list[Identifier]] = field(default_factory=dict)
     added_domains: dict[int, list[str]] = field(default_factory=dict)
 
@@ -170,7 +172,7 @@ async def upsert_contacts(
             stored.id: c.identifiers for c, stored in changed
         }
         added = await _replace_identifiers(workspace_id, wanted, current)
-    return UpsertReport(_all(results), added_identifiers=added)
+    return UpsertReport(_all(results), region=region, added_identifiers=added)
 
 
 def _contact(item: ContactItem, region: str) -> _Contact:

@@ -1,12 +1,23 @@
 """The bulk upserts as GraphQL runs them: each item checked like createContact's input, the
-upsert in `crm.upserts`, the records read back in one batch."""
+upsert in `crm.upserts`, the records read back in one batch.
+
+Stored conversations the new identifiers match are linked after the response, by a task of this
+process (`crm.rematch.link_upserted`, in batches): up to 1,000 re-matches would hold the call for
+seconds. Not the job queue of `server.jobs`, whose rows are conversations to store, one per
+conversation; a re-match lost to a restart is made again by the next upsert of the record, or by
+`crm import` run again (it re-matches before it returns).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import BadUserInput
+from crm.rematch import link_upserted
 from crm.upserts import (
     CompanyItem,
     ContactItem,
@@ -55,6 +66,7 @@ async def upsert_contact_records(
     """Any user of the workspace may upsert, as any may createContact."""
     workspace_id = context.viewer().workspace_id
     report = await upsert_contacts(workspace_id, items)
+    _rematch_later(workspace_id, report)
     loaded = await ContactByIdLoader(workspace_id).load_many(_record_ids(report))
     by_id = {record.contact.id: record for record in loaded if record is not None}
     return [
@@ -68,12 +80,36 @@ async def upsert_company_records(
 ) -> list[CompanyUpsert]:
     workspace_id = context.viewer().workspace_id
     report = await upsert_companies(workspace_id, items)
+    _rematch_later(workspace_id, report)
     loaded = await CompanyByIdLoader(workspace_id).load_many(_record_ids(report))
     by_id = {record.company.id: record for record in loaded if record is not None}
     return [
         CompanyUpsert(result, None if result.record_id is None else by_id.get(result.record_id))
         for result in report.results
     ]
+
+
+log = logging.getLogger(__name__)
+# The re-matches running: the event loop keeps only weak references to its tasks.
+_REMATCHES: set[asyncio.Task[None]] = set()
+
+
+def _rematch_later(workspace_id: int, report: UpsertReport) -> None:
+    if not report.added_identifiers and not report.added_domains:
+        return
+    # A context of its own: the request's query counter and transaction are not the task's.
+    task = asyncio.create_task(_rematch(workspace_id, report), context=contextvars.Context())
+    _REMATCHES.add(task)
+    task.add_done_callback(_REMATCHES.discard)
+
+
+async def _rematch(workspace_id: int, report: UpsertReport) -> None:
+    try:
+        await link_upserted(
+            workspace_id, report.region, report.added_identifiers, report.added_domains
+        )
+    except Exception:  # a background task: nobody else would hear of its failure
+        log.exception("re-matching stored conversations after an upsert failed")
 
 
 def _record_ids(report: UpsertReport) -> list[int]:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from access.directory import workspace_by_slug
 from core.errors import SwitchboardError
 from crm.importing import FileFormat, Kind, Row, UnreadableFile, format_of, read_rows
+from crm.rematch import link_upserted
 from crm.upserts import MAX_RECORDS, CompanyItem, ContactItem, Outcome, Refused
 from crm.upserts import upsert_companies as upsert_company_items
 from crm.upserts import upsert_contacts as upsert_contact_items
@@ -122,6 +123,8 @@ async def _import_batch(workspace_id: int, kind: Kind, batch: list[Row], summary
         report = await upsert_company_items(
             workspace_id, [i for i in items if isinstance(i, CompanyItem | Refused)]
         )
+    # Inline, unlike after a mutation: the command's process ends when it returns.
+    await link_upserted(workspace_id, report.region, report.added_identifiers, report.added_domains)
     for row, result in zip(batch, report.results, strict=True):
         summary.counts[result.outcome] += 1
         if result.error is not None:
