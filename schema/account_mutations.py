@@ -64,9 +64,10 @@ class AccountPayload:
     error: MutationError | None = None
 
 
-async def _link(work: Awaitable[IssuedLink]) -> ConnectAccountPayload:
+async def _link(given: object, issue: Callable[[], Awaitable[IssuedLink]]) -> ConnectAccountPayload:
     try:
-        link = await work
+        check(given, "")
+        link = await issue()
     except SwitchboardError as error:
         return ConnectAccountPayload(error=MutationError.of(error))
     return ConnectAccountPayload(url=link.url, expires_at=link.expires_at)
@@ -94,13 +95,10 @@ class AccountMutation:
     ) -> ConnectAccountPayload:
         context = info.context
         context.viewer()
-        try:
-            check(input, "")
-        except SwitchboardError as error:
-            return ConnectAccountPayload(error=MutationError.of(error))
-        if input.reconnect_account_id is not None:
-            return await _link(actions.reconnect_account(context, input.reconnect_account_id))
-        return await _link(actions.connect_account(context, input.providers or []))
+        reconnecting = input.reconnect_account_id
+        if reconnecting is not None:
+            return await _link(input, lambda: actions.reconnect_account(context, reconnecting))
+        return await _link(input, lambda: actions.connect_account(context, input.providers or []))
 
     @strawberry.mutation(
         description="A hosted-auth link to reconnect an account whose status is CREDENTIALS, "
@@ -111,11 +109,7 @@ class AccountMutation:
     ) -> ConnectAccountPayload:
         context = info.context
         context.viewer()
-        try:
-            check(input, "")
-        except SwitchboardError as error:
-            return ConnectAccountPayload(error=MutationError.of(error))
-        return await _link(actions.reconnect_account(context, input.account_id))
+        return await _link(input, lambda: actions.reconnect_account(context, input.account_id))
 
     @strawberry.mutation(description="Let the whole workspace use the account (owner or admin).")
     async def share_account(self, info: Info[Context, None], input: AccountInput) -> AccountPayload:
