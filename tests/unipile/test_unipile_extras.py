@@ -101,10 +101,8 @@ async def test_the_rival_accounts_are_served_beside_the_demo_ones() -> None:
     assert {e.id for e in rival_mail} == {e["id"] for e in RIVAL.emails}
 
 
-def test_the_bulk_mailbox_builds_fast_and_as_asked() -> None:
-    started = time.perf_counter()
+def test_the_bulk_mailbox_builds_as_asked() -> None:
     bulk = build_bulk_mailbox(7, BULK_THREADS)
-    assert time.perf_counter() - started < 2.0
     assert [a.id for a in bulk.accounts] == [BULK_GMAIL_ID]
     threads = Counter(e["thread_id"] for e in bulk.emails)
     assert len(threads) == BULK_THREADS
