@@ -265,24 +265,37 @@ def _differs(contact: _Contact, stored: Contact, identifiers: Mapping[Identifier
 
 
 async def _create_contacts(workspace_id: int, fresh: list[_Contact]) -> dict[str, int]:
-    """Create the contacts; their keys by external id (read back: SQLite's bulk insert does
-    not return them)."""
-    if not fresh:
-        return {}
-    await Contact.bulk_create(
-        Contact(
-            workspace_id=workspace_id,
-            external_id=contact.external_id,
-            first_name=contact.first_name,
-            last_name=contact.last_name,
-            company_id=contact.company_id,
-        )
-        for contact in fresh
+    return await _created_keys(
+        Contact,
+        workspace_id,
+        [
+            Contact(
+                workspace_id=workspace_id,
+                external_id=contact.external_id,
+                first_name=contact.first_name,
+                last_name=contact.last_name,
+                company_id=contact.company_id,
+            )
+            for contact in fresh
+        ],
     )
-    rows = await Contact.filter(
-        workspace_id=workspace_id, external_id__in=[c.external_id for c in fresh]
+
+
+RecordT = TypeVar("RecordT", Contact, Company)
+
+
+async def _created_keys(
+    model: type[RecordT], workspace_id: int, rows: list[RecordT]
+) -> dict[str, int]:
+    """Inserts the new records in one statement and reads their keys back by external id, since
+    `bulk_create` does not return them on every backend."""
+    if not rows:
+        return {}
+    await model.bulk_create(rows)
+    created = await model.filter(
+        workspace_id=workspace_id, external_id__in=[row.external_id for row in rows]
     ).values_list("external_id", "id")
-    return {str(external_id): int(key) for external_id, key in rows}
+    return {str(external_id): int(key) for external_id, key in created}
 
 
 async def _update_contacts(changed: list[tuple[_Contact, Contact]]) -> None:
@@ -437,16 +450,14 @@ def _free_domains(
 
 
 async def _create_companies(workspace_id: int, fresh: list[_Company]) -> dict[str, int]:
-    if not fresh:
-        return {}
-    await Company.bulk_create(
-        Company(workspace_id=workspace_id, external_id=company.external_id, name=company.name)
-        for company in fresh
+    return await _created_keys(
+        Company,
+        workspace_id,
+        [
+            Company(workspace_id=workspace_id, external_id=company.external_id, name=company.name)
+            for company in fresh
+        ],
     )
-    rows = await Company.filter(
-        workspace_id=workspace_id, external_id__in=[c.external_id for c in fresh]
-    ).values_list("external_id", "id")
-    return {str(external_id): int(key) for external_id, key in rows}
 
 
 async def _update_companies(changed: list[tuple[_Company, Company]]) -> None:
