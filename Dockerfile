@@ -6,7 +6,10 @@ COPY pyproject.toml README.md ./
 COPY access access
 COPY accounts accounts
 COPY core core
+COPY inbox inbox
 COPY paging paging
+COPY realtime realtime
+COPY storing storing
 COPY server server
 COPY schema schema
 COPY resolvers resolvers

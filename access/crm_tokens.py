@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.exceptions import InvalidSubjectError
 
 from access.tokens import TokenRefused
+from core.vocabulary import Role
 from crm import Rejected, normalize_email
-from db.vocabulary import Role
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from tortoise.functions import Count
 
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound
 from core.identity import Identity
+from core.vocabulary import Role
 from crm import Rejected, normalize_email
 from db.models import User, Workspace
-from db.vocabulary import Role
 
 # Column sizes (db/models.py).
 MAX_NAME = 200  # Workspace.name, User.name
@@ -245,7 +245,7 @@ async def list_users(workspace: str | None = None) -> list[UserEntry]:
 
 async def set_user_active(email: str, active: bool) -> tuple[UserEntry, bool]:
     """Enables or disables the user with `email`; also whether that changed anything. A disabled
-    user's tokens are refused from the next request on (`resolvers.viewer` checks every one)."""
+    user's tokens are refused from the next request on (`access.scope` checks every one)."""
     user = await _user_by_email(email)
     changed = user.is_active != active
     if changed:

@@ -7,7 +7,7 @@ one whose insert loses to the other's unique constraint reads the winner's row.
 
 Steady state costs no query: the identity of claims seen lately is kept in process, so a request
 costs what one with Switchboard's own token does. That is safe because every operation verifies
-the user again (`resolvers.viewer.load_viewer_scope`): a disabled user is refused at once.
+the user again (`access.scope.load_viewer_scope`): a disabled user is refused at once.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from tortoise.exceptions import IntegrityError
 from access.crm_tokens import MAX_NAME, CrmClaims
 from access.tokens import TokenRefused
 from core.identity import Identity
+from core.vocabulary import Role
 from db.models import User, Workspace
-from db.vocabulary import Role
 
 MAX_SLUG = 64
 SLUG_SUFFIX_BYTES = 3

@@ -35,8 +35,8 @@ from accounts.lifecycle import (
     reconnected,
 )
 from core.identity import Identity
+from core.vocabulary import AccountStatus, HostedAuthKind
 from db.models import Account, HostedAuthLink, User
-from db.vocabulary import AccountStatus, HostedAuthKind
 from unipile import Account as UnipileAccount
 from unipile import NotFoundError, UnipileClient, UnipileError, is_valid_id
 

@@ -18,10 +18,10 @@ from tortoise.exceptions import IntegrityError
 
 from core.errors import Conflict
 from core.identity import Identity
+from core.vocabulary import AccountStatus, channel_for_provider
 from crm import Rejected, classify_participant
 from db.models import Account, User
 from db.text import storable_text
-from db.vocabulary import AccountStatus, channel_for_provider
 from unipile import Account as UnipileAccount
 
 NAME_LENGTH = 320  # Account.name

@@ -129,11 +129,11 @@ async def measure_sandbox(
 ) -> SandboxLatency:
     """Time, directly over HTTP, the upstream list calls one inbox page of `first` makes.
 
-    The same paths and parameters the server sends (the limits come from `resolvers.inbox`), the body
+    The same paths and parameters the server sends (the limits come from `inbox.merge`), the body
     read but not parsed: this is the sandbox's own latency as a client sees it, the floor under the
     server's latency.
     """
-    from resolvers.inbox import chat_limit, email_limit
+    from inbox.merge import chat_limit, email_limit
 
     chats = [
         ("/api/v1/chats", {"account_id": a, "limit": str(chat_limit(first))})
@@ -489,7 +489,7 @@ def report(
     started_at: datetime,
     elapsed: float,
 ) -> str:
-    from resolvers.inbox import chat_limit, email_limit
+    from inbox.merge import chat_limit, email_limit
 
     sandbox_p99 = percentile(sandbox.round_ms, 99)
     lines = [

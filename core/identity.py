@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from db.vocabulary import Role
+from core.vocabulary import Role
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from tortoise.connection import get_connection
 
+from core.vocabulary import IdentifierKind, MatchMethod
 from crm.normalize import (
     PERSONAL_EMAIL_DOMAINS,
     Identifier,
@@ -25,7 +26,6 @@ from crm.normalize import (
 )
 from db.models import Workspace
 from db.sql import placeholders
-from db.vocabulary import IdentifierKind, MatchMethod
 
 __all__ = [
     "CONFIDENCE",

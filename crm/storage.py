@@ -12,11 +12,7 @@ from types import MappingProxyType
 
 from tortoise.connection import get_connection
 
-from crm.matching import CandidateKind, Match, lookup_identifiers
-from crm.normalize import Identifier
-from db.models import ConversationLink, Workspace
-from db.sql import placeholders
-from db.vocabulary import (
+from core.vocabulary import (
     Channel,
     IdentifierKind,
     LinkSource,
@@ -24,6 +20,10 @@ from db.vocabulary import (
     StoragePolicy,
     StorageReason,
 )
+from crm.matching import CandidateKind, Match, lookup_identifiers
+from crm.normalize import Identifier
+from db.models import ConversationLink, Workspace
+from db.sql import placeholders
 
 __all__ = [
     "DEFAULT_POLICIES",

@@ -24,12 +24,12 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from core.errors import BadUserInput, Conflict, NotFound, SwitchboardError
+from core.vocabulary import IdentifierKind
 from crm.normalize import Identifier
 from crm.records import external_id as checked_external_id
 from crm.records import name as checked_name
 from crm.records import normalised_domains, normalised_identifiers
 from db.models import Company, CompanyDomain, Contact, ContactIdentifier, Workspace
-from db.vocabulary import IdentifierKind
 
 __all__ = [
     "MAX_RECORDS",

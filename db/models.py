@@ -17,7 +17,7 @@ from tortoise import fields
 from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
 from tortoise.models import Model
 
-from db.vocabulary import (
+from core.vocabulary import (
     AccountStatus,
     Channel,
     Direction,

@@ -19,11 +19,11 @@ from core.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from core.ids import int_key
+from core.vocabulary import AccountStatus
 from db.models import Account
-from db.vocabulary import AccountStatus
 from resolvers.context import Context
 from resolvers.conversations import upstream_error
-from schema.ids import int_key
 from unipile import NotFoundError, RateLimitedError, UnipileError
 
 # The states a fresh login can mend: renewed credentials, re-granted permissions, or an error

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from access.scope import ViewerScope, load_viewer_scope
 from core.cursors import CursorCodec, ViewerCursors
 from core.errors import Forbidden, SwitchboardError, Unauthenticated
 from core.identity import Identity
+from core.vocabulary import StorageReason
 from crm import StorageRules, load_storage_rules
-from db.vocabulary import StorageReason
 from paging import Pager, PagingStore
 from resolvers.loaders import (
     AttendeeCache,
@@ -26,14 +27,13 @@ from resolvers.loaders import (
     SharedResults,
     UserLoader,
 )
-from resolvers.viewer import ViewerScope, load_viewer_scope
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.websockets import WebSocket
 
     from accounts.hosted_auth import HostedAuth
-    from server.pubsub import PubSub
+    from realtime.pubsub import PubSub
     from unipile import UnipileClient
 
 

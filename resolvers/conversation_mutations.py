@@ -14,6 +14,8 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from core.errors import BadUserInput, Forbidden, NotFound
+from core.ids import from_global_id, int_key
+from core.vocabulary import Channel, IdentifierKind, LinkSource, NeverStoreKind, StorageReason
 from crm import CandidateKind, Rejected, classify_participant, normalize_never_store_value
 from db.models import (
     Account,
@@ -25,13 +27,11 @@ from db.models import (
     Message,
     NeverStoreEntry,
 )
-from db.vocabulary import Channel, IdentifierKind, LinkSource, NeverStoreKind, StorageReason
+from realtime.topics import workspace_conversations_topic
 from resolvers.context import Context
 from resolvers.conversations import conversation_key, fetch_record, upstream_error
-from resolvers.storing import StoreResult, store_conversation
-from schema.ids import from_global_id, int_key
-from server.jobs import allow_automatic_storage, forget_automatic_storage
-from server.topics import workspace_conversations_topic
+from storing.copies import StoreResult, store_conversation
+from storing.jobs import allow_automatic_storage, forget_automatic_storage
 from unipile import NotFoundError, UnipileError
 
 

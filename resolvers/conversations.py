@@ -13,12 +13,22 @@ from dataclasses import dataclass
 import orjson
 import strawberry
 
+from access.scope import ViewerScope
 from core.errors import (
     AccountDisconnected,
     BadUserInput,
     SwitchboardError,
     UpstreamRateLimited,
     UpstreamUnavailable,
+)
+from core.ids import from_global_id, int_key, primary_key, to_global_id
+from core.vocabulary import (
+    AccountStatus,
+    Channel,
+    IdentifierKind,
+    LinkSource,
+    MatchMethod,
+    StorageReason,
 )
 from crm import (
     CONFIDENCE,
@@ -33,19 +43,8 @@ from crm import (
 )
 from db.models import Account as AccountModel
 from db.models import Conversation, ConversationLink, ConversationParticipant
-from db.vocabulary import (
-    AccountStatus,
-    Channel,
-    IdentifierKind,
-    LinkSource,
-    MatchMethod,
-    StorageReason,
-)
-from paging import Ordering
-from resolvers.context import Context
-from resolvers.conversation_state import ConversationState, LinkRecord
-from resolvers.inbox import InboxPage, PushedDown, read_inbox
-from resolvers.live import (
+from inbox.merge import InboxPage, PushedDown, read_inbox
+from inbox.records import (
     ConversationRecord,
     ParticipantRecord,
     attendee_participants,
@@ -54,10 +53,11 @@ from resolvers.live import (
     is_upstream_of,
     thread_id_of,
 )
+from inbox.state import ConversationState, LinkRecord
+from paging import Ordering
+from resolvers.context import Context
 from resolvers.loaders import MembersUnavailable
-from resolvers.viewer import ViewerScope
 from schema import inbox as types
-from schema.ids import from_global_id, int_key, primary_key, to_global_id
 from schema.inputs import check
 from schema.pagination import page_info, validate_first
 from schema.viewer import Account

@@ -22,6 +22,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from core.errors import BadUserInput, Conflict, NotFound
+from core.ids import from_global_id, int_key
+from core.vocabulary import (
+    Channel,
+    IdentifierKind,
+    NeverStoreKind,
+    StoragePolicy,
+)
 from crm import (
     CandidateKind,
     Identifier,
@@ -43,16 +50,9 @@ from db.models import (
     StoragePolicySetting,
     Workspace,
 )
-from db.vocabulary import (
-    Channel,
-    IdentifierKind,
-    NeverStoreKind,
-    StoragePolicy,
-)
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key, conversation_key
 from resolvers.crm import CompanyByIdLoader, CompanyRecord, ContactByIdLoader, ContactRecord
-from schema.ids import from_global_id, int_key
 
 __all__ = [
     "IDENTIFIER_FIELDS",

@@ -3,7 +3,7 @@ upsert in `crm.upserts`, the records read back in one batch.
 
 Stored conversations the new identifiers match are linked after the response, by a task of this
 process (`crm.rematch.link_upserted`, in batches): up to 1,000 re-matches would hold the call for
-seconds. Not the job queue of `server.jobs`, whose rows are conversations to store, one per
+seconds. Not the job queue of `storing.jobs`, whose rows are conversations to store, one per
 conversation; a re-match lost to a restart is made again by the next upsert of the record, or by
 `crm import` run again (it re-matches before it returns).
 """
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import BadUserInput
+from core.ids import int_key
 from crm.rematch import link_upserted
 from crm.upserts import (
     CompanyItem,
@@ -29,7 +30,6 @@ from crm.upserts import (
 )
 from resolvers.context import Context
 from resolvers.crm import CompanyByIdLoader, CompanyRecord, ContactByIdLoader, ContactRecord
-from schema.ids import int_key
 
 __all__ = [
     "CompanyUpsert",

@@ -15,7 +15,7 @@ from tortoise.connection import get_connection
 from crm import Identifier, Match, resolve
 from db.models import Company, Contact, ContactIdentifier, User
 from db.sql import placeholders
-from resolvers.conversation_state import ConversationKey, ConversationState, conversation_states
+from inbox.state import ConversationKey, ConversationState, conversation_states
 from resolvers.crm import CompanyRecord, ContactRecord
 from unipile import ChatAttendee, UnipileClient, UnipileError
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
+from core.ids import primary_key, to_global_id
+from core.vocabulary import Channel, Direction, ParticipantRole
 from crm import Identifier, Match
 from db.models import Message as StoredMessage
-from db.vocabulary import Channel, Direction, ParticipantRole
-from paging import LaneState, Position, walk
-from resolvers.context import Context
-from resolvers.conversations import participant, upstream_error
-from resolvers.conversations import participant_identifier as identifier_of
-from resolvers.live import (
+from inbox.records import (
     MessageRecord,
     ParticipantRecord,
     attachment_from_json,
@@ -20,8 +17,11 @@ from resolvers.live import (
     message_from_email,
     participant_from_json,
 )
+from paging import LaneState, Position, walk
+from resolvers.context import Context
+from resolvers.conversations import participant, upstream_error
+from resolvers.conversations import participant_identifier as identifier_of
 from schema import inbox as types
-from schema.ids import primary_key, to_global_id
 from schema.pagination import page_info, validate_first
 from unipile import NotFoundError, UnipileError, is_valid_id
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from core.errors import BadUserInput
+from core.ids import from_global_id, primary_key
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key, conversation_key
 from resolvers.messages import message_by_key
 from schema.crm import Company, Contact
-from schema.ids import from_global_id, primary_key
 from schema.node import Node
 from schema.viewer import Account, User, Workspace
 

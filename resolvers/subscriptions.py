@@ -14,7 +14,20 @@ from typing import Any
 
 import strawberry
 
-from db.vocabulary import Channel
+from access.scope import ViewerScope
+from core.ids import from_global_id
+from core.vocabulary import Channel
+from inbox.records import (
+    ConversationRecord,
+    MessageRecord,
+    conversation_from_json,
+    message_from_json,
+)
+from realtime.topics import (
+    workspace_accounts_topic,
+    workspace_conversations_topic,
+    workspace_messages_topic,
+)
 from resolvers.context import Context
 from resolvers.conversations import (
     ConversationFacts,
@@ -26,22 +39,9 @@ from resolvers.conversations import (
     conversation_node,
     load_facts,
 )
-from resolvers.live import (
-    ConversationRecord,
-    MessageRecord,
-    conversation_from_json,
-    message_from_json,
-)
 from resolvers.messages import message_nodes
-from resolvers.viewer import ViewerScope
 from schema import inbox as types
-from schema.ids import from_global_id
 from schema.viewer import Account
-from server.topics import (
-    workspace_accounts_topic,
-    workspace_conversations_topic,
-    workspace_messages_topic,
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,13 @@ import strawberry
 from strawberry.types import Info
 
 from core.errors import BadUserInput, SwitchboardError
+from core.vocabulary import StorageReason
 from db.models import Account
-from db.vocabulary import StorageReason
+from inbox.records import MessageRecord
 from resolvers import conversation_mutations as actions
 from resolvers import sending
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key
-from resolvers.live import MessageRecord
 from resolvers.messages import message_nodes
 from schema.inbox import Conversation, Message
 from schema.inputs import (

@@ -8,12 +8,12 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from core.ids import int_key, to_global_id
+from core.vocabulary import IdentifierKind
 from crm import CandidateKind
-from db.vocabulary import IdentifierKind
 from resolvers import crm
 from resolvers.context import Context
 from resolvers.conversations import linked_conversations
-from schema.ids import int_key, to_global_id
 from schema.inbox import ConversationConnection
 from schema.inputs import SEARCH_LENGTH, SEARCH_WORDS, cursor
 from schema.inputs import search as checked_search

@@ -12,11 +12,11 @@ from typing import TypeVar
 import strawberry
 from strawberry.types import Info
 
+from core import vocabulary
 from core.errors import BadUserInput, SwitchboardError, Unauthenticated
+from core.vocabulary import IdentifierKind
 from crm import StorageRules as Rules
 from crm import records, upserts
-from db import vocabulary
-from db.vocabulary import IdentifierKind
 from resolvers import crm_mutations, crm_upserts
 from resolvers.context import Context
 from resolvers.crm import CompanyRecord, ContactRecord

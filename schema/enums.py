@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import strawberry
 
-from crm import CandidateKind
-from db.vocabulary import (
+from core.vocabulary import (
     AccountStatus,
     Channel,
     Direction,
@@ -18,6 +17,7 @@ from db.vocabulary import (
     ParticipantRole,
     StorageReason,
 )
+from crm import CandidateKind
 
 strawberry.enum(Channel, description="A kind of messaging channel.")
 strawberry.enum(AccountStatus, description="A connected account's state, as UniPile reports it.")

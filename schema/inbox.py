@@ -13,8 +13,8 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
+from inbox.records import ConversationRecord
 from resolvers.context import Context
-from resolvers.live import ConversationRecord
 from schema.enums import (
     CandidateKind,
     Channel,

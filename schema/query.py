@@ -5,13 +5,13 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from access import scope as viewer_resolvers
 from core.errors import BadUserInput
-from resolvers import viewer as viewer_resolvers
+from core.ids import from_global_id
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key, conversation_key, inbox_connection
 from resolvers.nodes import resolve_node, resolve_nodes
 from schema.crm import CrmQuery
-from schema.ids import from_global_id
 from schema.inbox import Conversation, ConversationConnection, ConversationFilter
 from schema.node import Node
 from schema.viewer import Account, User, Viewer, Workspace

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import strawberry
 
+from core.ids import to_global_id
 from db import models
 from schema.enums import AccountStatus, Channel
-from schema.ids import to_global_id
 from schema.node import Node
 
 

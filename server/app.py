@@ -26,21 +26,21 @@ from core.errors import RequestTooLarge
 from db.config import tortoise_config
 from db.migrate import pending_migrations
 from paging import paging_store_for
+from realtime.account_status import apply_account_status
+from realtime.message_events import MessageEvents
+from realtime.pubsub import pubsub_for
+from realtime.receipts import ReceiptProcessor
 from resolvers.context import Services
 from schema.extensions import Limits
 from schema.schema import build_schema
-from server.account_status import apply_account_status
 from server.autostore import AutoStore, KeepInStep
 from server.graphiql import asset_route
 from server.graphql import GraphQLView
 from server.hosted_auth import HOSTED_AUTH_PATH, hosted_auth_from_settings, hosted_auth_routes
-from server.jobs import StoreWorker
-from server.message_events import MessageEvents
-from server.pubsub import pubsub_from_settings
-from server.receipts import ReceiptProcessor
 from server.settings import Settings, SettingsError
 from server.state import AppState
 from server.webhooks import WEBHOOK_PATH, register_webhooks, webhook_routes
+from storing.jobs import StoreWorker
 from unipile import UnipileClient, UnipileError
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ def create_app(settings: Settings) -> Starlette:
     # Built here so that the routes can name the processor; opened and closed by the lifespan.
     http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, limits=UPSTREAM_LIMITS)
     client = UnipileClient(http, dsn, api_key)
-    pubsub = pubsub_from_settings(settings)
+    pubsub = pubsub_for(settings.redis_url)
     auto_store = AutoStore(StoreWorker(client))
     paging = paging_store_for(settings.redis_url, settings.paging_ttl_seconds)
     hosted_auth = hosted_auth_from_settings(settings, client, dsn)

@@ -1,7 +1,7 @@
 """Automatic storage, kept off the request path.
 
 An inbox read that sees a conversation to store automatically only schedules it here; a
-background task writes the durable job (`server.jobs.enqueue_store`, one upsert) after the
+background task writes the durable job (`storing.jobs.enqueue_store`, one upsert) after the
 response, and wakes the worker. Every read of the page sees the conversation again until it is
 stored, so a conversation scheduled once is not scheduled again while its job is pending: until
 this process's worker has run it, or for `DEDUPE_SECONDS` (the job may run in another process).
@@ -18,13 +18,13 @@ from collections import OrderedDict
 from contextlib import suppress
 
 from core.identity import Identity
+from core.vocabulary import StorageReason
 from db.models import Account
-from db.vocabulary import StorageReason
+from inbox.records import ConversationRecord, MessageRecord
 from resolvers.context import Context, Services
 from resolvers.conversations import load_facts
-from resolvers.live import ConversationRecord, MessageRecord
-from resolvers.storing import append_message
-from server.jobs import StoreWorker, enqueue_store
+from storing.copies import append_message
+from storing.jobs import StoreWorker, enqueue_store
 
 log = logging.getLogger(__name__)
 

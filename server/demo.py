@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 from access.tokens import issue_token
 from accounts.lifecycle import own_identifiers
 from core.identity import Identity
+from core.vocabulary import IdentifierKind, Role, channel_for_provider
 from crm import (
     Identifier,
     Rejected,
@@ -29,7 +30,6 @@ from db.models import (
     User,
     Workspace,
 )
-from db.vocabulary import IdentifierKind, Role, channel_for_provider
 from server.settings import Settings
 from unipile import Account as UnipileAccount
 from unipile.sandbox import DEMO_DEFAULT_REGION, DemoAccount, DemoContact, DemoCrm, build_demo

@@ -25,9 +25,9 @@ from accounts.hosted_auth import (
     Refusal,
 )
 from db.models import Account
-from server.account_status import status_publications
-from server.pubsub import PubSub
-from server.receipts import parse_webhook
+from realtime.account_status import status_publications
+from realtime.pubsub import PubSub
+from realtime.receipts import parse_webhook
 from server.settings import Settings
 from unipile import UnipileClient
 

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from db.text import storable
-from server.receipts import (
+from realtime.receipts import (
     ACCOUNT_STATUS,
     ReceiptProcessor,
     identify,

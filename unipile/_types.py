@@ -51,7 +51,7 @@ MUTED_FOREVER = datetime.max.replace(tzinfo=UTC)
 
 HostedAuthKind = Literal["create", "reconnect"]
 """A hosted-auth link's ``type``: connect a new account, or reconnect an existing one. A literal
-here, not ``db.vocabulary.HostedAuthKind``, because ``unipile`` never imports ``db``; that enum's
+here, not ``core.vocabulary.HostedAuthKind``, because ``unipile`` never imports ``db``; that enum's
 values are these strings."""
 
 

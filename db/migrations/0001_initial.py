@@ -6,7 +6,7 @@ from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
 
-from db.vocabulary import (
+from core.vocabulary import (
     AccountStatus,
     Channel,
     Direction,

@@ -1,6 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from db.vocabulary import JobState, StorageReason
+from core.vocabulary import JobState, StorageReason
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index

@@ -1,7 +1,7 @@
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
-from db.vocabulary import Role
+from core.vocabulary import Role
 
 
 class Migration(migrations.Migration):

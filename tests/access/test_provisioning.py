@@ -10,8 +10,8 @@ from typing import Any
 
 from access.tokens import issue_token
 from core.identity import Identity
+from core.vocabulary import Role
 from db.models import User, Workspace
-from db.vocabulary import Role
 from tests.access.conftest import Serve, Served, hs256_token
 from tests.inbox.conftest import SIGNING_KEY
 

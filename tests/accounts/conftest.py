@@ -21,8 +21,8 @@ from starlette.applications import Starlette
 
 from access.tokens import issue_token
 from core.identity import Identity
+from core.vocabulary import Role
 from db.models import User, Workspace
-from db.vocabulary import Role
 from server.app import create_app
 from server.hosted_auth import HOSTED_AUTH_PATH
 from tests.inbox.conftest import (  # noqa: F401 (fixtures)

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from accounts import CALLBACK_GRACE, ReferenceSeal
+from core.vocabulary import Channel, HostedAuthKind
 from db.models import Account, HostedAuthLink, User, Workspace
-from db.vocabulary import Channel, HostedAuthKind
 from server.demo import DEMO_USERS
 from server.hosted_auth import HOSTED_AUTH_PATH
 from tests.accounts.conftest import CONNECT, Connected

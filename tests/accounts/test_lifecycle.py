@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
+from core.ids import to_global_id
+from core.vocabulary import AccountStatus, ReceiptState
 from db.models import Account, Conversation, WebhookReceipt
-from db.vocabulary import AccountStatus, ReceiptState
-from schema.ids import to_global_id
 from tests.accounts.conftest import Connected
 from tests.inbox.conftest import SANDBOX_KEY, WEBHOOK_SECRET
 

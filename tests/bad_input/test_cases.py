@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from core.ids import to_global_id
 from db.models import (
     Company,
     CompanyDomain,
@@ -31,7 +32,6 @@ from db.models import (
     NeverStoreEntry,
     OutboundMessage,
 )
-from schema.ids import to_global_id
 from tests.inbox.conftest import Inbox
 
 NUL = "a\x00b"

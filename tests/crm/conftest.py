@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import pytest
 from tortoise.log import db_client_logger
 
+from core.vocabulary import IdentifierKind
 from crm import Rejected, normalize_company_domain, normalize_contact_identifier
 from db.metrics import install_query_counter
 from db.models import Company, CompanyDomain, Contact, ContactIdentifier, Workspace
-from db.vocabulary import IdentifierKind
 
 REGION = "FR"
 

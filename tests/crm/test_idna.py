@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.vocabulary import IdentifierKind, NeverStoreKind
 from crm import (
     Rejected,
     Rejection,
@@ -22,7 +23,6 @@ from crm import (
     resolve,
 )
 from crm.normalize import unicode_host
-from db.vocabulary import IdentifierKind, NeverStoreKind
 from tests.crm.conftest import REGION, Crm, add_company, add_contact
 
 

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from core.vocabulary import IdentifierKind, MatchMethod
 from crm import (
     CONFIDENCE,
     Candidate,
@@ -19,7 +20,6 @@ from crm import (
 )
 from db.metrics import count_queries
 from db.models import Company, CompanyDomain, Contact, ContactIdentifier, Workspace
-from db.vocabulary import IdentifierKind, MatchMethod
 from tests.crm.conftest import Crm, recorded_statements
 
 DOMAIN, CONTACT_COMPANY = MatchMethod.DOMAIN, MatchMethod.CONTACT_COMPANY

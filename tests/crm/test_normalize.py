@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.vocabulary import IdentifierKind, NeverStoreKind
 from crm import (
     PERSONAL_EMAIL_DOMAINS,
     Identifier,
@@ -24,7 +25,6 @@ from crm import (
     normalize_provider_id,
     registrable_domain,
 )
-from db.vocabulary import IdentifierKind, NeverStoreKind
 
 EMAIL, PHONE, PROVIDER_ID = IdentifierKind.EMAIL, IdentifierKind.PHONE, IdentifierKind.PROVIDER_ID
 

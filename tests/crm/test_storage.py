@@ -7,6 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.vocabulary import (
+    Channel,
+    IdentifierKind,
+    LinkSource,
+    MatchMethod,
+    NeverStoreKind,
+    StoragePolicy,
+    StorageReason,
+)
 from crm import (
     Candidate,
     CandidateKind,
@@ -25,15 +34,6 @@ from crm import (
 )
 from db.metrics import count_queries
 from db.models import ConversationLink, NeverStoreEntry, StoragePolicySetting, Workspace
-from db.vocabulary import (
-    Channel,
-    IdentifierKind,
-    LinkSource,
-    MatchMethod,
-    NeverStoreKind,
-    StoragePolicy,
-    StorageReason,
-)
 from tests.crm.conftest import recorded_statements
 
 AUTO, MANUAL, NEVER = StoragePolicy.AUTO, StoragePolicy.MANUAL, StoragePolicy.NEVER

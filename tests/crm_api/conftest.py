@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 
 from access.tokens import issue_token
 from core.identity import Identity
+from core.vocabulary import IdentifierKind
 from db.models import Company, CompanyDomain, Contact, ContactIdentifier, User, Workspace
-from db.vocabulary import IdentifierKind
 from server.app import create_app
 from server.demo import load_demo
 from server.settings import Settings

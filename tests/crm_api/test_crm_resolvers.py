@@ -9,6 +9,7 @@ import pytest
 
 from core.cursors import CursorCodec, ViewerCursors
 from core.identity import Identity
+from core.ids import to_global_id
 from db.metrics import count_queries
 from db.models import Company, Contact
 from resolvers.crm import (
@@ -20,7 +21,6 @@ from resolvers.crm import (
     contact_page,
 )
 from schema.crm import company_node, contact_node
-from schema.ids import to_global_id
 from schema.pagination import Connection, OffsetPage
 from tests.crm_api.conftest import Crm
 

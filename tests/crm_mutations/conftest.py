@@ -9,8 +9,8 @@ import pytest
 
 from access.tokens import issue_token
 from core.identity import Identity
+from core.vocabulary import IdentifierKind, Role
 from db.models import Company, CompanyDomain, Contact, ContactIdentifier, User, Workspace
-from db.vocabulary import IdentifierKind, Role
 from tests.inbox.conftest import SIGNING_KEY, Inbox, demo_tokens, inbox, sandbox_url  # noqa: F401
 
 

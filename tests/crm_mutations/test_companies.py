@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.ids import int_key, to_global_id
 from db.models import Company, CompanyDomain, Contact
-from schema.ids import int_key, to_global_id
 from tests.crm_mutations.conftest import Rival
 from tests.crm_mutations.graphql import (
     CREATE_COMPANY,

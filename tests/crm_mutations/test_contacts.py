@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.ids import int_key, to_global_id
 from db.models import Company, Contact, ContactIdentifier, Workspace
-from schema.ids import int_key, to_global_id
 from tests.crm_mutations.conftest import Rival
 from tests.crm_mutations.graphql import (
     CREATE_CONTACT,

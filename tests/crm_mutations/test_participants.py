@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schema.ids import from_global_id, to_global_id
+from core.ids import from_global_id, to_global_id
 from tests.crm_mutations.graphql import CREATE_CONTACT, FROM_PARTICIPANT, fail, succeed
 from tests.inbox.conftest import Inbox
 

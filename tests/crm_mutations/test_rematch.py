@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core.ids import int_key
+from core.vocabulary import Channel, LinkSource, MatchMethod, ParticipantRole, StorageReason
 from db.models import (
     Account,
     Conversation,
@@ -14,8 +16,6 @@ from db.models import (
     User,
     Workspace,
 )
-from db.vocabulary import Channel, LinkSource, MatchMethod, ParticipantRole, StorageReason
-from schema.ids import int_key
 from tests.crm_mutations.conftest import Rival
 from tests.crm_mutations.graphql import (
     CREATE_COMPANY,
@@ -39,7 +39,7 @@ async def stored(
     own: tuple[str, str] | None = None,
 ) -> None:
     """A stored conversation of `account` with `others` as (identifier, UniPile type), as
-    `resolvers.storing` writes them, and the account itself (`own`) if given."""
+    `storing.copies` writes them, and the account itself (`own`) if given."""
     conversation = await Conversation.create(
         workspace_id=account.workspace_id,
         account=account,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.vocabulary import Channel
 from db.models import NeverStoreEntry, StoragePolicySetting
-from db.vocabulary import Channel
 from tests.crm_mutations.conftest import Rival
 from tests.crm_mutations.graphql import (
     ADD_NEVER_STORE,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from core.ids import int_key
+from core.vocabulary import LinkSource, MatchMethod
 from db.models import Account, ConversationLink
-from db.vocabulary import LinkSource, MatchMethod
-from schema.ids import int_key
 from tests.crm_mutations.test_rematch import links, stored
 from tests.crm_upserts.graphql import upsert_companies, upsert_contacts
 from tests.inbox.conftest import Inbox

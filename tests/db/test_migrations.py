@@ -6,10 +6,10 @@ from tortoise.context import require_context
 from tortoise.exceptions import IntegrityError
 from tortoise.migrations.autodetector import MigrationAutodetector
 
+from core.vocabulary import Channel, LinkSource, MatchMethod
 from db.config import tortoise_config
 from db.migrate import pending_migrations
 from db.models import Account, Company, Contact, ConversationLink, User, Workspace
-from db.vocabulary import Channel, LinkSource, MatchMethod
 from tests.conftest import TABLES
 
 

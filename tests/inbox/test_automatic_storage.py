@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from core.vocabulary import JobState
 from db.models import Conversation, StoreJob
-from db.vocabulary import JobState
 from tests.inbox.conftest import Inbox
 
 PAGE = """{ conversations(first: 50, filter: {channels: [EMAIL]}) { edges { node {

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.ids import to_global_id
 from db.models import Contact, Conversation, ConversationLink, Message, NeverStoreEntry
-from schema.ids import to_global_id
 from tests.inbox.conftest import Inbox
 
 FIELDS = (

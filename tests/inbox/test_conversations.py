@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
+from core.vocabulary import Channel, StoragePolicy
 from db.models import StoragePolicySetting, Workspace
-from db.vocabulary import Channel, StoragePolicy
-from resolvers.live import thread_id_of
+from inbox.records import thread_id_of
 from tests.inbox.conftest import Inbox
 from unipile import Email
 from unipile.sandbox import build_demo

@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 import pytest
 
+from core.vocabulary import Channel
 from db.models import Account, User
-from db.vocabulary import Channel
-from resolvers.live import thread_id_of
+from inbox.records import thread_id_of
 from server.app import create_app
 from tests.inbox.conftest import SANDBOX_KEY, Inbox, inbox_settings
 from tests.inbox.test_conversations import hold_automatic_storage

@@ -4,11 +4,11 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from core.identity import Identity
+from core.ids import to_global_id
 from db.metrics import QueryCounter
 from db.models import Company, Contact, User, Workspace
 from resolvers.context import Context
 from resolvers.nodes import resolve_nodes
-from schema.ids import to_global_id
 from server.demo import DEMO_USERS
 from tests.inbox.conftest import Inbox
 

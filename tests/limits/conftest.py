@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from core.vocabulary import Channel, StoragePolicy
 from db.models import StoragePolicySetting, Workspace
-from db.vocabulary import Channel, StoragePolicy
 from server.app import create_app
 from tests.inbox.conftest import (
     SANDBOX_KEY,

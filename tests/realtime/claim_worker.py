@@ -14,8 +14,8 @@ from tortoise.context import TortoiseContext
 
 from db.config import tortoise_config
 from db.models import WebhookReceipt
-from server.pubsub import InProcessPubSub
-from server.receipts import Publication, ReceiptProcessor
+from realtime.pubsub import InProcessPubSub
+from realtime.receipts import Publication, ReceiptProcessor
 
 
 async def hang(receipt: WebhookReceipt) -> Sequence[Publication]:

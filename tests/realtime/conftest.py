@@ -13,8 +13,8 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from db.config import tortoise_config
 from db.models import WebhookReceipt
-from server.pubsub import InProcessPubSub, PubSub
-from server.receipts import Publication, ReceiptProcessor
+from realtime.pubsub import InProcessPubSub, PubSub
+from realtime.receipts import Publication, ReceiptProcessor
 from server.webhooks import webhook_routes
 from tests.inbox.conftest import demo_tokens, inbox, sandbox_url  # noqa: F401 (end-to-end tests)
 from unipile.sandbox.testing import running_app

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from core.vocabulary import AccountStatus, Channel
 from db.models import Account, User, WebhookReceipt, Workspace
-from db.vocabulary import AccountStatus, Channel
-from server.account_status import apply_account_status
-from server.pubsub import RedisPubSub
-from server.receipts import ReceiptProcessor
-from server.topics import account_topic, workspace_accounts_topic
+from realtime.account_status import apply_account_status
+from realtime.pubsub import RedisPubSub
+from realtime.receipts import ReceiptProcessor
+from realtime.topics import account_topic, workspace_accounts_topic
 from server.webhooks import WEBHOOK_PATH, register_webhooks
 from tests.realtime.conftest import SECRET, receiver_app
 from unipile import UnipileClient

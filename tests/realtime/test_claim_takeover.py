@@ -14,12 +14,12 @@ from typing import cast
 
 import pytest
 
+from core.vocabulary import ReceiptState
 from db.claims import DEFAULT_CLAIM_TTL, LeasedQueue
 from db.models import WebhookReceipt
-from db.vocabulary import ReceiptState
-from server.jobs import StoreWorker
-from server.pubsub import InProcessPubSub
-from server.receipts import Publication, ReceiptProcessor, identify, record_receipt
+from realtime.pubsub import InProcessPubSub
+from realtime.receipts import Publication, ReceiptProcessor, identify, record_receipt
+from storing.jobs import StoreWorker
 from tests.realtime.conftest import HandledLog, eventually
 from unipile import UnipileClient
 

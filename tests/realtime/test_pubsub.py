@@ -9,13 +9,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import pytest
 import redis.asyncio
 
-from server.pubsub import (
+from realtime.pubsub import (
     InProcessPubSub,
     PubSub,
     RedisPubSub,
     SubscriberDropped,
     Subscription,
-    pubsub_from_settings,
+    pubsub_for,
 )
 from server.settings import Settings
 
@@ -182,7 +182,7 @@ def test_the_settings_choose_the_implementation(tmp_path: object) -> None:
     def settings(**environ: str) -> Settings:
         return Settings.from_environ({"DATA_DIR": str(tmp_path), **environ}, env_file=None)
 
-    assert isinstance(pubsub_from_settings(settings()), InProcessPubSub)
+    assert isinstance(pubsub_for(settings().redis_url), InProcessPubSub)
     assert isinstance(
-        pubsub_from_settings(settings(REDIS_URL="redis://127.0.0.1:6379/0")), RedisPubSub
+        pubsub_for(settings(REDIS_URL="redis://127.0.0.1:6379/0").redis_url), RedisPubSub
     )

@@ -5,10 +5,10 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from core.vocabulary import ReceiptState
 from db.models import WebhookReceipt
-from db.vocabulary import ReceiptState
-from server.pubsub import InProcessPubSub
-from server.receipts import (
+from realtime.pubsub import InProcessPubSub
+from realtime.receipts import (
     Publication,
     ReceiptProcessor,
     RetryPolicy,

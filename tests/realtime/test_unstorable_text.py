@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from core.vocabulary import Channel, ReceiptState
 from db.claims import RetryPolicy
 from db.models import Conversation, Message, WebhookReceipt
 from db.text import REPLACEMENT, storable, storable_text
-from db.vocabulary import Channel, ReceiptState
-from server.pubsub import InProcessPubSub
-from server.receipts import Publication, ReceiptProcessor, parse_webhook
+from realtime.pubsub import InProcessPubSub
+from realtime.receipts import Publication, ReceiptProcessor, parse_webhook
 from server.webhooks import AUTH_HEADER, WEBHOOK_PATH
 from tests.graphql_ws import subscribe
 from tests.inbox.conftest import Inbox
@@ -121,7 +121,7 @@ async def test_an_event_whose_handler_fails_is_kept_retried_logged_and_counted(
         pubsub, poll_interval=0.05, retry=RetryPolicy(max_attempts=3, first_delay=0.05)
     )
     processor.on("message_received", broken)
-    caplog.set_level(logging.WARNING, logger="server.receipts")
+    caplog.set_level(logging.WARNING, logger="realtime.receipts")
     with running_app(receiver_app(database, processor, pubsub)) as url:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             response = await client.post(WEBHOOK_PATH, json=MESSAGE, headers=AUTH)
@@ -139,7 +139,7 @@ async def test_an_event_whose_handler_fails_is_kept_retried_logged_and_counted(
     assert len(attempts) == 3
     counters = processor.counters
     assert (counters.failed, counters.given_up, counters.succeeded) == (3, 1, 0)
-    lines = [r for r in caplog.records if r.name == "server.receipts"]
+    lines = [r for r in caplog.records if r.name == "realtime.receipts"]
     assert [r.levelno for r in lines] == [logging.WARNING, logging.WARNING, logging.ERROR]
     assert all(r.exc_info is None and "\n" not in r.getMessage() for r in lines)
     assert "giving up" in lines[-1].getMessage()
@@ -184,7 +184,7 @@ async def test_a_message_with_nul_reaches_its_subscriber_and_its_stored_copy(inb
 async def test_an_email_with_nul_in_its_subject_and_names_reaches_its_subscriber(
     inbox: Inbox,
 ) -> None:
-    await hold_automatic_storage()  # storing the thread is resolvers/storing.py's business
+    await hold_automatic_storage()  # storing the thread is storing/copies.py's business
     await register(inbox)
     async with subscribe(inbox.url, inbox.tokens["alice"], MESSAGES) as live:
         await inbox.sandbox_post(

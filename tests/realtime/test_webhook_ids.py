@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
+from core.vocabulary import Channel
 from db.models import Account, Conversation, Message, User, WebhookReceipt, Workspace
-from db.vocabulary import Channel
+from realtime.pubsub import InProcessPubSub, RedisPubSub
+from realtime.receipts import ReceiptProcessor
+from realtime.topics import workspace_messages_topic
 from server.app import create_app
-from server.pubsub import InProcessPubSub, RedisPubSub
-from server.receipts import ReceiptProcessor
 from server.settings import Settings
-from server.topics import workspace_messages_topic
 from server.webhooks import AUTH_HEADER, ID_FIELDS, WEBHOOK_PATH
 from tests.realtime.conftest import SECRET, HandledLog, receiver_app
 from unipile import UnipileClient

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import httpx
 import pytest
 
+from core.vocabulary import ReceiptState
 from db.models import WebhookReceipt
-from db.vocabulary import ReceiptState
 from server.webhooks import AUTH_HEADER, WEBHOOK_PATH
 from tests.realtime.conftest import SECRET, HandledLog, eventually, running_receiver
 

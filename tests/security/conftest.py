@@ -35,6 +35,7 @@ from websockets.asyncio.client import ClientConnection
 from access.tokens import issue_token
 from accounts.lifecycle import own_identifiers
 from core.identity import Identity
+from core.vocabulary import Channel, IdentifierKind, Role, StoragePolicy, channel_for_provider
 from crm import Rejected, normalize_company_domain, normalize_contact_identifier
 from db.models import (
     Account,
@@ -46,7 +47,6 @@ from db.models import (
     User,
     Workspace,
 )
-from db.vocabulary import Channel, IdentifierKind, Role, StoragePolicy, channel_for_provider
 from server.app import create_app
 from server.demo import DEMO_USERS, load_demo
 from server.webhooks import register_webhooks

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.vocabulary import NeverStoreKind
 from db.models import Company, Contact, Message, NeverStoreEntry, StoragePolicySetting
-from db.vocabulary import NeverStoreKind
 from tests.security.conftest import (
     ALICE_GMAIL,
     CAROL_GMAIL,

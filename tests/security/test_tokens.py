@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import websockets
 
+from core.vocabulary import Role
 from db.models import Contact, User
-from db.vocabulary import Role
 from tests.graphql_ws import LEGACY_WS, subscribe
 from tests.security.conftest import (
     DAVE_WHATSAPP,

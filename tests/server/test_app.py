@@ -10,8 +10,8 @@ import pytest
 
 from access.tokens import issue_token
 from core.identity import Identity
+from core.vocabulary import AccountStatus, Channel
 from db.models import Account, User, Workspace
-from db.vocabulary import AccountStatus, Channel
 from server.app import create_app
 from server.settings import Settings
 from unipile.sandbox.testing import running_app

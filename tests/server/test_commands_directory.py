@@ -21,9 +21,9 @@ import pytest
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext
 
+from core.vocabulary import Channel
 from db.config import tortoise_config
 from db.models import Account, User
-from db.vocabulary import Channel
 from server.app import create_app
 from server.cli import main
 from tests.conftest import POSTGRES_URL, TABLES, require_service, run_in_fresh_loop

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from core.vocabulary import JobState, StorageReason
 from db.claims import RetryPolicy
 from db.metrics import count_queries
 from db.models import Account, Conversation, Message, StoreJob
-from db.vocabulary import JobState, StorageReason
 from server.autostore import AutoStore
-from server.jobs import (
+from storing.jobs import (
     StoreWorker,
     allow_automatic_storage,
     enqueue_store,

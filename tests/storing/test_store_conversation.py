@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
+from core.vocabulary import Direction, ParticipantRole, StorageReason
 from crm.storage import SyncLimits
 from db.models import Account, Conversation, ConversationParticipant, Message
-from db.vocabulary import Direction, ParticipantRole, StorageReason
-from resolvers.live import (
+from inbox.records import (
     MessageRecord,
     ParticipantRecord,
     attendee_participants,
@@ -21,7 +21,7 @@ from resolvers.live import (
     message_from_email,
 )
 from resolvers.messages import stored_record
-from resolvers.storing import StoreResult, append_message, store_conversation, stronger_reason
+from storing.copies import StoreResult, append_message, store_conversation, stronger_reason
 from tests.storing.conftest import Sandbox, demo_chat, demo_thread
 from unipile import NotFoundError, UnipileClient
 from unipile.sandbox.demo import ANCHOR

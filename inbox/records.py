@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.vocabulary import Channel, Direction, ParticipantRole
 from db.models import Account
-from db.vocabulary import Channel, Direction, ParticipantRole
 from unipile import Chat, ChatAttendee, Email, EmailAttendee, Message
 
 WHATSAPP_JID_TYPE = "WHATSAPP_JID"

@@ -10,10 +10,10 @@ from tortoise.connection import get_connection
 
 from core.errors import Unauthenticated
 from core.identity import Identity
+from core.vocabulary import IdentifierKind, Role
 from crm import Identifier
 from db.models import Account, User, Workspace
 from db.sql import placeholders
-from db.vocabulary import IdentifierKind, Role
 
 # One round trip: the user must exist in the token's workspace and be active; the accounts are
 # those they own and those the workspace shares, less those disconnected (`detached_at`). A user

@@ -26,8 +26,6 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub as RedisSubscription
 from redis.exceptions import RedisError
 
-from server.settings import Settings
-
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
@@ -269,8 +267,8 @@ async def _close(subscription: RedisSubscription) -> None:
     await subscription.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
 
-def pubsub_from_settings(settings: Settings) -> PubSub:
-    """Redis when `REDIS_URL` is set, otherwise in-process; call `start()` before use."""
-    if settings.redis_url is not None:
-        return RedisPubSub(settings.redis_url)
+def pubsub_for(redis_url: str | None) -> PubSub:
+    """Redis when a URL is given (`REDIS_URL`), otherwise in-process; call `start()` before use."""
+    if redis_url is not None:
+        return RedisPubSub(redis_url)
     return InProcessPubSub()

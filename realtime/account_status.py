@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from core.vocabulary import AccountStatus
 from db.models import Account, WebhookReceipt
-from db.vocabulary import AccountStatus
-from server.receipts import Publication
-from server.topics import account_topic, workspace_accounts_topic
+from realtime.receipts import Publication
+from realtime.topics import account_topic, workspace_accounts_topic
 
 log = logging.getLogger(__name__)
 

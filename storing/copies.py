@@ -22,11 +22,11 @@ from typing import Any, TypeVar
 
 from tortoise.transactions import in_transaction
 
+from core.vocabulary import Channel, Direction, StorageReason
 from crm.storage import SyncLimits, sync_limits
 from db.models import Account, Conversation, ConversationParticipant, Message
 from db.text import storable
-from db.vocabulary import Channel, Direction, StorageReason
-from resolvers.live import (
+from inbox.records import (
     ConversationRecord,
     MessageRecord,
     ParticipantRecord,

@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from tortoise.connection import get_connection
 from tortoise.expressions import Q
 
+from core.vocabulary import JobState, StorageReason
 from db.claims import DEFAULT_CLAIM_TTL, DEFAULT_RETRY, LeasedQueue, RetryPolicy
 from db.models import Account, StoreJob
 from db.sql import placeholders
-from db.vocabulary import JobState, StorageReason
-from resolvers.storing import store_conversation
+from storing.copies import store_conversation
 from unipile import UnipileClient
 
 __all__ = [

@@ -22,16 +22,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from core.vocabulary import Channel
 from db.models import Account
-from db.vocabulary import Channel
-from paging import LaneState, LaneStates, Ordering, Position
-from resolvers.live import (
+from inbox.records import (
     ConversationRecord,
     conversation_from_chat,
     conversation_from_thread,
     is_upstream_of,
     thread_id_of,
 )
+from paging import LaneState, LaneStates, Ordering, Position
 from unipile import Email, UnipileClient, UnipileError
 
 MAX_UPSTREAM_LIMIT = 250

@@ -15,7 +15,7 @@ from typing import Any
 
 from db.models import Account, Message, WebhookReceipt
 from db.text import storable
-from resolvers.live import (
+from inbox.records import (
     ConversationRecord,
     MessageRecord,
     conversation_from_chat,
@@ -26,9 +26,9 @@ from resolvers.live import (
     message_to_json,
     thread_id_of,
 )
+from realtime.receipts import Publication
+from realtime.topics import workspace_conversations_topic, workspace_messages_topic
 from resolvers.loaders import AttendeeCache
-from server.receipts import Publication
-from server.topics import workspace_conversations_topic, workspace_messages_topic
 from unipile import NotFoundError, UnipileClient
 
 log = logging.getLogger(__name__)

@@ -35,11 +35,11 @@ import orjson
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from core.vocabulary import ReceiptState
 from db.claims import DEFAULT_CLAIM_TTL, DEFAULT_RETRY, LeasedQueue, RetryPolicy
 from db.models import WebhookReceipt
 from db.text import storable, storable_text
-from db.vocabulary import ReceiptState
-from server.pubsub import PubSub
+from realtime.pubsub import PubSub
 
 log = logging.getLogger(__name__)
 

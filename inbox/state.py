@@ -13,9 +13,9 @@ from typing import Any
 
 from tortoise.connection import get_connection
 
+from core.vocabulary import LinkSource, MatchMethod, StorageReason
 from crm import CandidateKind, LinkState
 from db.sql import placeholders
-from db.vocabulary import LinkSource, MatchMethod, StorageReason
 
 ConversationKey = tuple[int, str]
 

@@ -1,0 +1,1 @@
+"""The inbox: live conversations and messages in one shape, merged over accounts."""

@@ -1,0 +1,1 @@
+"""Storing: copying conversations into the CRM database, and keeping the copies in sync."""
