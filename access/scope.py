@@ -3,9 +3,11 @@ they may see, read together in one query per operation."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from aiodataloader import DataLoader
 from tortoise.connection import get_connection
 
 from core.errors import Unauthenticated
@@ -91,3 +93,16 @@ async def viewer_user(identity: Identity) -> User:
     if user is None:
         raise Unauthenticated("the token's user no longer exists or is disabled")
     return user
+
+
+class UserByIdLoader(DataLoader[int, User | None]):
+    """Users of one workspace by primary key, in one query per batch; others load as None."""
+
+    def __init__(self, workspace_id: int) -> None:
+        super().__init__()
+        self.workspace_id = workspace_id
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[User | None]:
+        users = await User.filter(workspace_id=self.workspace_id, id__in=list(keys))
+        by_id = {user.id: user for user in users}
+        return [by_id.get(key) for key in keys]

@@ -14,8 +14,7 @@ What it does (see docs/benchmarks.md):
    read from `extensions.cost`, and the CPU time the server, the sandbox and this client used;
 4. a Markdown table of the medians over the starts, the per-start numbers, and the machine.
 
-Every process it starts runs in its own process group and is killed in `finally` blocks; every
-loop is bounded in count and in time. All traffic goes to 127.0.0.1.
+Process handling and bounds: `bench._harness`.
 """
 
 # The GraphQL selection and the report's Markdown lines are kept whole, for grep.
@@ -23,13 +22,8 @@ loop is bounded in count and in time. All traffic goes to 127.0.0.1.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,27 +34,19 @@ from typing import Any
 import httpx
 import orjson
 
+from bench import _harness as harness
+from bench._harness import SANDBOX_KEY, flag, levels, number, path, text
 from bench._processes import (
-    HOST,
     BenchError,
     Process,
     fmt,
-    free_port,
-    machine,
     machine_busy_seconds,
     median,
     percentile,
-    run_command,
-    started,
     switchboard_command,
-    terminate_on_sigterm,
-    wait_until_ready,
 )
 
 USER_EMAIL = "alice@demo.switchboard.test"
-SANDBOX_KEY = "bench-sandbox-key-0123456789abcdef"
-JWT_SECRET = "bench-jwt-secret-0123456789abcdef-0123456789"
-WEBHOOK_SECRET = "bench-webhook-secret-0123456789abcdef-0123"
 # Alice's accounts in the demo data (README, "Demo data"): two mailboxes and the shared LinkedIn.
 ALICE_EMAIL_ACCOUNTS = ("acc_gmail_demo_000001", "acc_outlook_demo_00001")
 ALICE_CHAT_ACCOUNTS = ("acc_linkedin_demo_0001",)
@@ -295,112 +281,36 @@ async def run_level(
 
 @dataclass
 class Options:
-    concurrency: list[int]
-    requests: int
-    warmup: int
-    latency_ms: float
-    jitter_ms: float
-    starts: int
-    first: int
-    database_url: str | None
-    sandbox_samples: int
-    max_seconds: float
-    gc_tuned: bool
-    profile: Path | None
-    keep: bool
+    concurrency: tuple[int, ...] = levels("1,4,16")
+    requests: int = number(200, "requests per level", least=1)
+    warmup: int = number(20, "warm-up requests per server start")
+    latency_ms: float = number(20.0, "the sandbox's added latency")
+    jitter_ms: float = number(0.0, "the sandbox's jitter")
+    starts: int = number(3, "server starts; medians are reported", least=1)
+    first: int = number(50, "conversations per page", least=1, most=100)
+    database_url: str | None = text("default: a SQLite file in a temporary directory")
+    sandbox_samples: int = number(150, "direct sandbox timings")
+    max_seconds: float = number(60.0, "time bound per level")
+    gc_tuned: bool = flag("start the server with gc.freeze() and a high GC threshold")
+    # `path` is a dataclasses.field like the others; ruff only trusts calls for immutable types.
+    profile: Path | None = path("run the server under cProfile, write its stats here (one start)")  # noqa: RUF009
+    keep: bool = flag("keep the temporary directory (logs, database)")
+
+    def __post_init__(self) -> None:
+        if self.profile is not None:
+            # One profile file is written per server process, so a profiled run has one start.
+            self.starts = 1
+            self.profile = self.profile.resolve()
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.inbox", description=__doc__.split("\n\n")[0]
+    return harness.parse_options(
+        Options,
+        argv,
+        prog="python -m bench.inbox",
+        description=__doc__.split("\n\n")[0],
+        invalid="concurrency levels, --requests and --starts must be positive; --first from 1 to 100",
     )
-    parser.add_argument(
-        "--concurrency", default="1,4,16", help="comma-separated levels (default 1,4,16)"
-    )
-    parser.add_argument(
-        "--requests", type=int, default=200, help="requests per level (default 200)"
-    )
-    parser.add_argument(
-        "--warmup", type=int, default=20, help="warm-up requests per server start (default 20)"
-    )
-    parser.add_argument(
-        "--latency-ms", type=float, default=20.0, help="the sandbox's added latency (default 20)"
-    )
-    parser.add_argument(
-        "--jitter-ms", type=float, default=0.0, help="the sandbox's jitter (default 0)"
-    )
-    parser.add_argument(
-        "--starts", type=int, default=3, help="server starts; medians are reported (default 3)"
-    )
-    parser.add_argument("--first", type=int, default=50, help="conversations per page (default 50)")
-    parser.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
-    parser.add_argument(
-        "--sandbox-samples", type=int, default=150, help="direct sandbox timings (default 150)"
-    )
-    parser.add_argument(
-        "--max-seconds", type=float, default=60.0, help="time bound per level (default 60)"
-    )
-    parser.add_argument(
-        "--gc-tuned",
-        action="store_true",
-        help="start the server with gc.freeze() and a high GC threshold",
-    )
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        help="run the server under cProfile, write its stats here (one start)",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the temporary directory (logs, database)"
-    )
-    args = parser.parse_args(argv)
-    try:
-        levels = [int(level) for level in args.concurrency.split(",") if level.strip()]
-    except ValueError:
-        parser.error("--concurrency takes comma-separated integers, e.g. 1,4,16")
-    if (
-        not levels
-        or min(levels) < 1
-        or args.requests < 1
-        or args.starts < 1
-        or not 1 <= args.first <= 100
-    ):
-        parser.error(
-            "concurrency levels, --requests and --starts must be positive; --first from 1 to 100"
-        )
-    return Options(
-        concurrency=levels,
-        requests=args.requests,
-        warmup=args.warmup,
-        latency_ms=args.latency_ms,
-        jitter_ms=args.jitter_ms,
-        starts=1 if args.profile else args.starts,
-        first=args.first,
-        database_url=args.database_url,
-        sandbox_samples=args.sandbox_samples,
-        max_seconds=args.max_seconds,
-        gc_tuned=args.gc_tuned,
-        profile=args.profile.resolve() if args.profile else None,
-        keep=args.keep,
-    )
-
-
-def base_env(workdir: Path, database_url: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("UNIPILE_DSN", "UNIPILE_API_KEY")
-    }
-    env.update(
-        DATABASE_URL=database_url,
-        DATA_DIR=str(workdir / "data"),
-        JWT_SECRET=JWT_SECRET,
-        WEBHOOK_SECRET=WEBHOOK_SECRET,
-        LOG_LEVEL="WARNING",
-        HOST=HOST,
-        PYTHONUNBUFFERED="1",
-    )
-    return env
 
 
 def server_command(options: Options) -> list[str]:
@@ -420,66 +330,54 @@ async def one_start(
     token: str,
     index: int,
 ) -> list[LevelResult]:
-    port = free_port()
-    server_env = dict(
-        env,
-        PORT=str(port),
-        SANDBOX_PORT=str(free_port()),
-        UNIPILE_DSN=sandbox_url,
-        UNIPILE_API_KEY=SANDBOX_KEY,
-        SWITCHBOARD_REPORT_COST="1",
-    )
-    url = f"http://{HOST}:{port}"
-    grace = 20.0 if options.profile else 5.0
-    with started(
-        f"server-{index}", server_command(options), server_env, workdir, grace=grace
-    ) as server:
-        await wait_until_ready(server, f"{url}/readyz")
-        limits = httpx.Limits(
-            max_connections=max(options.concurrency) + 4,
-            max_keepalive_connections=max(options.concurrency) + 4,
+    async with (
+        harness.server_started(
+            f"server-{index}",
+            server_command(options),
+            env,
+            workdir,
+            sandbox_url,
+            grace=20.0 if options.profile else 5.0,
+            SWITCHBOARD_REPORT_COST="1",
+        ) as served,
+        harness.load_client(
+            served.url, options.concurrency, headers={"authorization": f"Bearer {token}"}
+        ) as client,
+        httpx.AsyncClient(base_url=sandbox_url, timeout=10.0) as sandbox,
+    ):
+        server = served.process
+        await run_level(
+            client,
+            sandbox,
+            server,
+            sandbox_process,
+            min(4, max(options.concurrency)),
+            options.warmup,
+            options.first,
+            options.max_seconds,
         )
-        async with (
-            httpx.AsyncClient(
-                base_url=url,
-                timeout=30.0,
-                limits=limits,
-                headers={"authorization": f"Bearer {token}"},
-            ) as client,
-            httpx.AsyncClient(base_url=sandbox_url, timeout=10.0) as sandbox,
-        ):
-            await run_level(
+        results = []
+        for level in options.concurrency:
+            server.check_alive()
+            result = await run_level(
                 client,
                 sandbox,
                 server,
                 sandbox_process,
-                min(4, max(options.concurrency)),
-                options.warmup,
+                level,
+                options.requests,
                 options.first,
                 options.max_seconds,
             )
-            results = []
-            for level in options.concurrency:
-                server.check_alive()
-                result = await run_level(
-                    client,
-                    sandbox,
-                    server,
-                    sandbox_process,
-                    level,
-                    options.requests,
-                    options.first,
-                    options.max_seconds,
-                )
-                print(
-                    f"  start {index + 1} c={level:<3} {result.requests} req in {result.seconds:.1f} s: "
-                    f"{result.rps:.1f} req/s, p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms, "
-                    f"server CPU {result.server_cpu_ms_per_request:.1f} ms/req, cost {result.cost}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                results.append(result)
-        return results
+            print(
+                f"  start {index + 1} c={level:<3} {result.requests} req in {result.seconds:.1f} s: "
+                f"{result.rps:.1f} req/s, p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms, "
+                f"server CPU {result.server_cpu_ms_per_request:.1f} ms/req, cost {result.cost}",
+                file=sys.stderr,
+                flush=True,
+            )
+            results.append(result)
+    return results
 
 
 def report(
@@ -533,50 +431,20 @@ def report(
                 f"CPU {fmt(result.server_cpu_s, 2)} / {fmt(result.sandbox_cpu_s, 2)} / {fmt(result.client_cpu_s, 2)} / {fmt(max(0.0, result.other_cpu_s), 2)} s "
                 f"over {fmt(result.seconds, 2)} s, RSS {fmt(result.server_rss_mb, 0)} MB"
             )
-    info = machine()
-    lines += [
-        "",
-        f"Machine: {info['nproc']} cores (`nproc`), {info['cpu']}, {info['python']}, {info['os']}; "
-        f"server, sandbox and load client share it. Load average at the end: "
-        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}. Whole run: {elapsed:.0f} s.",
-    ]
+    lines += ["", harness.machine_line("load client", elapsed)]
     return "\n".join(lines)
 
 
 async def run(options: Options) -> str:
     started_at = datetime.now(UTC)
     clock = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
-    try:
+    with harness.workspace("switchboard-bench-", options.keep) as workdir:
         database_url = options.database_url or f"sqlite://{workdir / 'bench.sqlite3'}"
-        env = base_env(workdir, database_url)
+        env = harness.base_env(workdir, database_url)
         print(f"preparing {database_url} in {workdir}", file=sys.stderr, flush=True)
-        run_command(switchboard_command("migrate"), env, workdir, timeout=120)
-        run_command(switchboard_command("seed-demo"), env, workdir, timeout=120)
-        token = (
-            run_command(
-                switchboard_command("token", "--email", USER_EMAIL), env, workdir, timeout=60
-            )
-            .strip()
-            .splitlines()[-1]
-        )
-
-        sandbox_port = free_port()
-        sandbox_url = f"http://{HOST}:{sandbox_port}"
-        command = switchboard_command(
-            "sandbox", "--host", HOST, "--port", str(sandbox_port), "--api-key", SANDBOX_KEY
-        )
-        with started("sandbox", command, env, workdir) as sandbox_process:
-            await wait_until_ready(sandbox_process, f"{sandbox_url}/_sandbox/faults")
-            async with httpx.AsyncClient(base_url=sandbox_url, timeout=10.0) as admin:
-                response = await admin.post(
-                    "/_sandbox/faults",
-                    json={"latency_ms": options.latency_ms, "jitter_ms": options.jitter_ms},
-                )
-                if response.status_code != 200:
-                    raise BenchError(
-                        f"POST /_sandbox/faults answered {response.status_code}: {response.text}"
-                    )
+        token = harness.prepare(env, workdir, USER_EMAIL)
+        faults = {"latency_ms": options.latency_ms, "jitter_ms": options.jitter_ms}
+        async with harness.sandbox_started(env, workdir, faults) as (sandbox_process, sandbox_url):
             sandbox = await measure_sandbox(
                 sandbox_url, options.first, options.sandbox_samples, max_seconds=30
             )
@@ -595,25 +463,10 @@ async def run(options: Options) -> str:
         if options.profile is not None and not options.profile.exists():
             print(f"warning: no profile written to {options.profile}", file=sys.stderr)
         return report(options, sandbox, starts, started_at, time.monotonic() - clock)
-    finally:
-        if options.keep:
-            print(f"kept {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_options(argv)
-    signal.signal(signal.SIGTERM, terminate_on_sigterm)
-    try:
-        print(asyncio.run(run(options)))
-    except BenchError as error:
-        print(f"bench: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return harness.main(parse_options(argv), run)
 
 
 if __name__ == "__main__":

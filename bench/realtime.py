@@ -22,8 +22,7 @@ What it does (see docs/benchmarks.md):
    from the post until each subscriber received it;
 4. Markdown tables and the machine.
 
-Every process it starts runs in its own process group and is killed in `finally` blocks; every
-loop is bounded in count and in time. All traffic goes to 127.0.0.1.
+Process handling and bounds: `bench._harness`.
 """
 
 # The report's Markdown lines are kept whole, for grep.
@@ -31,16 +30,11 @@ loop is bounded in count and in time. All traffic goes to 127.0.0.1.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
-import os
-import shutil
-import signal
 import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,22 +46,17 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from bench import _harness as harness
+from bench._harness import SANDBOX_KEY, WEBHOOK_SECRET, flag, levels, number
 from bench._processes import (
-    HOST,
     BenchError,
     Process,
     fmt,
-    free_port,
-    machine,
     machine_busy_seconds,
     percentile,
     run_command,
-    started,
     switchboard_command,
-    terminate_on_sigterm,
-    wait_until_ready,
 )
-from bench.inbox import SANDBOX_KEY, WEBHOOK_SECRET, base_env
 
 USER_EMAIL = "bob@demo.switchboard.test"
 ACCOUNT = "acc_whatsapp_demo_0001"  # bob's WhatsApp account in the demo data
@@ -82,86 +71,27 @@ DELIVERY_MARKER = "bench-realtime-delivery-"
 
 @dataclass
 class Options:
-    webhooks: int
-    concurrency: list[int]
-    warmup: int
-    duplicates: int
-    subscribers: int
-    batch: int
-    deliveries: int
-    latency_ms: float
-    max_seconds: float
-    keep: bool
+    webhooks: int = number(500, "distinct webhooks per level", least=1)
+    concurrency: tuple[int, ...] = levels("1,8")
+    warmup: int = number(50, "warm-up webhooks before the levels", least=0)
+    duplicates: int = number(500, "deliveries of one recorded id per level; 0: none", least=0)
+    subscribers: int = number(1000, "WebSocket subscriptions", least=0)
+    batch: int = number(50, "subscriptions opened at once", least=1)
+    deliveries: int = number(3, "messages delivered to all subscribers", least=0)
+    latency_ms: float = number(0.0, "the sandbox's added latency")
+    max_seconds: float = number(
+        60.0, "time bound per step: a level, a drain, opening the subscribers"
+    )
+    keep: bool = flag("keep the temporary directory (logs, database)")
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.realtime", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument(
-        "--webhooks", type=int, default=500, help="distinct webhooks per level (default 500)"
-    )
-    parser.add_argument("--concurrency", default="1,8", help="comma-separated levels (default 1,8)")
-    parser.add_argument(
-        "--warmup", type=int, default=50, help="warm-up webhooks before the levels (default 50)"
-    )
-    parser.add_argument(
-        "--duplicates",
-        type=int,
-        default=500,
-        help="deliveries of one recorded id per level; 0: none (default 500)",
-    )
-    parser.add_argument(
-        "--subscribers", type=int, default=1000, help="WebSocket subscriptions (default 1000)"
-    )
-    parser.add_argument(
-        "--batch", type=int, default=50, help="subscriptions opened at once (default 50)"
-    )
-    parser.add_argument(
-        "--deliveries",
-        type=int,
-        default=3,
-        help="messages delivered to all subscribers (default 3)",
-    )
-    parser.add_argument(
-        "--latency-ms", type=float, default=0.0, help="the sandbox's added latency (default 0)"
-    )
-    parser.add_argument(
-        "--max-seconds",
-        type=float,
-        default=60.0,
-        help="time bound per step: a level, a drain, opening the subscribers (default 60)",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the temporary directory (logs, database)"
-    )
-    args = parser.parse_args(argv)
-    try:
-        levels = [int(level) for level in args.concurrency.split(",") if level.strip()]
-    except ValueError:
-        parser.error("--concurrency takes comma-separated integers, e.g. 1,8")
-    if (
-        not levels
-        or min(levels) < 1
-        or args.webhooks < 1
-        or args.warmup < 0
-        or args.duplicates < 0
-        or args.subscribers < 0
-        or args.batch < 1
-        or args.deliveries < 0
-    ):
-        parser.error("counts must be positive (--warmup, --duplicates, --subscribers may be 0)")
-    return Options(
-        concurrency=levels,
-        webhooks=args.webhooks,
-        warmup=args.warmup,
-        duplicates=args.duplicates,
-        subscribers=args.subscribers,
-        batch=args.batch,
-        deliveries=args.deliveries,
-        latency_ms=args.latency_ms,
-        max_seconds=args.max_seconds,
-        keep=args.keep,
+    return harness.parse_options(
+        Options,
+        argv,
+        prog="python -m bench.realtime",
+        description=__doc__.split("\n\n")[0],
+        invalid="counts must be positive (--warmup, --duplicates, --subscribers may be 0)",
     )
 
 
@@ -196,12 +126,19 @@ async def post_message(sandbox: httpx.AsyncClient, chat_id: str, text: str) -> s
 
 
 @dataclass
-class AckRun:
-    name: str  # "distinct" or "duplicate"
-    concurrency: int
+class Sent:
+    """What the client saw of one run of webhooks."""
+
     seconds: float
     latencies_ms: list[float]
     statuses: dict[str, int]
+
+
+@dataclass
+class AckRun:
+    name: str  # "distinct" or "duplicate"
+    concurrency: int
+    sent: Sent
     server_cpu_s: float  # during the run
     drain_s: float  # from the end of the run until no receipt was pending
     server_cpu_drained_s: float  # during the run and the drain
@@ -209,11 +146,11 @@ class AckRun:
 
     @property
     def requests(self) -> int:
-        return len(self.latencies_ms)
+        return len(self.sent.latencies_ms)
 
     @property
     def rate(self) -> float:
-        return self.requests / self.seconds
+        return self.requests / self.sent.seconds
 
     def cpu_ms(self, seconds: float) -> float:
         return seconds * 1000 / max(1, self.requests)
@@ -262,7 +199,7 @@ async def send_webhooks(
     concurrency: int,
     expected: str,
     max_seconds: float,
-) -> tuple[list[float], dict[str, int], float]:
+) -> Sent:
     headers = {AUTH_HEADER: WEBHOOK_SECRET}  # no Content-Type: UniPile sends only its headers
     latencies: list[float] = []
     statuses: dict[str, int] = {}
@@ -291,7 +228,7 @@ async def send_webhooks(
     seconds = time.perf_counter() - start
     if set(statuses) != {expected}:
         raise BenchError(f"expected every webhook to be {expected!r}, got {statuses}")
-    return latencies, statuses, seconds
+    return Sent(seconds, latencies, statuses)
 
 
 async def ack_run(
@@ -305,27 +242,23 @@ async def ack_run(
     max_seconds: float,
 ) -> AckRun:
     server_cpu, busy = server.cpu_seconds(), machine_busy_seconds()
-    latencies, statuses, seconds = await send_webhooks(
-        client, bodies, concurrency, expected, max_seconds
-    )
+    sent = await send_webhooks(client, bodies, concurrency, expected, max_seconds)
     server_run = server.cpu_seconds() - server_cpu
     other = machine_busy_seconds() - busy - server_run
-    drain_s = await drain(database, server, max_seconds)
     result = AckRun(
         name=name,
         concurrency=concurrency,
-        seconds=seconds,
-        latencies_ms=latencies,
-        statuses=statuses,
+        sent=sent,
         server_cpu_s=server_run,
-        drain_s=drain_s,
+        drain_s=await drain(database, server, max_seconds),
         server_cpu_drained_s=server.cpu_seconds() - server_cpu,
         other_cpu_s=other,
     )
+    latencies = sent.latencies_ms
     print(
-        f"  {name:<9} c={concurrency:<3} {result.requests} webhooks in {seconds:.1f} s: "
+        f"  {name:<9} c={concurrency:<3} {result.requests} webhooks in {sent.seconds:.1f} s: "
         f"p50 {percentile(latencies, 50):.2f} ms, p99 {percentile(latencies, 99):.2f} ms, "
-        f"server CPU {result.cpu_ms(server_run):.2f} ms/webhook, drained in {drain_s:.1f} s "
+        f"server CPU {result.cpu_ms(server_run):.2f} ms/webhook, drained in {result.drain_s:.1f} s "
         f"({result.cpu_ms(result.server_cpu_drained_s):.2f} ms/webhook with processing)",
         file=sys.stderr,
         flush=True,
@@ -540,10 +473,11 @@ def report(
         "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for run in runs:
-        answered = ", ".join(f"{count} {status}" for status, count in run.statuses.items())
+        answered = ", ".join(f"{count} {status}" for status, count in run.sent.statuses.items())
+        latencies = run.sent.latencies_ms
         lines.append(
-            f"| {run.name} ids | {run.concurrency} | {run.requests} | {fmt(run.rate)} | {fmt(percentile(run.latencies_ms, 50), 2)} "
-            f"| {fmt(percentile(run.latencies_ms, 99), 2)} | {fmt(max(run.latencies_ms), 2)} | {answered} "
+            f"| {run.name} ids | {run.concurrency} | {run.requests} | {fmt(run.rate)} | {fmt(percentile(latencies, 50), 2)} "
+            f"| {fmt(percentile(latencies, 99), 2)} | {fmt(max(latencies), 2)} | {answered} "
             f"| {fmt(run.cpu_ms(run.server_cpu_s), 2)} | {fmt(run.drain_s, 1)} | {fmt(run.cpu_ms(run.server_cpu_drained_s), 2)} | {fmt(max(0.0, run.other_cpu_s), 2)} |"
         )
     if subs is not None:
@@ -581,153 +515,99 @@ def report(
             )
         if subs.others:
             lines += ["", f"Results for other messages received meanwhile: {subs.others}."]
-    info = machine()
-    lines += [
-        "",
-        f"Machine: {info['nproc']} cores (`nproc`), {info['cpu']}, {info['python']}, {info['os']}; "
-        f"server, sandbox and client share it. Load average at the end: "
-        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}. Whole run: {elapsed:.0f} s.",
-    ]
+    lines += ["", harness.machine_line("client", elapsed)]
     return "\n".join(lines)
 
 
 async def run(options: Options) -> str:
     started_at = datetime.now(UTC)
     clock = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-realtime-"))
-    try:
+    with harness.workspace("switchboard-bench-realtime-", options.keep) as workdir:
         database = workdir / "bench.sqlite3"
-        env = base_env(workdir, f"sqlite://{database}")
+        env = harness.base_env(workdir, f"sqlite://{database}")
         print(f"preparing {database}", file=sys.stderr, flush=True)
-        run_command(switchboard_command("migrate"), env, workdir, timeout=120)
-        run_command(switchboard_command("seed-demo"), env, workdir, timeout=120)
-        token = (
-            run_command(
-                switchboard_command("token", "--email", USER_EMAIL), env, workdir, timeout=60
-            )
-            .strip()
-            .splitlines()[-1]
-        )
+        token = harness.prepare(env, workdir, USER_EMAIL)
+        faults = {"latency_ms": options.latency_ms}
+        async with (
+            harness.sandbox_started(env, workdir, faults) as (_, sandbox_url),
+            httpx.AsyncClient(base_url=sandbox_url, timeout=30.0) as sandbox,
+        ):
+            chats = await whatsapp_chats(sandbox)
+            # Real messages, posted before any webhook is registered: the sandbox delivers none.
+            needed = options.warmup + options.webhooks * len(options.concurrency)
+            print(f"posting {needed} messages to {len(chats)} chats", file=sys.stderr)
+            posted: list[tuple[str, str]] = []
+            for index in range(needed):
+                chat = chats[index % len(chats)]
+                posted.append((chat, await post_message(sandbox, chat, f"bench {index}")))
+            bodies = [webhook_body(chat, message) for chat, message in posted]
 
-        sandbox_port = free_port()
-        sandbox_url = f"http://{HOST}:{sandbox_port}"
-        command = switchboard_command(
-            "sandbox", "--host", HOST, "--port", str(sandbox_port), "--api-key", SANDBOX_KEY
-        )
-        with started("sandbox", command, env, workdir) as sandbox_process:
-            await wait_until_ready(sandbox_process, f"{sandbox_url}/_sandbox/faults")
-            async with httpx.AsyncClient(base_url=sandbox_url, timeout=30.0) as sandbox:
-                response = await sandbox.post(
-                    "/_sandbox/faults", json={"latency_ms": options.latency_ms}
-                )
-                if response.status_code != 200:
-                    raise BenchError(f"POST /_sandbox/faults answered {response.status_code}")
-                chats = await whatsapp_chats(sandbox)
-                # Real messages, posted before any webhook is registered: the sandbox delivers none.
-                needed = options.warmup + options.webhooks * len(options.concurrency)
-                print(f"posting {needed} messages to {len(chats)} chats", file=sys.stderr)
-                posted: list[tuple[str, str]] = []
-                for index in range(needed):
-                    chat = chats[index % len(chats)]
-                    posted.append((chat, await post_message(sandbox, chat, f"bench {index}")))
-                bodies = [webhook_body(chat, message) for chat, message in posted]
-
-                port = free_port()
-                url = f"http://{HOST}:{port}"
-                server_env = dict(
-                    env,
-                    PORT=str(port),
-                    SANDBOX_PORT=str(free_port()),
-                    UNIPILE_DSN=sandbox_url,
-                    UNIPILE_API_KEY=SANDBOX_KEY,
-                    PUBLIC_URL=url,
-                )
-                with started("server", switchboard_command("serve"), server_env, workdir) as server:
-                    await wait_until_ready(server, f"{url}/readyz")
-                    rss_start = server.rss_mb()
-                    runs: list[AckRun] = []
-                    async with httpx.AsyncClient(
-                        base_url=url,
-                        timeout=30.0,
-                        limits=httpx.Limits(
-                            max_connections=max(options.concurrency) + 4,
-                            max_keepalive_connections=max(options.concurrency) + 4,
-                        ),
-                    ) as client:
-                        if options.warmup:
+            async with harness.server_started(
+                "server", switchboard_command("serve"), env, workdir, sandbox_url, public_url=True
+            ) as served:
+                server = served.process
+                rss_start = server.rss_mb()
+                runs: list[AckRun] = []
+                async with harness.load_client(served.url, options.concurrency) as client:
+                    if options.warmup:
+                        await ack_run(
+                            client,
+                            server,
+                            database,
+                            "warm-up",
+                            bodies[: options.warmup],
+                            min(4, max(options.concurrency)),
+                            "recorded",
+                            options.max_seconds,
+                        )
+                    cursor = options.warmup
+                    for level in options.concurrency:
+                        batch = bodies[cursor : cursor + options.webhooks]
+                        cursor += options.webhooks
+                        runs.append(
                             await ack_run(
                                 client,
                                 server,
                                 database,
-                                "warm-up",
-                                bodies[: options.warmup],
-                                min(4, max(options.concurrency)),
+                                "distinct",
+                                batch,
+                                level,
                                 "recorded",
                                 options.max_seconds,
                             )
-                        cursor = options.warmup
-                        for level in options.concurrency:
-                            batch = bodies[cursor : cursor + options.webhooks]
-                            cursor += options.webhooks
+                        )
+                        if options.duplicates:
                             runs.append(
                                 await ack_run(
                                     client,
                                     server,
                                     database,
-                                    "distinct",
-                                    batch,
+                                    "duplicate",
+                                    [batch[0]] * options.duplicates,
                                     level,
-                                    "recorded",
+                                    "duplicate",
                                     options.max_seconds,
                                 )
                             )
-                            if options.duplicates:
-                                runs.append(
-                                    await ack_run(
-                                        client,
-                                        server,
-                                        database,
-                                        "duplicate",
-                                        [batch[0]] * options.duplicates,
-                                        level,
-                                        "duplicate",
-                                        options.max_seconds,
-                                    )
-                                )
-                    print(f"receipts: {receipts_by_state(database)}", file=sys.stderr, flush=True)
+                print(f"receipts: {receipts_by_state(database)}", file=sys.stderr, flush=True)
 
-                    subs = None
-                    if options.subscribers:
-                        run_command(
-                            switchboard_command("webhooks", "register"),
-                            server_env,
-                            workdir,
-                            timeout=60,
-                        )
-                        subs = await subscriber_run(
-                            options, server, sandbox, chats[0], url, token, rss_start
-                        )
-                    server.check_alive()
+                subs = None
+                if options.subscribers:
+                    run_command(
+                        switchboard_command("webhooks", "register"),
+                        served.env,
+                        workdir,
+                        timeout=60,
+                    )
+                    subs = await subscriber_run(
+                        options, server, sandbox, chats[0], served.url, token, rss_start
+                    )
+                server.check_alive()
         return report(options, runs, subs, started_at, time.monotonic() - clock)
-    finally:
-        if options.keep:
-            print(f"kept {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_options(argv)
-    signal.signal(signal.SIGTERM, terminate_on_sigterm)
-    try:
-        print(asyncio.run(run(options)))
-    except BenchError as error:
-        print(f"bench: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return harness.main(parse_options(argv), run)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any
 
 from db.models import Account, Message, WebhookReceipt
 from db.text import storable
+from inbox.loaders import AttendeeCache
 from inbox.records import (
     ConversationRecord,
     MessageRecord,
@@ -28,7 +29,6 @@ from inbox.records import (
 )
 from realtime.receipts import Publication
 from realtime.topics import workspace_conversations_topic, workspace_messages_topic
-from resolvers.loaders import AttendeeCache
 from unipile import NotFoundError, UnipileClient
 
 log = logging.getLogger(__name__)

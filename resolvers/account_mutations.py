@@ -22,8 +22,8 @@ from core.errors import (
 from core.ids import int_key
 from core.vocabulary import AccountStatus
 from db.models import Account
+from inbox.facts import upstream_error
 from resolvers.context import Context
-from resolvers.conversations import upstream_error
 from unipile import NotFoundError, RateLimitedError, UnipileError
 
 # The states a fresh login can mend: renewed credentials, re-granted permissions, or an error

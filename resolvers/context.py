@@ -14,19 +14,11 @@ from core.cursors import CursorCodec, ViewerCursors
 from core.errors import Forbidden, SwitchboardError, Unauthenticated
 from core.identity import Identity
 from core.vocabulary import StorageReason
-from crm import StorageRules, load_storage_rules
+from crm import StorageRules
+from inbox.loaders import AttendeeCache, Loaders
+from inbox.reading import Reading
 from paging import Pager, PagingStore
-from resolvers.loaders import (
-    AttendeeCache,
-    AttendeesByChatLoader,
-    CompanyRecordLoader,
-    ContactRecordLoader,
-    ConversationStateByKeyLoader,
-    CrmMatchByIdentifierLoader,
-    Loaders,
-    SharedResults,
-    UserLoader,
-)
+from realtime.shared import SharedResults
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -67,8 +59,7 @@ class Context:
     # Expected failures that do not fail the whole field, such as one account's upstream error.
     partial_errors: list[SwitchboardError] = field(default_factory=list)
     _scope: ViewerScope | None = None
-    _loaders: Loaders | None = None
-    _rules: StorageRules | None = None
+    _reading: Reading | None = None
 
     def fresh(self) -> Context:
         """The same viewer with empty caches: one per subscription event."""
@@ -113,25 +104,19 @@ class Context:
         """Offset cursors of database lists, sealed for the viewer."""
         return ViewerCursors(self.services.cursors, self.viewer().user_id)
 
-    async def loaders(self) -> Loaders:
-        if self._loaders is None:
-            scope = await self.scope()
-            workspace_id = scope.identity.workspace_id
-            self._loaders = Loaders(
-                crm_match_by_identifier=CrmMatchByIdentifierLoader(
-                    workspace_id, scope.own_identifiers()
-                ),
-                conversation_state_by_key=ConversationStateByKeyLoader(workspace_id),
-                attendees_by_chat=AttendeesByChatLoader(
-                    self.services.unipile, self.services.attendee_cache
-                ),
-                contact_by_id=ContactRecordLoader(workspace_id),
-                company_by_id=CompanyRecordLoader(workspace_id),
-                user_by_id=UserLoader(workspace_id),
+    async def reading(self) -> Reading:
+        """The viewer's reads in this request, which report their partial errors here."""
+        if self._reading is None:
+            self._reading = Reading.for_viewer(
+                await self.scope(),
+                self.services.unipile,
+                self.services.attendee_cache,
+                self.partial_errors,
             )
-        return self._loaders
+        return self._reading
+
+    async def loaders(self) -> Loaders:
+        return (await self.reading()).loaders
 
     async def rules(self) -> StorageRules:
-        if self._rules is None:
-            self._rules = await load_storage_rules(self.viewer().workspace_id)
-        return self._rules
+        return await (await self.reading()).rules()

@@ -27,9 +27,10 @@ from db.models import (
     Message,
     NeverStoreEntry,
 )
+from inbox.conversations import conversation_key, fetch_record
+from inbox.facts import upstream_error
 from realtime.topics import workspace_conversations_topic
 from resolvers.context import Context
-from resolvers.conversations import conversation_key, fetch_record, upstream_error
 from storing.copies import StoreResult, store_conversation
 from storing.jobs import allow_automatic_storage, forget_automatic_storage
 from unipile import NotFoundError, UnipileError

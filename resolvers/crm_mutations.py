@@ -39,6 +39,7 @@ from crm import (
     normalize_never_store_value,
     records,
 )
+from crm.reading import CompanyRecord, ContactRecord
 from crm.records import IDENTIFIER_FIELDS, MAX_LIST_LENGTH
 from crm.rematch import link_stored_conversations
 from db.models import (
@@ -50,9 +51,9 @@ from db.models import (
     StoragePolicySetting,
     Workspace,
 )
+from inbox.conversations import conversation_key
 from resolvers.context import Context
-from resolvers.conversations import conversation_by_key, conversation_key
-from resolvers.crm import CompanyByIdLoader, CompanyRecord, ContactByIdLoader, ContactRecord
+from resolvers.conversations import conversation_by_key
 
 __all__ = [
     "IDENTIFIER_FIELDS",
@@ -136,7 +137,7 @@ async def create_contact(context: Context, changes: ContactChanges) -> ContactRe
         await link_stored_conversations(
             workspace_id, region, CandidateKind.CONTACT, contact.id, identifiers=added
         )
-    return await _contact_record(workspace_id, contact.id)
+    return await _contact_record(context, contact.id)
 
 
 async def update_contact(
@@ -166,7 +167,7 @@ async def update_contact(
         await link_stored_conversations(
             workspace_id, region, CandidateKind.CONTACT, contact.id, identifiers=added
         )
-    return await _contact_record(workspace_id, contact.id)
+    return await _contact_record(context, contact.id)
 
 
 async def delete_contact(context: Context, global_id: str) -> str:
@@ -236,8 +237,10 @@ async def _contact(workspace_id: int, global_id: str) -> Contact:
     return contact
 
 
-async def _contact_record(workspace_id: int, contact_id: int) -> ContactRecord:
-    record = await ContactByIdLoader(workspace_id).load(contact_id)
+async def _contact_record(context: Context, contact_id: int) -> ContactRecord:
+    # Cleared first: the request's loader may hold the contact as it was before this mutation.
+    loader = (await context.loaders()).contact_by_id
+    record = await loader.clear(contact_id).load(contact_id)
     if record is None:
         raise NotFound("the contact was deleted meanwhile", argument="id")
     return record
@@ -292,7 +295,7 @@ async def create_company(context: Context, changes: CompanyChanges) -> CompanyRe
         await link_stored_conversations(
             workspace_id, None, CandidateKind.COMPANY, company.id, domains=added
         )
-    return await _company_record(workspace_id, company.id)
+    return await _company_record(context, company.id)
 
 
 async def update_company(
@@ -322,7 +325,7 @@ async def update_company(
             await link_stored_conversations(
                 workspace_id, None, CandidateKind.COMPANY, company.id, domains=added
             )
-    return await _company_record(workspace_id, company.id)
+    return await _company_record(context, company.id)
 
 
 async def delete_company(context: Context, global_id: str) -> str:
@@ -353,8 +356,9 @@ async def _company_id(workspace_id: int, given: Maybe[str | None]) -> int | None
     return pk
 
 
-async def _company_record(workspace_id: int, company_id: int) -> CompanyRecord:
-    record = await CompanyByIdLoader(workspace_id).load(company_id)
+async def _company_record(context: Context, company_id: int) -> CompanyRecord:
+    loader = (await context.loaders()).company_by_id
+    record = await loader.clear(company_id).load(company_id)
     if record is None:
         raise NotFound("the company was deleted meanwhile", argument="id")
     return record

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from core.errors import BadUserInput
 from core.ids import int_key
+from crm.reading import CompanyRecord, ContactRecord
 from crm.rematch import link_upserted
 from crm.upserts import (
     CompanyItem,
@@ -29,7 +30,6 @@ from crm.upserts import (
     upsert_contacts,
 )
 from resolvers.context import Context
-from resolvers.crm import CompanyByIdLoader, CompanyRecord, ContactByIdLoader, ContactRecord
 
 __all__ = [
     "CompanyUpsert",
@@ -67,7 +67,9 @@ async def upsert_contact_records(
     workspace_id = context.viewer().workspace_id
     report = await upsert_contacts(workspace_id, items)
     _rematch_later(workspace_id, report)
-    loaded = await ContactByIdLoader(workspace_id).load_many(_record_ids(report))
+    loaded = (
+        await (await context.loaders()).contact_by_id.clear_all().load_many(_record_ids(report))
+    )
     by_id = {record.contact.id: record for record in loaded if record is not None}
     return [
         ContactUpsert(result, None if result.record_id is None else by_id.get(result.record_id))
@@ -81,7 +83,9 @@ async def upsert_company_records(
     workspace_id = context.viewer().workspace_id
     report = await upsert_companies(workspace_id, items)
     _rematch_later(workspace_id, report)
-    loaded = await CompanyByIdLoader(workspace_id).load_many(_record_ids(report))
+    loaded = (
+        await (await context.loaders()).company_by_id.clear_all().load_many(_record_ids(report))
+    )
     by_id = {record.company.id: record for record in loaded if record is not None}
     return [
         CompanyUpsert(result, None if result.record_id is None else by_id.get(result.record_id))

@@ -14,9 +14,9 @@ from tortoise.exceptions import IntegrityError
 from core.errors import BadUserInput, Conflict, NotFound, SwitchboardError
 from core.vocabulary import Channel
 from db.models import Account, OutboundMessage
+from inbox.facts import upstream_error
 from inbox.records import MessageRecord, is_own, message_from_chat_message, message_from_email
 from resolvers.context import Context
-from resolvers.conversations import upstream_error
 from storing.copies import append_message
 from unipile import Email, EmailAttendee, NotFoundError, UnipileError, may_have_been_accepted
 

@@ -1,22 +1,22 @@
-"""Subscriptions: the workspace's events, kept to what the viewer may see and shaped per viewer.
+"""Subscriptions: the workspace's events, kept to what the viewer may see, with their facts.
 
 Strawberry builds one context per WebSocket; each event gets a fresh one (`Context.fresh`) so
 that no loader caches across events. An event's facts (CRM matches, storage) are the same for
-every viewer of the workspace, so a process computes them once per event (`SharedFacts`).
+every viewer of the workspace, so a process computes them once per event (`SharedResults`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import strawberry
-
 from access.scope import ViewerScope
-from core.ids import from_global_id
 from core.vocabulary import Channel
+from db.models import Account
+from inbox.facts import ConversationFacts, load_facts
+from inbox.messages import MessageFacts, load_message_facts
 from inbox.records import (
     ConversationRecord,
     MessageRecord,
@@ -29,19 +29,10 @@ from realtime.topics import (
     workspace_messages_topic,
 )
 from resolvers.context import Context
-from resolvers.conversations import (
-    ConversationFacts,
-    account_keys,
-    channel_set,
-    conversation_by_key,
-    conversation_id,
-    conversation_key,
-    conversation_node,
-    load_facts,
-)
-from resolvers.messages import message_nodes
-from schema import inbox as types
-from schema.viewer import Account
+from resolvers.conversations import conversation_by_key
+
+Event = dict[str, Any]
+ScopeOf = Callable[[Context, Event], Awaitable[ViewerScope]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,20 +40,6 @@ class EventFilter:
     conversation: tuple[int, str] | None = None
     account_ids: frozenset[int] | None = None
     channels: frozenset[Channel] | None = None
-
-    @classmethod
-    def from_input(cls, given: types.SubscriptionFilter | None) -> EventFilter:
-        if given is None:
-            return cls()
-        conversation = None
-        if given.conversation_id is not None:
-            type_name, key = from_global_id(given.conversation_id)
-            conversation = conversation_key(key) if type_name == "Conversation" else None
-        return cls(
-            conversation=conversation,
-            account_ids=account_keys(given.account_ids),
-            channels=channel_set(given.channels),
-        )
 
     def admits(self, account_id: int, channel: Channel, external_id: str) -> bool:
         return (
@@ -72,81 +49,102 @@ class EventFilter:
         )
 
 
-async def _events(context: Context, topic: str) -> AsyncIterator[dict[str, Any]]:
-    async with context.services.pubsub.subscribe(topic) as subscription:
-        async for event in subscription:
-            yield event
+@dataclass(frozen=True, slots=True)
+class MessageDelivery:
+    """A new message, and its conversation as the inbox shows it, for one viewer."""
+
+    viewer_id: int
+    conversation: ConversationFacts
+    message: MessageFacts
 
 
 @dataclass(frozen=True, slots=True)
-class SharedEvent:
+class ConversationChanged:
+    viewer_id: int
+    account_id: int
+    external_id: str
+    change: str
+    # As it is now; None when it no longer exists upstream.
+    conversation: ConversationFacts | None
+
+
+async def _fresh_scope(fresh: Context, event: Event) -> ViewerScope:
+    return await fresh.scope()
+
+
+async def _shared_scope(fresh: Context, event: Event) -> ViewerScope:
+    """The viewer's scope as of this event, read once per user and event in this process."""
+    key = f"{event['event_id']}:scope:{fresh.viewer().user_id}"
+    scope: ViewerScope = await fresh.services.shared_facts.get(key, fresh.scope)
+    return scope
+
+
+async def _visible_events(
+    context: Context, topic: str, scope_of: ScopeOf
+) -> AsyncIterator[tuple[Context, Account, Event]]:
+    """The topic's events about an account the viewer may see as of each event, each with a fresh
+    context and that account."""
+    async with context.services.pubsub.subscribe(topic) as subscription:
+        async for event in subscription:
+            fresh = context.fresh()
+            scope = await scope_of(fresh, event)
+            account = scope.account(int(event["account_id"]))
+            if account is not None:
+                yield fresh, account, event
+
+
+@dataclass(frozen=True, slots=True)
+class _SharedEvent:
     """What every subscriber of the workspace sees alike: an event's CRM facts and its message."""
 
-    facts: ConversationFacts
-    message: types.Message
+    conversation: ConversationFacts
+    message: MessageFacts
 
 
 async def _shared_event(
     context: Context, conversation: ConversationRecord, message: MessageRecord
-) -> SharedEvent:
-    [facts] = await load_facts(context, [conversation])
-    [node] = await message_nodes(context, [message])
-    return SharedEvent(facts, node)
-
-
-async def _event_scope(context: Context, event_id: str) -> ViewerScope:
-    """The viewer's scope as of this event, read once per user and event in this process."""
-    key = f"{event_id}:scope:{context.viewer().user_id}"
-    scope: ViewerScope = await context.services.shared_facts.get(key, context.fresh().scope)
-    return scope
+) -> _SharedEvent:
+    reading = await context.reading()
+    [facts] = await load_facts(reading, [conversation])
+    [message_facts] = await load_message_facts(reading, [message])
+    return _SharedEvent(facts, message_facts)
 
 
 async def messages_received(
-    context: Context, given: types.SubscriptionFilter | None
-) -> AsyncIterator[types.MessageEvent]:
+    context: Context, wanted: EventFilter
+) -> AsyncIterator[MessageDelivery]:
     identity = context.viewer()
-    wanted = EventFilter.from_input(given)
-    async for event in _events(context, workspace_messages_topic(identity.workspace_id)):
-        event_id = str(event["event_id"])
-        scope = await _event_scope(context, event_id)
-        account = scope.account(int(event["account_id"]))
-        if account is None:
-            continue
+    topic = workspace_messages_topic(identity.workspace_id)
+    async for fresh, account, event in _visible_events(context, topic, _shared_scope):
         conversation = conversation_from_json(account, event["conversation"])
         if not wanted.admits(account.id, conversation.channel, conversation.external_id):
             continue
         message = message_from_json(event["message"])
-        shared: SharedEvent = await context.services.shared_facts.get(
-            event_id, partial(_shared_event, context.fresh(), conversation, message)
+        shared: _SharedEvent = await context.services.shared_facts.get(
+            str(event["event_id"]), partial(_shared_event, fresh, conversation, message)
         )
-        yield types.MessageEvent(
-            message=shared.message, conversation=conversation_node(scope, shared.facts)
-        )
+        yield MessageDelivery(identity.user_id, shared.conversation, shared.message)
 
 
 async def conversations_updated(
-    context: Context, given: types.SubscriptionFilter | None
-) -> AsyncIterator[types.ConversationEvent]:
+    context: Context, wanted: EventFilter
+) -> AsyncIterator[ConversationChanged]:
     identity = context.viewer()
-    wanted = EventFilter.from_input(given)
-    async for event in _events(context, workspace_conversations_topic(identity.workspace_id)):
-        fresh = context.fresh()
-        scope = await fresh.scope()
-        account = scope.account(int(event["account_id"]))
+    topic = workspace_conversations_topic(identity.workspace_id)
+    async for fresh, account, event in _visible_events(context, topic, _fresh_scope):
         external_id = str(event["external_id"])
-        if account is None or not wanted.admits(account.id, account.channel, external_id):
+        if not wanted.admits(account.id, account.channel, external_id):
             continue
-        yield types.ConversationEvent(
-            conversation_id=strawberry.ID(conversation_id(account.id, external_id)),
-            change=types.ConversationChange(event["change"]),
-            conversation=await conversation_by_key(fresh, account.id, external_id),
+        yield ConversationChanged(
+            identity.user_id,
+            account.id,
+            external_id,
+            str(event["change"]),
+            await conversation_by_key(fresh, account.id, external_id),
         )
 
 
 async def account_statuses(context: Context) -> AsyncIterator[Account]:
-    identity = context.viewer()
-    async for event in _events(context, workspace_accounts_topic(identity.workspace_id)):
-        scope = await context.fresh().scope()
-        account = scope.account(int(event["account_id"]))
-        if account is not None:
-            yield Account.from_model(account, identity.user_id)
+    topic = workspace_accounts_topic(context.viewer().workspace_id)
+    async for _, account, _ in _visible_events(context, topic, _fresh_scope):
+        yield account

@@ -15,7 +15,7 @@ from resolvers import conversation_mutations as actions
 from resolvers import sending
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key
-from resolvers.messages import message_nodes
+from resolvers.messages import message_facts
 from schema.inbox import Conversation, Message
 from schema.inputs import (
     HTML_LENGTH,
@@ -118,11 +118,14 @@ async def _conversation_payload(
         check(given, "")
         account, external_id = await actions.owned_conversation(context, conversation_id)
         added = await action(account, external_id)
-        conversation = await conversation_by_key(context.fresh(), account.id, external_id)
+        facts = await conversation_by_key(context.fresh(), account.id, external_id)
     except SwitchboardError as error:
         return ConversationPayload(
             conversation_id=strawberry.ID(echo(conversation_id)), error=MutationError.of(error)
         )
+    conversation = (
+        None if facts is None else Conversation.from_facts(facts, context.viewer().user_id)
+    )
     return ConversationPayload(
         conversation_id=conversation_id, conversation=conversation, messages_added=added
     )
@@ -308,8 +311,8 @@ async def _message_payload(
         record = await send(account, external_id)
     except SwitchboardError as error:
         return MessagePayload(error=MutationError.of(error))
-    [message] = await message_nodes(context.fresh(), [record])
-    return MessagePayload(message=message)
+    [facts] = await message_facts(context.fresh(), [record])
+    return MessagePayload(message=Message.from_facts(facts))
 
 
 @strawberry.type

@@ -10,8 +10,8 @@ from strawberry.types import Info
 
 from core.ids import int_key, to_global_id
 from core.vocabulary import IdentifierKind
-from crm import CandidateKind
-from resolvers import crm
+from crm import CandidateKind, reading
+from crm.loaders import CompanyByIdLoader, ContactByIdLoader
 from resolvers.context import Context
 from resolvers.conversations import linked_conversations
 from schema.inbox import ConversationConnection
@@ -50,12 +50,13 @@ class Company(Node):
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> ConversationConnection:
         pk = int_key(self.id, "Company")
-        return await linked_conversations(
+        page = await linked_conversations(
             info.context, CandidateKind.COMPANY, pk, first, cursor(after)
         )
+        return ConversationConnection.from_page(page, info.context.viewer().user_id)
 
     @classmethod
-    def from_model(cls, record: crm.CompanyRecord) -> Company:
+    def from_model(cls, record: reading.CompanyRecord) -> Company:
         company = record.company
         return cls(
             id=strawberry.ID(to_global_id("Company", company.id)),
@@ -89,12 +90,13 @@ class Contact(Node):
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> ConversationConnection:
         pk = int_key(self.id, "Contact")
-        return await linked_conversations(
+        page = await linked_conversations(
             info.context, CandidateKind.CONTACT, pk, first, cursor(after)
         )
+        return ConversationConnection.from_page(page, info.context.viewer().user_id)
 
     @classmethod
-    def from_model(cls, record: crm.ContactRecord) -> Contact:
+    def from_model(cls, record: reading.ContactRecord) -> Contact:
         contact = record.contact
         values: dict[IdentifierKind, list[ContactIdentifierValue]] = {
             kind: [] for kind in IdentifierKind
@@ -120,7 +122,7 @@ class Contact(Node):
 
 async def _contacts(
     info: Info[Context, None],
-    first: Annotated[int | None, FIRST] = crm.DEFAULT_PAGE_SIZE,
+    first: Annotated[int | None, FIRST] = reading.DEFAULT_PAGE_SIZE,
     after: Annotated[str | None, AFTER] = None,
     search: Annotated[
         str | None,
@@ -132,7 +134,7 @@ async def _contacts(
     ] = None,
 ) -> Connection[Contact]:
     context = info.context
-    page = await crm.contact_page(
+    page = await reading.contact_page(
         context.viewer(), context.cursors(), first, cursor(after), checked_search(search)
     )
     return Connection.from_page(page, Contact.from_model, context.cursors())
@@ -140,7 +142,7 @@ async def _contacts(
 
 async def _companies(
     info: Info[Context, None],
-    first: Annotated[int | None, FIRST] = crm.DEFAULT_PAGE_SIZE,
+    first: Annotated[int | None, FIRST] = reading.DEFAULT_PAGE_SIZE,
     after: Annotated[str | None, AFTER] = None,
     search: Annotated[
         str | None,
@@ -151,7 +153,7 @@ async def _companies(
     ] = None,
 ) -> Connection[Company]:
     context = info.context
-    page = await crm.company_page(
+    page = await reading.company_page(
         context.viewer(), context.cursors(), first, cursor(after), checked_search(search)
     )
     return Connection.from_page(page, Company.from_model, context.cursors())
@@ -170,13 +172,13 @@ class CrmQuery:
     )
 
 
-async def contact_node(loader: crm.ContactByIdLoader, pk: int) -> Contact | None:
+async def contact_node(loader: ContactByIdLoader, pk: int) -> Contact | None:
     """The contact for `node(id:)`: None when missing or of another workspace, alike."""
     record = await loader.load(pk)
     return None if record is None else Contact.from_model(record)
 
 
-async def company_node(loader: crm.CompanyByIdLoader, pk: int) -> Company | None:
+async def company_node(loader: CompanyByIdLoader, pk: int) -> Company | None:
     """The company for `node(id:)`: None when missing or of another workspace, alike."""
     record = await loader.load(pk)
     return None if record is None else Company.from_model(record)

@@ -17,9 +17,9 @@ from core.errors import BadUserInput, SwitchboardError, Unauthenticated
 from core.vocabulary import IdentifierKind
 from crm import StorageRules as Rules
 from crm import records, upserts
+from crm.reading import CompanyRecord, ContactRecord
 from resolvers import crm_mutations, crm_upserts
 from resolvers.context import Context
-from resolvers.crm import CompanyRecord, ContactRecord
 from schema.crm import Company, Contact
 from schema.inputs import IDENTIFIER_LENGTH, NAME_LENGTH, URL_LENGTH, bounds, check
 from schema.mutation_errors import MutationError

@@ -1,20 +1,32 @@
 """The inbox's types: conversations, their participants and CRM matches, storage, links, messages.
 
-Every field here is a plain attribute: the connection resolvers load a whole page in batches and
-build these objects, so that no field does I/O of its own (see `stack-notes.md` on speed). The one
-exception is `Conversation.messages`, a conversation view's own request.
+Every field here is a plain attribute: the resolvers load a whole page's facts in batches and the
+types are built from them (`from_facts`), so that no field does I/O of its own (see
+`stack-notes.md` on speed). The one exception is `Conversation.messages`, a conversation view's own
+request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 
 import strawberry
 from strawberry.types import Info
 
-from inbox.records import ConversationRecord
+from core.errors import BadUserInput
+from core.ids import from_global_id, int_key, primary_key, to_global_id
+from core.vocabulary import AccountStatus, IdentifierKind
+from crm import CONFIDENCE, Candidate, Identifier, Match
+from inbox.conversations import ConversationPage
+from inbox.facts import ConversationFacts
+from inbox.filters import InboxFilter
+from inbox.messages import MessageFacts, MessagePage
+from inbox.records import ConversationRecord, MessageRecord, ParticipantRecord
+from inbox.state import LinkRecord
 from resolvers.context import Context
+from resolvers.messages import conversation_messages
 from schema.enums import (
     CandidateKind,
     Channel,
@@ -24,9 +36,9 @@ from schema.enums import (
     ParticipantRole,
     StorageReason,
 )
-from schema.inputs import EXTERNAL_ID_LENGTH, bounds
+from schema.inputs import EXTERNAL_ID_LENGTH, bounds, check
 from schema.node import Node
-from schema.pagination import PageInfo
+from schema.pagination import PageInfo, page_info
 from schema.viewer import Account
 
 
@@ -39,6 +51,17 @@ class CrmCandidate:
     confidence: float = strawberry.field(
         description="0 to 1: email 0.95, phone 0.90, provider id 0.85, domain 0.80, manual 1.0."
     )
+
+    @classmethod
+    def from_candidate(cls, candidate: Candidate) -> CrmCandidate:
+        type_name = "Contact" if candidate.kind is CandidateKind.CONTACT else "Company"
+        return cls(
+            id=strawberry.ID(to_global_id(type_name, candidate.id)),
+            kind=candidate.kind,
+            name=candidate.name,
+            method=candidate.method,
+            confidence=candidate.confidence,
+        )
 
 
 @strawberry.type(
@@ -57,6 +80,28 @@ class CrmMatch:
         description="Several contacts, or several companies, matched."
     )
     candidates: list[CrmCandidate]
+
+    @classmethod
+    def from_match(cls, match: Match | None) -> CrmMatch | None:
+        if match is None or match.is_own:
+            return None
+        best = (
+            match.contacts[0]
+            if match.contacts
+            else (match.companies[0] if match.companies else None)
+        )
+        return cls(
+            contact=None
+            if match.primary_contact is None
+            else CrmCandidate.from_candidate(match.primary_contact),
+            company=None
+            if match.primary_company is None
+            else CrmCandidate.from_candidate(match.primary_company),
+            method=None if best is None else best.method,
+            confidence=None if best is None else best.confidence,
+            ambiguous=match.ambiguous_contact or match.ambiguous_company,
+            candidates=[CrmCandidate.from_candidate(candidate) for candidate in match.candidates],
+        )
 
 
 @strawberry.type(description="Someone in a conversation or on a message.")
@@ -78,6 +123,34 @@ class Participant:
         description="Null for the account itself and for identifiers that are not people."
     )
 
+    @classmethod
+    def from_record(
+        cls, record: ParticipantRecord, identifier: Identifier | None, match: Match | None
+    ) -> Participant:
+        kind = identifier.kind if identifier else None
+        return cls(
+            identifier=record.identifier,
+            identifier_type=record.identifier_type,
+            display_name=record.display_name,
+            is_self=record.is_self,
+            role=record.role,
+            phone_number=identifier.value if identifier and kind is IdentifierKind.PHONE else None,
+            email_address=identifier.value if identifier and kind is IdentifierKind.EMAIL else None,
+            crm_match=CrmMatch.from_match(match),
+        )
+
+    @classmethod
+    def all_from(
+        cls,
+        people: Sequence[ParticipantRecord],
+        identifiers: Sequence[Identifier | None],
+        matches: Sequence[Match | None],
+    ) -> list[Participant]:
+        return [
+            cls.from_record(person, identifier, match)
+            for person, identifier, match in zip(people, identifiers, matches, strict=True)
+        ]
+
 
 @strawberry.type(description="Whether the CRM keeps a conversation, and why.")
 class StorageStatus:
@@ -85,6 +158,20 @@ class StorageStatus:
     should_store: bool
     reason: StorageReason
     stored_at: datetime | None
+
+    @classmethod
+    def from_facts(cls, facts: ConversationFacts) -> StorageStatus:
+        decision, state = facts.decision, facts.state
+        stored_reason = state.storage_reason
+        reason = (
+            decision.reason if decision.should_store or stored_reason is None else stored_reason
+        )
+        return cls(
+            stored=state.stored_id is not None,
+            should_store=decision.should_store,
+            reason=reason,
+            stored_at=state.stored_at,
+        )
 
 
 @strawberry.type(description="A link between a conversation and a contact or company.")
@@ -99,6 +186,25 @@ class ConversationLink:
         description="The global id of the User who linked it."
     )
     created_at: datetime
+
+    @classmethod
+    def from_record(cls, link: LinkRecord) -> ConversationLink:
+        method = (
+            link.rule if link.source is LinkSource.MATCHER and link.rule else MatchMethod.MANUAL
+        )
+        target = Candidate(
+            link.target, link.target_id, link.target_name, method, CONFIDENCE[method]
+        )
+        return cls(
+            id=strawberry.ID(to_global_id("ConversationLink", link.id)),
+            target=CrmCandidate.from_candidate(target),
+            source=link.source,
+            rule=link.rule,
+            created_by_user_id=None
+            if link.created_by_id is None
+            else strawberry.ID(to_global_id("User", link.created_by_id)),
+            created_at=link.created_at,
+        )
 
 
 @strawberry.type
@@ -124,6 +230,26 @@ class Message(Node):
     is_read: bool
     attachments: list[Attachment]
 
+    @classmethod
+    def from_facts(cls, facts: MessageFacts) -> Message:
+        record = facts.record
+        shown = Participant.all_from(facts.people, facts.identifiers, facts.matches)
+        return cls(
+            id=strawberry.ID(message_id(record)),
+            external_id=record.external_id,
+            sender=shown[0],
+            recipients=shown[1:],
+            direction=record.direction,
+            text=record.text,
+            html=record.html,
+            sent_at=record.sent_at,
+            is_read=record.is_read,
+            attachments=[
+                Attachment(name=a.name, size=a.size, mime_type=a.mime_type)
+                for a in record.attachments
+            ],
+        )
+
 
 @strawberry.type
 class MessageEdge:
@@ -135,6 +261,17 @@ class MessageEdge:
 class MessageConnection:
     edges: list[MessageEdge]
     page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, page: MessagePage) -> MessageConnection:
+        edges = [
+            MessageEdge(cursor=cursor, node=Message.from_facts(facts))
+            for facts, cursor in page.edges
+        ]
+        info = page_info(
+            edges, has_next_page=page.has_next_page, has_previous_page=page.has_previous_page
+        )
+        return cls(edges=edges, page_info=info)
 
 
 @strawberry.type(description="A chat, or an email thread, of one connected account.")
@@ -161,16 +298,47 @@ class Conversation(Node):
     record: strawberry.Private[ConversationRecord]
     stored_id: strawberry.Private[int | None]
 
+    @classmethod
+    def from_facts(
+        cls, facts: ConversationFacts, viewer_id: int, accounts: dict[int, Account] | None = None
+    ) -> Conversation:
+        """`accounts`: the page's Account objects by id, shared by its conversations (filled)."""
+        record = facts.record
+        account = None if accounts is None else accounts.get(record.account.id)
+        if account is None:
+            account = Account.from_model(record.account, viewer_id)
+            if accounts is not None:
+                accounts[record.account.id] = account
+        return cls(
+            id=strawberry.ID(conversation_id(record.account.id, record.external_id)),
+            external_id=record.external_id,
+            channel=record.channel,
+            account=account,
+            subject=record.subject,
+            is_group=record.is_group,
+            last_message_at=record.last_message_at,
+            last_message_preview=record.last_message_preview,
+            unread_count=record.unread_count,
+            has_attachments=record.has_attachments,
+            participants=Participant.all_from(facts.participants, facts.identifiers, facts.matches),
+            storage=StorageStatus.from_facts(facts),
+            links=[ConversationLink.from_record(link) for link in facts.state.active_links],
+            can_link=record.account.status is AccountStatus.OK,
+            record=record,
+            stored_id=facts.state.stored_id,
+        )
+
     @strawberry.field(
         description="Newest first: the stored copy when stored, else live from UniPile."
     )
     async def messages(
         self, info: Info[Context, None], first: int = 20, after: str | None = None
     ) -> MessageConnection:
-        # Imported here: resolvers.messages builds this module's types, so it imports it.
-        from resolvers.messages import conversation_messages
-
-        return await conversation_messages(info.context, self, first, after)
+        names = {p.identifier: p.display_name for p in self.participants}
+        page = await conversation_messages(
+            info.context, self.record, self.stored_id, names, first, after
+        )
+        return MessageConnection.from_page(page)
 
 
 @strawberry.type
@@ -183,6 +351,20 @@ class ConversationEdge:
 class ConversationConnection:
     edges: list[ConversationEdge]
     page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, page: ConversationPage, viewer_id: int) -> ConversationConnection:
+        accounts: dict[int, Account] = {}
+        edges = [
+            ConversationEdge(
+                cursor=cursor, node=Conversation.from_facts(facts, viewer_id, accounts)
+            )
+            for facts, cursor in page.edges
+        ]
+        info = page_info(
+            edges, has_next_page=page.has_next_page, has_previous_page=page.has_previous_page
+        )
+        return cls(edges=edges, page_info=info)
 
 
 @strawberry.input(
@@ -215,6 +397,18 @@ class ConversationFilter:
         metadata=bounds(EXTERNAL_ID_LENGTH),
     )
 
+    def to_filter(self) -> InboxFilter:
+        check(self, "filter")
+        return InboxFilter(
+            account_ids=account_keys(self.account_ids),
+            channels=channel_set(self.channels),
+            unread=self.unread,
+            matched=self.matched,
+            stored=self.stored,
+            linked_to=None if self.linked_to is None else _link_target(self.linked_to),
+            folder=self.folder,
+        )
+
 
 @strawberry.input(description="Which events to receive; every field narrows them.")
 class SubscriptionFilter:
@@ -246,3 +440,47 @@ class ConversationEvent:
     conversation: Conversation | None = strawberry.field(
         description="As it is now; null when it no longer exists upstream."
     )
+
+
+def conversation_id(account_id: int, external_id: str) -> str:
+    return to_global_id("Conversation", f"{account_id}:{external_id}")
+
+
+def message_id(record: MessageRecord) -> str:
+    return to_global_id(
+        "Message", f"{record.account_id}:{record.conversation_external_id}:{record.external_id}"
+    )
+
+
+def inbox_filter(given: ConversationFilter | None) -> InboxFilter:
+    return InboxFilter() if given is None else given.to_filter()
+
+
+def account_keys(ids: list[strawberry.ID] | None) -> frozenset[int] | None:
+    """The primary keys of a filter's Account ids; None: no filter."""
+    if ids is None:
+        return None
+    keys = set()
+    for index, global_id in enumerate(ids):
+        try:
+            keys.add(int_key(global_id, "Account"))
+        except BadUserInput as error:
+            raise BadUserInput(str(error), argument=f"filter.accountIds[{index}]") from None
+    return frozenset(keys)
+
+
+def channel_set(channels: list[Channel] | None) -> frozenset[Channel] | None:
+    return None if channels is None else frozenset(Channel(c) for c in channels)
+
+
+def _link_target(global_id: str) -> tuple[CandidateKind, int]:
+    try:
+        type_name, key = from_global_id(global_id)
+    except BadUserInput:
+        type_name, key = "", ""
+    pk = primary_key(key) if type_name in ("Contact", "Company") else None
+    if pk is None:
+        raise BadUserInput(
+            f"{global_id!r} is not the id of a Contact or Company", argument="filter.linkedTo"
+        )
+    return CandidateKind(type_name.upper()), pk

@@ -1,4 +1,4 @@
-"""Relay pagination shared by every connection: `PageInfo`, argument checks and database pages.
+"""Relay pagination shared by every connection: `PageInfo`, edges and database connections.
 
 A database list's cursors are offsets sealed (`core.cursors.ViewerCursors`) to the viewer and to
 the list with its filter, so that a cursor of one list handed to another is refused rather than
@@ -8,15 +8,12 @@ silently paging from a meaningless position.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 import strawberry
 
 from core.cursors import ViewerCursors
-from core.errors import BadUserInput
-
-MAX_PAGE_SIZE = 100
+from core.pages import OffsetPage
 
 ItemT = TypeVar("ItemT")
 NodeT = TypeVar("NodeT")
@@ -47,26 +44,6 @@ def page_info(
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )
-
-
-def validate_first(first: int | None, default: int, maximum: int = MAX_PAGE_SIZE) -> int:
-    """The page size asked for, `default` when not given; outside 1..`maximum` is bad input."""
-    if first is None:
-        return default
-    if not 1 <= first <= maximum:
-        raise BadUserInput(f"first must be between 1 and {maximum}, not {first}", argument="first")
-    return first
-
-
-@dataclass(frozen=True, slots=True)
-class OffsetPage(Generic[ItemT]):
-    """One page of a database list: its items, where it starts, and what lies around it."""
-
-    list_key: str
-    offset: int
-    items: Sequence[ItemT]
-    has_next_page: bool
-    total_count: int
 
 
 @strawberry.type(description="An item of a list, with the cursor to page on from it.")

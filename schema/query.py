@@ -8,12 +8,13 @@ from strawberry.types import Info
 from access import scope as viewer_resolvers
 from core.errors import BadUserInput
 from core.ids import from_global_id
+from inbox.conversations import conversation_key
 from resolvers.context import Context
-from resolvers.conversations import conversation_by_key, conversation_key, inbox_connection
-from resolvers.nodes import resolve_node, resolve_nodes
+from resolvers.conversations import conversation_by_key, inbox_page
 from schema.crm import CrmQuery
-from schema.inbox import Conversation, ConversationConnection, ConversationFilter
+from schema.inbox import Conversation, ConversationConnection, ConversationFilter, inbox_filter
 from schema.node import Node
+from schema.nodes import resolve_node, resolve_nodes
 from schema.viewer import Account, User, Viewer, Workspace
 
 MAX_NODES = 100
@@ -48,7 +49,8 @@ class Query(CrmQuery):
         after: str | None = None,
         filter: ConversationFilter | None = None,
     ) -> ConversationConnection:
-        return await inbox_connection(info.context, first, after, filter)
+        page = await inbox_page(info.context, first, after, inbox_filter(filter))
+        return ConversationConnection.from_page(page, info.context.viewer().user_id)
 
     @strawberry.field(
         description="One conversation by id, live; null if missing or not the viewer's."
@@ -59,7 +61,10 @@ class Query(CrmQuery):
         info.context.viewer()
         type_name, key = from_global_id(id)
         parsed = conversation_key(key) if type_name == "Conversation" else None
-        return None if parsed is None else await conversation_by_key(info.context, *parsed)
+        facts = None if parsed is None else await conversation_by_key(info.context, *parsed)
+        return (
+            None if facts is None else Conversation.from_facts(facts, info.context.viewer().user_id)
+        )
 
     @strawberry.field(
         description="Any object by global id; null if it does not exist or is not the viewer's."

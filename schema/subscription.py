@@ -7,10 +7,41 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
+from core.ids import from_global_id
+from inbox.conversations import conversation_key
 from resolvers.context import Context
-from resolvers.subscriptions import account_statuses, conversations_updated, messages_received
-from schema.inbox import ConversationEvent, MessageEvent, SubscriptionFilter
+from resolvers.subscriptions import (
+    EventFilter,
+    account_statuses,
+    conversations_updated,
+    messages_received,
+)
+from schema.inbox import (
+    Conversation,
+    ConversationChange,
+    ConversationEvent,
+    Message,
+    MessageEvent,
+    SubscriptionFilter,
+    account_keys,
+    channel_set,
+    conversation_id,
+)
 from schema.viewer import Account
+
+
+def event_filter(given: SubscriptionFilter | None) -> EventFilter:
+    if given is None:
+        return EventFilter()
+    conversation = None
+    if given.conversation_id is not None:
+        type_name, key = from_global_id(given.conversation_id)
+        conversation = conversation_key(key) if type_name == "Conversation" else None
+    return EventFilter(
+        conversation=conversation,
+        account_ids=account_keys(given.account_ids),
+        channels=channel_set(given.channels),
+    )
 
 
 @strawberry.type
@@ -19,8 +50,11 @@ class Subscription:
     async def message_received(
         self, info: Info[Context, None], filter: SubscriptionFilter | None = None
     ) -> AsyncGenerator[MessageEvent, None]:
-        async for event in messages_received(info.context, filter):
-            yield event
+        async for delivery in messages_received(info.context, event_filter(filter)):
+            yield MessageEvent(
+                message=Message.from_facts(delivery.message),
+                conversation=Conversation.from_facts(delivery.conversation, delivery.viewer_id),
+            )
 
     @strawberry.subscription(
         description="Conversations stored, linked, unlinked, forgotten or read."
@@ -28,12 +62,22 @@ class Subscription:
     async def conversation_updated(
         self, info: Info[Context, None], filter: SubscriptionFilter | None = None
     ) -> AsyncGenerator[ConversationEvent, None]:
-        async for event in conversations_updated(info.context, filter):
-            yield event
+        async for changed in conversations_updated(info.context, event_filter(filter)):
+            facts = changed.conversation
+            yield ConversationEvent(
+                conversation_id=strawberry.ID(
+                    conversation_id(changed.account_id, changed.external_id)
+                ),
+                change=ConversationChange(changed.change),
+                conversation=None
+                if facts is None
+                else Conversation.from_facts(facts, changed.viewer_id),
+            )
 
     @strawberry.subscription(description="An account the viewer may see changed status.")
     async def account_status_changed(
         self, info: Info[Context, None]
     ) -> AsyncGenerator[Account, None]:
+        viewer_id = info.context.viewer().user_id
         async for account in account_statuses(info.context):
-            yield account
+            yield Account.from_model(account, viewer_id)

@@ -33,13 +33,13 @@ from realtime.receipts import ReceiptProcessor
 from resolvers.context import Services
 from schema.extensions import Limits
 from schema.schema import build_schema
-from server.autostore import AutoStore, KeepInStep
 from server.graphiql import asset_route
 from server.graphql import GraphQLView
 from server.hosted_auth import HOSTED_AUTH_PATH, hosted_auth_from_settings, hosted_auth_routes
 from server.settings import Settings, SettingsError
 from server.state import AppState
 from server.webhooks import WEBHOOK_PATH, register_webhooks, webhook_routes
+from storing.automatic import AutoStore, KeepInStep
 from storing.jobs import StoreWorker
 from unipile import UnipileClient, UnipileError
 
@@ -206,7 +206,9 @@ def receipt_processor(services: Services, auto_store: AutoStore) -> ReceiptProce
     processor = ReceiptProcessor(services.pubsub)
     processor.on("account_status", apply_account_status)
     events = MessageEvents(
-        services.unipile, services.attendee_cache, on_new_message=[KeepInStep(services, auto_store)]
+        services.unipile,
+        services.attendee_cache,
+        on_new_message=[KeepInStep(services.unipile, services.attendee_cache, auto_store)],
     )
     processor.on("message_received", events.chat_message)
     processor.on("mail_received", events.email)

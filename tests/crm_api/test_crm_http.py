@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from core.cursors import CursorCodec, ViewerCursors
-from resolvers.crm import COMPANIES, list_key
+from crm.reading import COMPANIES, list_key
 from tests.crm_api.conftest import SIGNING_KEY, CrmServer
 
 CONTACT_FIELDS = """

@@ -10,18 +10,13 @@ import pytest
 from core.cursors import CursorCodec, ViewerCursors
 from core.identity import Identity
 from core.ids import to_global_id
+from core.pages import OffsetPage
+from crm.loaders import CompanyByIdLoader, ContactByIdLoader
+from crm.reading import CompanyRecord, ContactRecord, company_page, contact_page
 from db.metrics import count_queries
 from db.models import Company, Contact
-from resolvers.crm import (
-    CompanyByIdLoader,
-    CompanyRecord,
-    ContactByIdLoader,
-    ContactRecord,
-    company_page,
-    contact_page,
-)
 from schema.crm import company_node, contact_node
-from schema.pagination import Connection, OffsetPage
+from schema.pagination import Connection
 from tests.crm_api.conftest import Crm
 
 PageFn = Callable[

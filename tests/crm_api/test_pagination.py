@@ -8,7 +8,7 @@ import pytest
 
 from core.cursors import MAX_OFFSET, CursorCodec, ViewerCursors
 from core.errors import BadUserInput
-from schema.pagination import validate_first
+from core.pages import validate_first
 
 
 def forged(text: str) -> str:

@@ -8,7 +8,7 @@ from core.ids import to_global_id
 from db.metrics import QueryCounter
 from db.models import Company, Contact, User, Workspace
 from resolvers.context import Context
-from resolvers.nodes import resolve_nodes
+from schema.nodes import resolve_nodes
 from server.demo import DEMO_USERS
 from tests.inbox.conftest import Inbox
 

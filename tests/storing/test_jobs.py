@@ -9,7 +9,7 @@ from core.vocabulary import JobState, StorageReason
 from db.claims import RetryPolicy
 from db.metrics import count_queries
 from db.models import Account, Conversation, Message, StoreJob
-from server.autostore import AutoStore
+from storing.automatic import AutoStore
 from storing.jobs import (
     StoreWorker,
     allow_automatic_storage,

@@ -17,14 +17,17 @@ import time
 from collections import OrderedDict
 from contextlib import suppress
 
+from access.scope import load_viewer_scope
 from core.identity import Identity
 from core.vocabulary import StorageReason
 from db.models import Account
+from inbox.facts import load_facts
+from inbox.loaders import AttendeeCache
+from inbox.reading import Reading
 from inbox.records import ConversationRecord, MessageRecord
-from resolvers.context import Context, Services
-from resolvers.conversations import load_facts
 from storing.copies import append_message
 from storing.jobs import StoreWorker, enqueue_store
+from unipile import UnipileClient
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +121,11 @@ class KeepInStep:
     """The webhook hook: append a new message to the stored copy, or queue the conversation for
     automatic storage when its channel's policy and a match say so."""
 
-    def __init__(self, services: Services, auto_store: AutoStore) -> None:
-        self.services = services
+    def __init__(
+        self, unipile: UnipileClient, attendee_cache: AttendeeCache, auto_store: AutoStore
+    ) -> None:
+        self.unipile = unipile
+        self.attendee_cache = attendee_cache
         self.auto_store = auto_store
 
     async def __call__(
@@ -127,12 +133,11 @@ class KeepInStep:
     ) -> None:
         await append_message(account, message)
         # Matching is the workspace's, the same for every viewer: read it as the account's owner.
-        context = Context(
-            request=None,
-            services=self.services,
-            identity=Identity(account.owner_id, account.workspace_id),
-        )
-        [facts] = await load_facts(context, [conversation])
+        scope = await load_viewer_scope(Identity(account.owner_id, account.workspace_id))
+        if scope is None:
+            return
+        reading = Reading.for_viewer(scope, self.unipile, self.attendee_cache)
+        [facts] = await load_facts(reading, [conversation])
         if facts.decision.auto_store and facts.state.stored_id is None:
             await self.auto_store.enqueue(
                 account.id, conversation.external_id, facts.decision.reason

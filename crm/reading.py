@@ -13,15 +13,14 @@ from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from aiodataloader import DataLoader
 from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from core.cursors import ViewerCursors
 from core.identity import Identity
+from core.pages import OffsetPage, validate_first
 from db.models import Company, CompanyDomain, Contact, ContactIdentifier
-from schema.pagination import OffsetPage, validate_first
 
 CONTACTS = "contacts"
 COMPANIES = "companies"
@@ -88,32 +87,6 @@ async def company_page(
         after,
         lambda rows: _company_records(workspace_id, rows),
     )
-
-
-class ContactByIdLoader(DataLoader[int, ContactRecord | None]):
-    """Contacts of one workspace by primary key; another workspace's ids load as None."""
-
-    def __init__(self, workspace_id: int) -> None:
-        super().__init__()
-        self.workspace_id = workspace_id
-
-    async def batch_load_fn(self, keys: list[int]) -> list[ContactRecord | None]:
-        contacts = await Contact.filter(workspace_id=self.workspace_id, id__in=keys)
-        records = await _contact_records(self.workspace_id, contacts)
-        by_id = {record.contact.id: record for record in records}
-        return [by_id.get(key) for key in keys]
-
-
-class CompanyByIdLoader(DataLoader[int, CompanyRecord | None]):
-    """Companies of one workspace by primary key; another workspace's ids load as None."""
-
-    def __init__(self, workspace_id: int) -> None:
-        super().__init__()
-        self.workspace_id = workspace_id
-
-    async def batch_load_fn(self, keys: list[int]) -> list[CompanyRecord | None]:
-        by_id = await _companies_by_id(self.workspace_id, keys)
-        return [by_id.get(key) for key in keys]
 
 
 async def _offset_page(

@@ -13,10 +13,12 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from core.errors import BadUserInput
 from core.ids import from_global_id, primary_key
+from inbox.conversations import conversation_key
 from resolvers.context import Context
-from resolvers.conversations import conversation_by_key, conversation_key
+from resolvers.conversations import conversation_by_key
 from resolvers.messages import message_by_key
 from schema.crm import Company, Contact
+from schema.inbox import Conversation, Message
 from schema.node import Node
 from schema.viewer import Account, User, Workspace
 
@@ -40,11 +42,13 @@ async def _workspace(context: Context, key: str) -> Node | None:
 
 async def _conversation(context: Context, key: str) -> Node | None:
     parsed = conversation_key(key)
-    return None if parsed is None else await conversation_by_key(context, *parsed)
+    facts = None if parsed is None else await conversation_by_key(context, *parsed)
+    return None if facts is None else Conversation.from_facts(facts, context.viewer().user_id)
 
 
 async def _message(context: Context, key: str) -> Node | None:
-    return await message_by_key(context, key)
+    facts = await message_by_key(context, key)
+    return None if facts is None else Message.from_facts(facts)
 
 
 async def _users(context: Context, keys: Sequence[int]) -> list[Node | None]:

@@ -1,0 +1,182 @@
+"""Pages of conversations with their facts: the live inbox over the viewer's accounts, one
+conversation by its key, and a contact's or company's linked conversations from the database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from core.cursors import ViewerCursors
+from core.ids import primary_key
+from core.vocabulary import Channel
+from crm import CandidateKind
+from db.models import Account, Conversation, ConversationLink, ConversationParticipant
+from inbox.facts import ConversationFacts, load_facts, upstream_error
+from inbox.filters import InboxFilter
+from inbox.merge import PushedDown, read_inbox
+from inbox.reading import Reading
+from inbox.records import (
+    ConversationRecord,
+    ParticipantRecord,
+    conversation_from_chat,
+    conversation_from_thread,
+    is_upstream_of,
+    thread_id_of,
+)
+from paging import Ordering, Pager
+from unipile import NotFoundError, UnipileClient, UnipileError, is_valid_id
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    """Conversations with their facts, each with the cursor that resumes right after it."""
+
+    edges: Sequence[tuple[ConversationFacts, str]]
+    has_next_page: bool
+    has_previous_page: bool
+
+
+async def inbox_page(
+    reading: Reading,
+    unipile: UnipileClient,
+    pager: Pager,
+    inbox_filter: InboxFilter,
+    size: int,
+    after: str | None,
+) -> ConversationPage:
+    """One page of the live inbox; each account that fails upstream is named in `problems`."""
+    resumed = await pager.resume(after)
+    accounts = [account for account in reading.scope.accounts if inbox_filter.selects(account)]
+
+    async def accept(records: Sequence[ConversationRecord]) -> list[bool]:
+        return [inbox_filter.accepts(facts) for facts in await load_facts(reading, records)]
+
+    async def shown(lane: str, threads: Sequence[str]) -> Mapping[str, Ordering]:
+        return await pager.shown(resumed.session, lane, threads)
+
+    page = await read_inbox(
+        unipile,
+        accounts,
+        resumed.states,
+        shown,
+        PushedDown(unread=inbox_filter.unread, folder=inbox_filter.folder),
+        size,
+        accept if inbox_filter.applied_here else None,
+    )
+    reading.problems.extend(upstream_error(f.account, f.error) for f in page.failures)
+    cursors = await pager.issue(resumed.session, [state for _, state in page.edges], page.shown)
+    facts = await load_facts(reading, [conversation for conversation, _ in page.edges])
+    return ConversationPage(
+        list(zip(facts, cursors, strict=True)),
+        has_next_page=page.has_next_page,
+        has_previous_page=False,
+    )
+
+
+async def fetch_record(
+    client: UnipileClient, account: Account, external_id: str
+) -> ConversationRecord | None:
+    if account.channel is Channel.EMAIL:
+        listed = await client.list_emails(
+            account_id=account.unipile_id, thread_id=external_id, meta_only=True, limit=50
+        )
+        emails = [
+            email
+            for email in listed.items
+            if is_upstream_of(account, email.account_id) and thread_id_of(email) == external_id
+        ]
+        return conversation_from_thread(account, emails) if emails else None
+    chat = await client.get_chat(external_id, account_id=account.unipile_id)
+    return (
+        conversation_from_chat(account, chat) if is_upstream_of(account, chat.account_id) else None
+    )
+
+
+async def conversation_by_key(
+    reading: Reading, unipile: UnipileClient, account_id: int, external_id: str
+) -> ConversationFacts | None:
+    """One conversation, live; None when it does not exist or the viewer may not see it."""
+    account = reading.scope.account(account_id)
+    if account is None:
+        return None
+    try:
+        record = await fetch_record(unipile, account, external_id)
+    except NotFoundError:
+        return None
+    except UnipileError as error:
+        raise upstream_error(account, error) from None
+    if record is None:
+        return None
+    [facts] = await load_facts(reading, [record])
+    return facts
+
+
+def conversation_key(key: str) -> tuple[int, str] | None:
+    """`account:UniPile id`, with an id UniPile could have issued; anything else names nothing."""
+    account_part, _, external_id = key.partition(":")
+    account_id = primary_key(account_part)
+    if account_id is None or not is_valid_id(external_id):
+        return None
+    return account_id, external_id
+
+
+def stored_conversation_record(
+    account: Account,
+    conversation: Conversation,
+    participants: Sequence[ConversationParticipant],
+) -> ConversationRecord:
+    """A stored conversation in the live shape."""
+    return ConversationRecord(
+        account=account,
+        external_id=conversation.external_id,
+        channel=conversation.channel,
+        subject=conversation.subject,
+        is_group=conversation.is_group,
+        last_message_at=conversation.last_message_at,
+        last_message_preview=None,
+        unread_count=conversation.unread_count,
+        has_attachments=False,
+        participants=tuple(
+            ParticipantRecord(p.identifier, p.identifier_type, p.display_name, p.role, p.is_self)
+            for p in participants
+        ),
+    )
+
+
+async def linked_page(
+    reading: Reading,
+    cursors: ViewerCursors,
+    target: CandidateKind,
+    pk: int,
+    size: int,
+    after: str | None,
+) -> ConversationPage:
+    """A contact's or company's stored and linked conversations, newest first, from the database."""
+    list_kind = f"linked-{target.value.lower()}-{pk}"
+    offset = cursors.start_offset(list_kind, after)
+    accounts = {account.id: account for account in reading.scope.accounts}
+    key = {"contact_id": pk} if target is CandidateKind.CONTACT else {"company_id": pk}
+    links = await ConversationLink.filter(
+        removed_at=None, account_id__in=list(accounts), **key
+    ).values_list("account_id", "conversation_external_id")
+    pairs = set(links)
+    candidates = await Conversation.filter(
+        account_id__in=list(accounts), external_id__in=[external for _, external in pairs]
+    ).order_by("-last_message_at", "-id")
+    linked = [c for c in candidates if (c.account_id, c.external_id) in pairs]
+    window = linked[offset : offset + size]
+    people = await ConversationParticipant.filter(
+        conversation_id__in=[c.id for c in window]
+    ).order_by("id")
+    records = [
+        stored_conversation_record(
+            accounts[c.account_id], c, [p for p in people if p.conversation_id == c.id]
+        )
+        for c in window
+    ]
+    facts = await load_facts(reading, records)
+    return ConversationPage(
+        [(item, cursors.offset(list_kind, offset + index)) for index, item in enumerate(facts)],
+        has_next_page=offset + size < len(linked),
+        has_previous_page=offset > 0,
+    )
