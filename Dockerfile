@@ -9,6 +9,7 @@ COPY core core
 COPY inbox inbox
 COPY paging paging
 COPY realtime realtime
+COPY sending sending
 COPY storing storing
 COPY server server
 COPY schema schema

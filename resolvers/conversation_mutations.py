@@ -1,4 +1,4 @@
-"""Acting on conversations: link, unlink, store, forget, read state.
+"""Acting on conversations as GraphQL asks: link, unlink, store, forget, read state.
 
 Each action is scoped to the viewer (a conversation of an account they may not use is reported
 as not found), safe to retry, and publishes a `conversationUpdated` event once it is done.
@@ -6,40 +6,19 @@ as not found), safe to retry, and publishes a `conversationUpdated` event once i
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
-
-from tortoise.transactions import in_transaction
-
-from core.errors import BadUserInput, Forbidden, NotFound
+from core.errors import BadUserInput, NotFound
 from core.ids import from_global_id, int_key
-from core.vocabulary import Channel, IdentifierKind, LinkSource, NeverStoreKind, StorageReason
-from crm import CandidateKind, Rejected, classify_participant, normalize_never_store_value
-from db.models import (
-    Account,
-    Company,
-    Contact,
-    Conversation,
-    ConversationLink,
-    ConversationParticipant,
-    Message,
-    NeverStoreEntry,
-)
+from core.vocabulary import StorageReason
+from crm import CandidateKind
+from db.models import Account, Conversation, ConversationLink
 from inbox.conversations import conversation_key, fetch_record
 from inbox.facts import upstream_error
-from realtime.topics import workspace_conversations_topic
+from realtime.message_events import conversation_update
 from resolvers.context import Context
-from storing.copies import StoreResult, store_conversation
-from storing.jobs import allow_automatic_storage, forget_automatic_storage
+from storing import actions
+from storing.actions import Target
+from storing.copies import StoreResult
 from unipile import NotFoundError, UnipileError
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    kind: CandidateKind
-    id: int
 
 
 async def conversation_account(context: Context, global_id: str) -> tuple[Account, str]:
@@ -89,178 +68,52 @@ async def link_target(context: Context, contact_id: str | None, company_id: str 
         raise BadUserInput("give exactly one of contactId and companyId", argument="contactId")
     workspace_id = context.viewer().workspace_id
     if contact_id is not None:
-        pk = int_key(contact_id, "Contact")
-        if not await Contact.exists(id=pk, workspace_id=workspace_id):
-            raise NotFound("no such contact", argument="contactId")
-        return Target(CandidateKind.CONTACT, pk)
+        return await actions.existing_target(
+            workspace_id, CandidateKind.CONTACT, int_key(contact_id, "Contact")
+        )
     assert company_id is not None
-    pk = int_key(company_id, "Company")
-    if not await Company.exists(id=pk, workspace_id=workspace_id):
-        raise NotFound("no such company", argument="companyId")
-    return Target(CandidateKind.COMPANY, pk)
-
-
-def _target_filter(target: Target) -> dict[str, Any]:
-    return (
-        {"contact_id": target.id}
-        if target.kind is CandidateKind.CONTACT
-        else {"company_id": target.id}
+    return await actions.existing_target(
+        workspace_id, CandidateKind.COMPANY, int_key(company_id, "Company")
     )
 
 
 async def publish_change(context: Context, account: Account, external_id: str, change: str) -> None:
-    await context.services.pubsub.publish(
-        workspace_conversations_topic(account.workspace_id),
-        {
-            "type": "conversation",
-            "account_id": account.id,
-            "external_id": external_id,
-            "change": change,
-        },
-    )
+    publication = conversation_update(account, external_id, change)
+    await context.services.pubsub.publish(publication.topic, publication.payload)
 
 
 async def store(
     context: Context, account: Account, external_id: str, reason: StorageReason
 ) -> StoreResult:
-    await allow_automatic_storage(account.id, external_id)
-    try:
-        return await store_conversation(context.services.unipile, account, external_id, reason)
-    except NotFoundError:
-        raise NotFound("no such conversation", argument="conversationId") from None
-    except UnipileError as error:
-        raise upstream_error(account, error) from None
+    return await actions.store(context.services.unipile, account, external_id, reason)
 
 
 async def link(
     context: Context, account: Account, external_id: str, target: Target
 ) -> ConversationLink:
-    """Link (again, if a user had unlinked it) and store the conversation: MANUAL_LINK."""
     user_id = context.viewer().user_id
-    await store(context, account, external_id, StorageReason.MANUAL_LINK)
-    keys = {
-        "account_id": account.id,
-        "conversation_external_id": external_id,
-        **_target_filter(target),
-    }
-    async with in_transaction():
-        existing = await ConversationLink.filter(**keys).select_for_update().first()
-        if existing is None:
-            created = await ConversationLink.create(
-                workspace_id=account.workspace_id,
-                source=LinkSource.USER,
-                created_by_id=user_id,
-                **keys,
-            )
-        else:
-            await ConversationLink.filter(id=existing.id).update(
-                source=LinkSource.USER,
-                rule=None,
-                created_by_id=user_id,
-                removed_at=None,
-                removed_by_id=None,
-            )
-            created = await ConversationLink.get(id=existing.id)
+    created = await actions.link(context.services.unipile, user_id, account, external_id, target)
     await publish_change(context, account, external_id, "LINKED")
     return created
 
 
 async def unlink(context: Context, account: Account, external_id: str, target: Target) -> None:
-    """Leave a tombstone, so the matcher never links it again; the stored copy stays."""
-    keys = {
-        "account_id": account.id,
-        "conversation_external_id": external_id,
-        **_target_filter(target),
-    }
-    updated = await ConversationLink.filter(removed_at=None, **keys).update(
-        removed_at=datetime.now(UTC), removed_by_id=context.viewer().user_id
-    )
-    if not updated and not await ConversationLink.exists(**keys):
-        raise NotFound("the conversation is not linked to it", argument="conversationId")
+    await actions.unlink(context.viewer().user_id, account, external_id, target)
     await publish_change(context, account, external_id, "UNLINKED")
 
 
 async def forget(context: Context, account: Account, external_id: str, also_unlink: bool) -> bool:
-    """Delete the stored copy; refused while a user's link holds it, unless unlinked too. Leaves
-    a mark that automatic storage respects: only a user's store or link keeps it again."""
-    active = ConversationLink.filter(
-        account_id=account.id, conversation_external_id=external_id, removed_at=None
-    )
-    async with in_transaction():
-        if await active.filter(source=LinkSource.USER).exists() and not also_unlink:
-            raise Forbidden(
-                "the conversation is linked: unlink it first, or pass unlink: true",
-                argument="unlink",
-            )
-        await active.update(removed_at=datetime.now(UTC), removed_by_id=context.viewer().user_id)
-        deleted = await Conversation.filter(account_id=account.id, external_id=external_id).delete()
-        await forget_automatic_storage(account.id, external_id)
+    forgotten = await actions.forget(context.viewer().user_id, account, external_id, also_unlink)
     await publish_change(context, account, external_id, "FORGOTTEN")
-    return deleted > 0
+    return forgotten
 
 
 async def mark_read(context: Context, account: Account, external_id: str, read: bool) -> None:
-    client = context.services.unipile
-    try:
-        if account.channel is Channel.EMAIL:
-            thread = await client.list_emails(
-                account_id=account.unipile_id, thread_id=external_id, meta_only=True, limit=50
-            )
-            if not thread.items:
-                raise NotFound("no such conversation", argument="conversationId")
-            for email in thread.items:
-                if email.is_read != read:
-                    await client.set_email_read(email.id, read=read, account_id=account.unipile_id)
-        else:
-            await client.set_chat_read(external_id, read=read)
-    except NotFoundError:
-        raise NotFound("no such conversation", argument="conversationId") from None
-    except UnipileError as error:
-        raise upstream_error(account, error) from None
-    stored = Conversation.filter(account_id=account.id, external_id=external_id)
-    await Message.filter(
-        conversation__account_id=account.id, conversation__external_id=external_id
-    ).update(is_read=read)
-    if read:
-        await stored.update(unread_count=0)
+    await actions.mark_read(context.services.unipile, account, external_id, read)
     await publish_change(context, account, external_id, "READ_STATE")
 
 
 async def forget_identifier(context: Context, raw: str) -> int:
-    """Delete every stored participant and message involving an address or number, and never
-    store it again (the right to be forgotten). Returns the messages deleted."""
     scope = await context.scope()
     workspace_id = context.require_admin().workspace_id
-    identifier = classify_participant(raw, region=scope.region)
-    if isinstance(identifier, Rejected) or identifier.kind is IdentifierKind.PROVIDER_ID:
-        raise BadUserInput("give an email address or a phone number", argument="identifier")
-    kind = NeverStoreKind.EMAIL if identifier.kind is IdentifierKind.EMAIL else NeverStoreKind.PHONE
-    value = normalize_never_store_value(kind, raw, region=scope.region)
-    assert not isinstance(value, Rejected), "classified identifiers normalise"
-
-    def involves(candidate: object) -> bool:
-        if not isinstance(candidate, str):
-            return False
-        seen = classify_participant(candidate, region=scope.region)
-        return not isinstance(seen, Rejected) and seen == identifier
-
-    participants = await ConversationParticipant.filter(
-        conversation__workspace_id=workspace_id
-    ).values("id", "identifier")
-    messages = await Message.filter(conversation__workspace_id=workspace_id).values(
-        "id", "sender", "recipients"
-    )
-    doomed_participants = [row["id"] for row in participants if involves(row["identifier"])]
-    doomed_messages = [row["id"] for row in messages if _message_involves(row, involves)]
-    async with in_transaction():
-        await ConversationParticipant.filter(id__in=doomed_participants).delete()
-        await Message.filter(id__in=doomed_messages).delete()
-        await NeverStoreEntry.get_or_create(workspace_id=workspace_id, kind=kind, value=value)
-    return len(doomed_messages)
-
-
-def _message_involves(row: dict[str, Any], involves: Callable[[object], bool]) -> bool:
-    sender = row["sender"] if isinstance(row["sender"], dict) else {}
-    recipients = row["recipients"] if isinstance(row["recipients"], dict) else {}
-    people = [sender, *recipients.get("to", []), *recipients.get("cc", [])]
-    return any(involves(person.get("identifier")) for person in people if isinstance(person, dict))
+    return await actions.forget_identifier(workspace_id, scope.region, raw)

@@ -9,7 +9,7 @@ a store and an appended message, run one after the other on PostgreSQL. SQLite h
 but runs one transaction at a time. Under the lock, messages already stored are skipped, so every
 call is idempotent and the unique constraint on (conversation, external id) is never hit.
 
-Stored rows hold exactly what `resolvers.messages.stored_record` reads back: a stored message and
+Stored rows hold exactly what `inbox.messages.stored_record` reads back: a stored message and
 the live one are the same `MessageRecord`.
 """
 

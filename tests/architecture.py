@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("server",),
     ("schema",),
     ("resolvers",),
-    ("realtime",),
+    ("realtime", "sending"),
     ("storing",),
     ("inbox",),
     ("access", "accounts", "crm", "paging"),

@@ -11,6 +11,7 @@ import pytest
 from core.vocabulary import Direction, ParticipantRole, StorageReason
 from crm.storage import SyncLimits
 from db.models import Account, Conversation, ConversationParticipant, Message
+from inbox.messages import stored_record
 from inbox.records import (
     MessageRecord,
     ParticipantRecord,
@@ -20,7 +21,6 @@ from inbox.records import (
     message_from_chat_message,
     message_from_email,
 )
-from resolvers.messages import stored_record
 from storing.copies import StoreResult, append_message, store_conversation, stronger_reason
 from tests.storing.conftest import Sandbox, demo_chat, demo_thread
 from unipile import NotFoundError, UnipileClient
