@@ -16,10 +16,12 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import httpx
 
@@ -40,7 +42,12 @@ SANDBOX_KEY = "bench-sandbox-key-0123456789abcdef"
 JWT_SECRET = "bench-jwt-secret-0123456789abcdef-0123456789"
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789abcdef-0123"
 
-OptionsT = TypeVar("OptionsT")
+
+class _Options(Protocol):
+    invalid: ClassVar[str]  # what `parse_options` says when a value is out of bounds
+
+
+OptionsT = TypeVar("OptionsT", bound=_Options)
 Number = TypeVar("Number", int, float)
 
 
@@ -87,14 +94,13 @@ def flag(what: str) -> Any:
 
 
 def parse_options(
-    options_type: Callable[..., OptionsT],
-    argv: Sequence[str] | None,
-    *,
-    prog: str,
-    description: str,
-    invalid: str,
+    options_type: type[OptionsT], argv: Sequence[str] | None, prog: str, doc: str
 ) -> OptionsT:
-    """The flags of `options_type`'s fields, in their order, parsed from `argv`."""
+    """The flags of `options_type`'s fields, in their order, parsed from `argv`.
+
+    A value outside its bounds is refused with the message `options_type.invalid`.
+    """
+    description = doc.split("\n\n")[0]
     parser = argparse.ArgumentParser(prog=prog, description=description)
     flags = {
         each.name: each.metadata["flag"]
@@ -114,11 +120,11 @@ def parse_options(
                 example = spec.arguments["default"]
                 parser.error(f"--concurrency takes comma-separated integers, e.g. {example}")
             if not value or min(value) < 1:
-                parser.error(invalid)
+                parser.error(options_type.invalid)
         elif (spec.least is not None and value < spec.least) or (
             spec.most is not None and value > spec.most
         ):
-            parser.error(invalid)
+            parser.error(options_type.invalid)
     return options_type(**values)
 
 
@@ -143,27 +149,43 @@ def base_env(workdir: Path, database_url: str) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class Prepared:
+    started_at: datetime
+    clock: float  # time.monotonic() at the start
+    workdir: Path  # the database, the data dir and the processes' logs
+    database: Path  # the SQLite file, unless --database-url names another database
+    env: dict[str, str]
+    token: str  # the user's bearer token
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.clock
+
+
 @contextlib.contextmanager
-def workspace(prefix: str, keep: bool) -> Iterator[Path]:
-    """A temporary directory for the database, the data dir and the processes' logs."""
+def prepared(
+    prefix: str, keep: bool, user_email: str, database_url: str | None = None
+) -> Iterator[Prepared]:
+    """A temporary directory with a migrated database seeded with the demo data."""
+    started_at, clock = datetime.now(UTC), time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        yield workdir
+        database = workdir / "bench.sqlite3"
+        database_url = database_url or f"sqlite://{database}"
+        env = base_env(workdir, database_url)
+        print(f"preparing {database_url} in {workdir}", file=sys.stderr, flush=True)
+        run_command(switchboard_command("migrate"), env, workdir, timeout=120)
+        run_command(switchboard_command("seed-demo"), env, workdir, timeout=120)
+        output = run_command(
+            switchboard_command("token", "--email", user_email), env, workdir, timeout=60
+        )
+        token = output.strip().splitlines()[-1]
+        yield Prepared(started_at, clock, workdir, database, env, token)
     finally:
         if keep:
             print(f"kept {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-
-
-def prepare(env: dict[str, str], workdir: Path, user_email: str) -> str:
-    """Migrate and seed the demo data; the user's bearer token."""
-    run_command(switchboard_command("migrate"), env, workdir, timeout=120)
-    run_command(switchboard_command("seed-demo"), env, workdir, timeout=120)
-    output = run_command(
-        switchboard_command("token", "--email", user_email), env, workdir, timeout=60
-    )
-    return output.strip().splitlines()[-1]
 
 
 @contextlib.asynccontextmanager
@@ -251,8 +273,15 @@ def machine_line(client: str, elapsed: float) -> str:
     )
 
 
-def main(options: OptionsT, run: Callable[[OptionsT], Coroutine[Any, Any, str]]) -> int:
+def main(
+    run: Callable[[OptionsT], Coroutine[Any, Any, str]],
+    options_type: type[OptionsT],
+    argv: Sequence[str] | None,
+    prog: str,
+    doc: str,
+) -> int:
     """Print the report `run` returns; 1 if the benchmark could not go on, 130 if interrupted."""
+    options = parse_options(options_type, argv, prog, doc)
     signal.signal(signal.SIGTERM, terminate_on_sigterm)
     try:
         print(asyncio.run(run(options)))

@@ -27,9 +27,9 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import orjson
@@ -281,6 +281,9 @@ async def run_level(
 
 @dataclass
 class Options:
+    invalid: ClassVar[str] = (
+        "concurrency levels, --requests and --starts must be positive; --first from 1 to 100"
+    )
     concurrency: tuple[int, ...] = levels("1,4,16")
     requests: int = number(200, "requests per level", least=1)
     warmup: int = number(20, "warm-up requests per server start")
@@ -301,16 +304,6 @@ class Options:
             # One profile file is written per server process, so a profiled run has one start.
             self.starts = 1
             self.profile = self.profile.resolve()
-
-
-def parse_options(argv: Sequence[str] | None) -> Options:
-    return harness.parse_options(
-        Options,
-        argv,
-        prog="python -m bench.inbox",
-        description=__doc__.split("\n\n")[0],
-        invalid="concurrency levels, --requests and --starts must be positive; --first from 1 to 100",
-    )
 
 
 def server_command(options: Options) -> list[str]:
@@ -436,13 +429,10 @@ def report(
 
 
 async def run(options: Options) -> str:
-    started_at = datetime.now(UTC)
-    clock = time.monotonic()
-    with harness.workspace("switchboard-bench-", options.keep) as workdir:
-        database_url = options.database_url or f"sqlite://{workdir / 'bench.sqlite3'}"
-        env = harness.base_env(workdir, database_url)
-        print(f"preparing {database_url} in {workdir}", file=sys.stderr, flush=True)
-        token = harness.prepare(env, workdir, USER_EMAIL)
+    with harness.prepared(
+        "switchboard-bench-", options.keep, USER_EMAIL, options.database_url
+    ) as prepared:
+        env, workdir = prepared.env, prepared.workdir
         faults = {"latency_ms": options.latency_ms, "jitter_ms": options.jitter_ms}
         async with harness.sandbox_started(env, workdir, faults) as (sandbox_process, sandbox_url):
             sandbox = await measure_sandbox(
@@ -457,16 +447,16 @@ async def run(options: Options) -> str:
             for index in range(options.starts):
                 starts.append(
                     await one_start(
-                        options, env, workdir, sandbox_process, sandbox_url, token, index
+                        options, env, workdir, sandbox_process, sandbox_url, prepared.token, index
                     )
                 )
         if options.profile is not None and not options.profile.exists():
             print(f"warning: no profile written to {options.profile}", file=sys.stderr)
-        return report(options, sandbox, starts, started_at, time.monotonic() - clock)
+        return report(options, sandbox, starts, prepared.started_at, prepared.elapsed())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return harness.main(parse_options(argv), run)
+    return harness.main(run, Options, argv, prog="python -m bench.inbox", doc=__doc__)
 
 
 if __name__ == "__main__":

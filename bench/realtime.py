@@ -38,8 +38,9 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import orjson
@@ -71,6 +72,9 @@ DELIVERY_MARKER = "bench-realtime-delivery-"
 
 @dataclass
 class Options:
+    invalid: ClassVar[str] = (
+        "counts must be positive (--warmup, --duplicates, --subscribers may be 0)"
+    )
     webhooks: int = number(500, "distinct webhooks per level", least=1)
     concurrency: tuple[int, ...] = levels("1,8")
     warmup: int = number(50, "warm-up webhooks before the levels", least=0)
@@ -83,16 +87,6 @@ class Options:
         60.0, "time bound per step: a level, a drain, opening the subscribers"
     )
     keep: bool = flag("keep the temporary directory (logs, database)")
-
-
-def parse_options(argv: Sequence[str] | None) -> Options:
-    return harness.parse_options(
-        Options,
-        argv,
-        prog="python -m bench.realtime",
-        description=__doc__.split("\n\n")[0],
-        invalid="counts must be positive (--warmup, --duplicates, --subscribers may be 0)",
-    )
 
 
 # --- the sandbox's messages ------------------------------------------------------------------
@@ -520,13 +514,8 @@ def report(
 
 
 async def run(options: Options) -> str:
-    started_at = datetime.now(UTC)
-    clock = time.monotonic()
-    with harness.workspace("switchboard-bench-realtime-", options.keep) as workdir:
-        database = workdir / "bench.sqlite3"
-        env = harness.base_env(workdir, f"sqlite://{database}")
-        print(f"preparing {database}", file=sys.stderr, flush=True)
-        token = harness.prepare(env, workdir, USER_EMAIL)
+    with harness.prepared("switchboard-bench-realtime-", options.keep, USER_EMAIL) as prepared:
+        env, workdir, database = prepared.env, prepared.workdir, prepared.database
         faults = {"latency_ms": options.latency_ms}
         async with (
             harness.sandbox_started(env, workdir, faults) as (_, sandbox_url),
@@ -600,14 +589,14 @@ async def run(options: Options) -> str:
                         timeout=60,
                     )
                     subs = await subscriber_run(
-                        options, server, sandbox, chats[0], served.url, token, rss_start
+                        options, server, sandbox, chats[0], served.url, prepared.token, rss_start
                     )
                 server.check_alive()
-        return report(options, runs, subs, started_at, time.monotonic() - clock)
+        return report(options, runs, subs, prepared.started_at, prepared.elapsed())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return harness.main(parse_options(argv), run)
+    return harness.main(run, Options, argv, prog="python -m bench.realtime", doc=__doc__)
 
 
 if __name__ == "__main__":
