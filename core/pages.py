@@ -31,3 +31,12 @@ class OffsetPage(Generic[ItemT]):
     items: Sequence[ItemT]
     has_next_page: bool
     total_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CursorPage(Generic[ItemT]):
+    """Items of a list, each with the cursor that resumes right after it."""
+
+    edges: Sequence[tuple[ItemT, str]]
+    has_next_page: bool
+    has_previous_page: bool

@@ -28,7 +28,7 @@ from abc import ABC, abstractmethod
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from tortoise.expressions import Q
 from tortoise.models import Model
@@ -92,6 +92,17 @@ def worker_name() -> str:
     return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+class QueueTuning(TypedDict, total=False):
+    """What the owner of a queue may tune, each queue having defaults of its own."""
+
+    poll_interval: float
+    claim_ttl: float
+    heartbeat_interval: float | None
+    run_timeout: float
+    batch_size: int
+    retry: RetryPolicy
+
+
 class LeasedQueue(ABC, Generic[RowT]):
     """Claims due rows of `model`, oldest first, and hands each to `process` under its lease.
 
@@ -106,11 +117,11 @@ class LeasedQueue(ABC, Generic[RowT]):
         model: type[RowT],
         *,
         name: str,
-        poll_interval: float,
-        claim_ttl: float,
-        run_timeout: float,
-        batch_size: int,
-        retry: RetryPolicy,
+        run_timeout: float = 60.0,
+        batch_size: int = 50,
+        poll_interval: float = 5.0,
+        claim_ttl: float = DEFAULT_CLAIM_TTL,
+        retry: RetryPolicy = DEFAULT_RETRY,
         heartbeat_interval: float | None = None,
     ) -> None:
         heartbeat = claim_ttl / 3 if heartbeat_interval is None else heartbeat_interval

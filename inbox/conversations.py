@@ -4,10 +4,10 @@ conversation by its key, and a contact's or company's linked conversations from 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from core.cursors import ViewerCursors
 from core.ids import primary_key
+from core.pages import CursorPage
 from core.vocabulary import Channel
 from crm import CandidateKind
 from db.models import Account, Conversation, ConversationLink, ConversationParticipant
@@ -26,14 +26,7 @@ from inbox.records import (
 from paging import Ordering, Pager
 from unipile import NotFoundError, UnipileClient, UnipileError, is_valid_id
 
-
-@dataclass(frozen=True, slots=True)
-class ConversationPage:
-    """Conversations with their facts, each with the cursor that resumes right after it."""
-
-    edges: Sequence[tuple[ConversationFacts, str]]
-    has_next_page: bool
-    has_previous_page: bool
+ConversationPage = CursorPage[ConversationFacts]
 
 
 async def inbox_page(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from core.cursors import ViewerCursors
 from core.ids import primary_key
+from core.pages import CursorPage
 from core.vocabulary import Channel, Direction, ParticipantRole
 from crm import Identifier, Match
 from db.models import Message as StoredMessage
@@ -41,13 +42,7 @@ class MessageFacts:
     matches: tuple[Match | None, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class MessagePage:
-    """Messages, newest first, each with the cursor that resumes right after it."""
-
-    edges: Sequence[tuple[MessageFacts, str]]
-    has_next_page: bool
-    has_previous_page: bool
+MessagePage = CursorPage[MessageFacts]
 
 
 async def load_message_facts(

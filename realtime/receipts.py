@@ -29,14 +29,14 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
 import orjson
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from core.vocabulary import ReceiptState
-from db.claims import DEFAULT_CLAIM_TTL, DEFAULT_RETRY, LeasedQueue, RetryPolicy
+from db.claims import LeasedQueue, QueueTuning
 from db.models import WebhookReceipt
 from db.text import storable, storable_text
 from realtime.pubsub import PubSub
@@ -129,26 +129,11 @@ Handler = Callable[[WebhookReceipt], Awaitable[Sequence[Publication]]]
 class ReceiptProcessor(LeasedQueue[WebhookReceipt]):
     """Claims pending receipts and runs the handler registered for their kind, oldest first."""
 
-    def __init__(
-        self,
-        pubsub: PubSub,
-        *,
-        poll_interval: float = 5.0,
-        claim_ttl: float = DEFAULT_CLAIM_TTL,
-        heartbeat_interval: float | None = None,
-        handler_timeout: float = 60.0,
-        batch_size: int = 50,
-        retry: RetryPolicy = DEFAULT_RETRY,
-    ) -> None:
+    def __init__(self, pubsub: PubSub, **tuning: Unpack[QueueTuning]) -> None:
         super().__init__(
             WebhookReceipt,
             name="receipt-processor",
-            poll_interval=poll_interval,
-            claim_ttl=claim_ttl,
-            heartbeat_interval=heartbeat_interval,
-            run_timeout=handler_timeout,
-            batch_size=batch_size,
-            retry=retry,
+            **(QueueTuning(run_timeout=60.0, batch_size=50) | tuning),
         )
         self._pubsub = pubsub
         self._handlers: dict[str, Handler] = {}

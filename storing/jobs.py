@@ -19,12 +19,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Unpack
 
 from tortoise.connection import get_connection
 from tortoise.expressions import Q
 
 from core.vocabulary import JobState, StorageReason
-from db.claims import DEFAULT_CLAIM_TTL, DEFAULT_RETRY, LeasedQueue, RetryPolicy
+from db.claims import LeasedQueue, QueueTuning
 from db.models import Account, StoreJob
 from db.sql import placeholders
 from storing.copies import store_conversation
@@ -116,26 +117,11 @@ Settled = Callable[[int, str], None]
 class StoreWorker(LeasedQueue[StoreJob]):
     """Stores the queued conversations, one at a time, retrying failures with backoff."""
 
-    def __init__(
-        self,
-        client: UnipileClient,
-        *,
-        poll_interval: float = 5.0,
-        claim_ttl: float = DEFAULT_CLAIM_TTL,
-        heartbeat_interval: float | None = None,
-        store_timeout: float = 120.0,
-        batch_size: int = 20,
-        retry: RetryPolicy = DEFAULT_RETRY,
-    ) -> None:
+    def __init__(self, client: UnipileClient, **tuning: Unpack[QueueTuning]) -> None:
         super().__init__(
             StoreJob,
             name="store-worker",
-            poll_interval=poll_interval,
-            claim_ttl=claim_ttl,
-            heartbeat_interval=heartbeat_interval,
-            run_timeout=store_timeout,
-            batch_size=batch_size,
-            retry=retry,
+            **(QueueTuning(run_timeout=120.0, batch_size=20) | tuning),
         )
         self._client = client
         self._settled: list[Settled] = []

@@ -7,6 +7,8 @@ a dependency of the module that writes it.
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -143,3 +145,18 @@ def import_cycles(graph: Graph) -> list[list[str]]:
                     if len(group) > 1:
                         cycles.append(sorted(group))
     return cycles
+
+
+def exception_classes(root: Path = ROOT) -> dict[str, list[str]]:
+    """Every exception class the project defines, by name, with the modules that define it."""
+    found: dict[str, list[str]] = {}
+    for module_name, _ in _module_files(root, project_packages(root)):
+        module = importlib.import_module(module_name)
+        for name, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, BaseException)
+                and value.__module__ == module_name
+            ):
+                found.setdefault(name, []).append(module_name)
+    return found

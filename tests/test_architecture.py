@@ -8,6 +8,7 @@ from pathlib import Path
 from tests.architecture import (
     LAYERS,
     ROOT,
+    exception_classes,
     import_cycles,
     import_graph,
     project_packages,
@@ -53,3 +54,8 @@ def test_a_cycle_is_found(tmp_path: Path) -> None:
     (root / "core" / "first.py").write_text("from core import second\n")
     (root / "core" / "second.py").write_text("from core.first import name\n")
     assert import_cycles(import_graph(root)) == [["core.first", "core.second"]]
+
+
+def test_no_two_exceptions_share_a_name() -> None:
+    shared = {name: modules for name, modules in exception_classes().items() if len(modules) > 1}
+    assert shared == {}
