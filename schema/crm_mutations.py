@@ -17,7 +17,11 @@ from core.errors import BadUserInput, SwitchboardError, Unauthenticated
 from core.vocabulary import IdentifierKind
 from crm import StorageRules as Rules
 from crm import records, upserts
+from crm.companies import CompanyChanges
+from crm.contacts import ContactChanges
+from crm.participants import ParticipantNames
 from crm.reading import CompanyRecord, ContactRecord
+from crm.writing import KEEP, Keep
 from resolvers import crm_mutations, crm_upserts
 from resolvers.context import Context
 from schema.crm import Company, Contact
@@ -31,10 +35,10 @@ T = TypeVar("T")
 strawberry.enum(vocabulary.StoragePolicy, description="What happens to a matching conversation.")
 strawberry.enum(vocabulary.NeverStoreKind, description="What a never-store entry names.")
 
-LISTS = f"Each list holds at most {crm_mutations.MAX_LIST_LENGTH} entries."
+LISTS = f"Each list holds at most {records.MAX_LIST_LENGTH} entries."
 NAME = bounds(NAME_LENGTH)
-IDENTIFIERS = bounds(IDENTIFIER_LENGTH, max_items=crm_mutations.MAX_LIST_LENGTH)
-DOMAINS = bounds(URL_LENGTH, max_items=crm_mutations.MAX_LIST_LENGTH)
+IDENTIFIERS = bounds(IDENTIFIER_LENGTH, max_items=records.MAX_LIST_LENGTH)
+DOMAINS = bounds(URL_LENGTH, max_items=records.MAX_LIST_LENGTH)
 EXTERNAL_ID = bounds(records.EXTERNAL_ID_LENGTH)
 EXTERNAL_ID_DESCRIPTION = (
     "The CRM's own id of the record: 1 to 255 characters once trimmed, no control characters, "
@@ -261,6 +265,11 @@ def _some_value(given: strawberry.Maybe[T]) -> T | None:
     return None if given is None else given.value
 
 
+def _change(given: strawberry.Maybe[str | None]) -> str | Keep | None:
+    """A field an update may clear: left out, it stays as it is."""
+    return KEEP if given is None else given.value
+
+
 def _given_lists(
     emails: strawberry.Maybe[list[str]],
     phones: strawberry.Maybe[list[str]],
@@ -275,37 +284,37 @@ def _given_lists(
     return {kind: values.value for kind, values in given.items() if values is not None}
 
 
-def _company_change(given: strawberry.Maybe[strawberry.ID | None]) -> strawberry.Maybe[str | None]:
-    return None if given is None else strawberry.Some[str | None](given.value)
-
-
 async def _create_contact(info: Info[Context, None], input: CreateContactInput) -> ContactPayload:
-    changes = crm_mutations.ContactChanges(
+    changes = ContactChanges(
         first_name=input.first_name,
         last_name=input.last_name,
-        company_id=_company_change(strawberry.Some(input.company_id)),
         identifiers=_given_lists(
             strawberry.Some(input.emails),
             strawberry.Some(input.phones),
             strawberry.Some(input.provider_ids),
         ),
-        external_id=strawberry.Some(input.external_id),
+        external_id=input.external_id,
     )
     return ContactPayload.of(
-        await _attempt(input, lambda: crm_mutations.create_contact(info.context, changes))
+        await _attempt(
+            input, lambda: crm_mutations.create_contact(info.context, changes, input.company_id)
+        )
     )
 
 
 async def _update_contact(info: Info[Context, None], input: UpdateContactInput) -> ContactPayload:
-    changes = crm_mutations.ContactChanges(
+    changes = ContactChanges(
         first_name=_some_value(input.first_name),
         last_name=_some_value(input.last_name),
-        company_id=_company_change(input.company_id),
         identifiers=_given_lists(input.emails, input.phones, input.provider_ids),
-        external_id=input.external_id,
+        external_id=_change(input.external_id),
     )
+    company_id = KEEP if input.company_id is None else input.company_id.value
     return ContactPayload.of(
-        await _attempt(input, lambda: crm_mutations.update_contact(info.context, input.id, changes))
+        await _attempt(
+            input,
+            lambda: crm_mutations.update_contact(info.context, input.id, changes, company_id),
+        )
     )
 
 
@@ -318,19 +327,17 @@ async def _delete_contact(
 
 
 async def _create_company(info: Info[Context, None], input: CreateCompanyInput) -> CompanyPayload:
-    changes = crm_mutations.CompanyChanges(
-        name=input.name, domains=input.domains, external_id=strawberry.Some(input.external_id)
-    )
+    changes = CompanyChanges(name=input.name, domains=input.domains, external_id=input.external_id)
     return CompanyPayload.of(
         await _attempt(input, lambda: crm_mutations.create_company(info.context, changes))
     )
 
 
 async def _update_company(info: Info[Context, None], input: UpdateCompanyInput) -> CompanyPayload:
-    changes = crm_mutations.CompanyChanges(
+    changes = CompanyChanges(
         name=_some_value(input.name),
         domains=_some_value(input.domains),
-        external_id=input.external_id,
+        external_id=_change(input.external_id),
     )
     return CompanyPayload.of(
         await _attempt(input, lambda: crm_mutations.update_company(info.context, input.id, changes))
@@ -351,9 +358,9 @@ async def _create_contact_from_participant(
     given = crm_mutations.ParticipantContact(
         conversation_id=input.conversation_id,
         identifier=input.identifier,
-        first_name=input.first_name,
-        last_name=input.last_name,
-        name=input.name,
+        names=ParticipantNames(
+            first_name=input.first_name, last_name=input.last_name, name=input.name
+        ),
         company_id=input.company_id,
     )
     return ContactPayload.of(
