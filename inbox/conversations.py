@@ -59,7 +59,7 @@ async def inbox_page(
     reading.problems.extend(upstream_error(f.account, f.error) for f in page.failures)
     cursors = await pager.issue(resumed.session, [state for _, state in page.edges], page.shown)
     facts = await load_facts(reading, [conversation for conversation, _ in page.edges])
-    return ConversationPage(
+    return CursorPage(
         list(zip(facts, cursors, strict=True)),
         has_next_page=page.has_next_page,
         has_previous_page=False,
@@ -168,7 +168,7 @@ async def linked_page(
         for c in window
     ]
     facts = await load_facts(reading, records)
-    return ConversationPage(
+    return CursorPage(
         [(item, cursors.offset(list_kind, offset + index)) for index, item in enumerate(facts)],
         has_next_page=offset + size < len(linked),
         has_previous_page=offset > 0,

@@ -167,7 +167,7 @@ async def message_page(
     has_previous_page: bool,
 ) -> MessagePage:
     facts = await load_message_facts(reading, records)
-    return MessagePage(list(zip(facts, cursors, strict=True)), has_next_page, has_previous_page)
+    return CursorPage(list(zip(facts, cursors, strict=True)), has_next_page, has_previous_page)
 
 
 async def message_by_key(reading: Reading, client: UnipileClient, key: str) -> MessageFacts | None:
