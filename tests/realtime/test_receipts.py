@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from core.vocabulary import ReceiptState
+from db.claims import RetryPolicy
 from db.models import WebhookReceipt
 from realtime.pubsub import InProcessPubSub
 from realtime.receipts import (
     Publication,
     ReceiptProcessor,
-    RetryPolicy,
     identify,
     record_receipt,
 )
