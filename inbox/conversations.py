@@ -16,11 +16,13 @@ from inbox.filters import InboxFilter
 from inbox.merge import PushedDown, read_inbox
 from inbox.reading import Reading
 from inbox.records import (
+    CONVERSATION_FIELDS,
     ConversationRecord,
     ParticipantRecord,
     conversation_from_chat,
     conversation_from_thread,
     is_upstream_of,
+    same_fields,
     thread_id_of,
 )
 from paging import Ordering, Pager
@@ -121,14 +123,9 @@ def stored_conversation_record(
     """A stored conversation in the live shape."""
     return ConversationRecord(
         account=account,
-        external_id=conversation.external_id,
-        channel=conversation.channel,
-        subject=conversation.subject,
-        is_group=conversation.is_group,
-        last_message_at=conversation.last_message_at,
         last_message_preview=None,
-        unread_count=conversation.unread_count,
         has_attachments=False,
+        **same_fields(conversation, CONVERSATION_FIELDS),
         participants=tuple(
             ParticipantRecord(p.identifier, p.identifier_type, p.display_name, p.role, p.is_self)
             for p in participants

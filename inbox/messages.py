@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from core.cursors import ViewerCursors
 from core.ids import primary_key
 from core.pages import CursorPage
-from core.vocabulary import Channel, Direction, ParticipantRole
+from core.vocabulary import Channel, ParticipantRole
 from crm import Identifier, Match
 from db.models import Message as StoredMessage
 from inbox.facts import identify_all, load_matches, upstream_error
 from inbox.reading import Reading
 from inbox.records import (
+    MESSAGE_FIELDS,
     ConversationRecord,
     MessageRecord,
     ParticipantRecord,
@@ -23,6 +24,7 @@ from inbox.records import (
     message_from_chat_message,
     message_from_email,
     participant_from_json,
+    same_fields,
 )
 from paging import LaneState, Pager, Position, walk
 from unipile import NotFoundError, UnipileClient, UnipileError, is_valid_id
@@ -123,16 +125,11 @@ def stored_record(message: StoredMessage, account_id: int, external_id: str) -> 
     return MessageRecord(
         account_id=account_id,
         conversation_external_id=external_id,
-        external_id=message.external_id,
         sender=participant_from_json(message.sender, ParticipantRole.FROM),
         to=tuple(participant_from_json(p, ParticipantRole.TO) for p in recipients.get("to", [])),
         cc=tuple(participant_from_json(p, ParticipantRole.CC) for p in recipients.get("cc", [])),
-        direction=Direction(message.direction),
-        text=message.text,
-        html=message.html,
-        sent_at=message.sent_at,
-        is_read=message.is_read,
         attachments=tuple(attachment_from_json(a) for a in message.attachments),
+        **same_fields(message, MESSAGE_FIELDS),
     )
 
 

@@ -25,6 +25,17 @@ ROLE_PRIORITY = (
     ParticipantRole.MEMBER,
 )
 _ROLE_RANK = {role: rank for rank, role in enumerate(ROLE_PRIORITY)}
+# What a stored row keeps of a live record, under the same names (the GraphQL types too): the one
+# list of the fields that pass unchanged between the three shapes.
+CONVERSATION_FIELDS = (
+    "external_id",
+    "channel",
+    "subject",
+    "is_group",
+    "last_message_at",
+    "unread_count",
+)
+MESSAGE_FIELDS = ("external_id", "direction", "text", "html", "sent_at", "is_read")
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,3 +415,8 @@ def message_from_json(data: Mapping[str, Any]) -> MessageRecord:
         is_read=bool(data["is_read"]),
         attachments=tuple(attachment_from_json(a) for a in data["attachments"]),
     )
+
+
+def same_fields(source: object, names: Iterable[str]) -> dict[str, Any]:
+    """`source`'s values of `names`, for another shape that names them alike."""
+    return {name: getattr(source, name) for name in names}

@@ -23,7 +23,14 @@ from inbox.conversations import ConversationPage
 from inbox.facts import ConversationFacts
 from inbox.filters import InboxFilter
 from inbox.messages import MessageFacts, MessagePage
-from inbox.records import ConversationRecord, MessageRecord, ParticipantRecord
+from inbox.records import (
+    CONVERSATION_FIELDS,
+    MESSAGE_FIELDS,
+    ConversationRecord,
+    MessageRecord,
+    ParticipantRecord,
+    same_fields,
+)
 from inbox.state import LinkRecord
 from resolvers.context import Context
 from resolvers.messages import conversation_messages
@@ -236,14 +243,9 @@ class Message(Node):
         shown = Participant.all_from(facts.people, facts.identifiers, facts.matches)
         return cls(
             id=strawberry.ID(message_id(record)),
-            external_id=record.external_id,
             sender=shown[0],
             recipients=shown[1:],
-            direction=record.direction,
-            text=record.text,
-            html=record.html,
-            sent_at=record.sent_at,
-            is_read=record.is_read,
+            **same_fields(record, MESSAGE_FIELDS),
             attachments=[
                 Attachment(name=a.name, size=a.size, mime_type=a.mime_type)
                 for a in record.attachments
@@ -311,15 +313,10 @@ class Conversation(Node):
                 accounts[record.account.id] = account
         return cls(
             id=strawberry.ID(conversation_id(record.account.id, record.external_id)),
-            external_id=record.external_id,
-            channel=record.channel,
             account=account,
-            subject=record.subject,
-            is_group=record.is_group,
-            last_message_at=record.last_message_at,
             last_message_preview=record.last_message_preview,
-            unread_count=record.unread_count,
             has_attachments=record.has_attachments,
+            **same_fields(record, CONVERSATION_FIELDS),
             participants=Participant.all_from(facts.participants, facts.identifiers, facts.matches),
             storage=StorageStatus.from_facts(facts),
             links=[ConversationLink.from_record(link) for link in facts.state.active_links],

@@ -27,6 +27,8 @@ from crm.storage import SyncLimits, sync_limits
 from db.models import Account, Conversation, ConversationParticipant, Message
 from db.text import storable
 from inbox.records import (
+    CONVERSATION_FIELDS,
+    MESSAGE_FIELDS,
     ConversationRecord,
     MessageRecord,
     ParticipantRecord,
@@ -38,6 +40,7 @@ from inbox.records import (
     message_from_chat_message,
     message_from_email,
     participant_to_json,
+    same_fields,
     thread_id_of,
 )
 from unipile import Email, NotFoundError, Page, UnipileClient
@@ -274,14 +277,9 @@ async def _locked_conversation(
             Conversation(
                 workspace_id=account.workspace_id,
                 account_id=account.id,
-                external_id=record.external_id,
-                channel=record.channel,
-                subject=record.subject,
-                is_group=record.is_group,
-                last_message_at=record.last_message_at,
-                unread_count=record.unread_count,
                 storage_reason=reason,
                 stored_at=datetime.now(UTC),
+                **same_fields(record, CONVERSATION_FIELDS),
             )
         ],
         ignore_conflicts=True,
@@ -317,18 +315,13 @@ async def _add_participants(
 def _message_row(conversation_id: int, record: MessageRecord) -> Message:
     return Message(
         conversation_id=conversation_id,
-        external_id=record.external_id,
         sender=participant_to_json(record.sender),
         recipients={
             "to": [participant_to_json(p) for p in record.to],
             "cc": [participant_to_json(p) for p in record.cc],
         },
-        direction=record.direction,
-        text=record.text,
-        html=record.html,
-        sent_at=record.sent_at,
-        is_read=record.is_read,
         attachments=[attachment_to_json(a) for a in record.attachments],
+        **same_fields(record, MESSAGE_FIELDS),
     )
 
 
