@@ -232,7 +232,7 @@ async def test_the_inbox_requires_a_token(inbox: Inbox) -> None:
 
 
 async def test_every_filter_pages_alike(inbox: Inbox) -> None:
-    from tests.inbox.test_conversation_mutations import LINK, a_contact_id, mutate
+    from tests.storing.test_conversation_mutations import LINK, a_contact_id, mutate
 
     await hold_automatic_storage()
     contact = await a_contact_id()

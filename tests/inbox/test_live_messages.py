@@ -183,7 +183,7 @@ UPDATES = "subscription { conversationUpdated { change conversationId } }"
 
 async def test_read_receipts_and_reactions_are_applied(inbox: Inbox) -> None:
     from db.models import Message
-    from tests.inbox.test_conversation_mutations import STORE, conversations, mutate
+    from tests.storing.test_conversation_mutations import STORE, conversations, mutate
 
     chat = (await conversations(inbox, user="bob", filter={"channels": ["WHATSAPP"]}))[0]
     await mutate(inbox, STORE, {"conversationId": chat["id"]}, user="bob")

@@ -20,10 +20,10 @@ from realtime.receipts import Publication, ReceiptProcessor, parse_webhook
 from server.webhooks import AUTH_HEADER, WEBHOOK_PATH
 from tests.graphql_ws import subscribe
 from tests.inbox.conftest import Inbox
-from tests.inbox.test_conversation_mutations import STORE, conversations, mutate
 from tests.inbox.test_conversations import hold_automatic_storage
 from tests.inbox.test_live_messages import register
 from tests.realtime.conftest import SECRET, HandledLog, eventually, receiver_app
+from tests.storing.test_conversation_mutations import STORE, conversations, mutate
 from unipile.sandbox.testing import running_app
 
 NUL = "\x00"

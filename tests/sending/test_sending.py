@@ -4,7 +4,7 @@ from typing import Any
 
 from db.models import Message, OutboundMessage
 from tests.inbox.conftest import Inbox
-from tests.inbox.test_conversation_mutations import STORE, conversations, mutate
+from tests.storing.test_conversation_mutations import STORE, conversations, mutate
 
 SEND = (
     "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id externalId "

@@ -1,4 +1,5 @@
-"""A sandbox over HTTP, a client of it, and the demo workspace loaded in the test database."""
+"""A sandbox over HTTP, a client of it, and the demo workspace loaded in the test database; and
+the inbox's running server, for the tests of storing through GraphQL."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import pytest
 
 from db.models import Account
 from server.demo import load_demo
+from tests.inbox.conftest import demo_tokens, inbox, sandbox_url
 from unipile import UnipileClient
 from unipile.sandbox import SandboxSettings, build_demo
 from unipile.sandbox.demo import ANCHOR, GMAIL_ID, WHATSAPP_ID
 from unipile.sandbox.testing import running_sandbox
+
+__all__ = ["demo_tokens", "inbox", "sandbox_url"]
 
 API_KEY = "storing-test-key"
 SEED = 7
