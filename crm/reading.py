@@ -11,7 +11,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
@@ -51,59 +51,34 @@ def list_key(kind: str, search: str | None) -> str:
     return f"{kind}:{digest}"
 
 
-async def contact_page(
-    identity: Identity,
-    cursors: ViewerCursors,
-    first: int | None,
-    after: str | None,
-    search: str | None,
-) -> OffsetPage[ContactRecord]:
-    workspace_id = identity.workspace_id
-    contacts = Contact.filter(_contact_search(workspace_id, search))
-    return await _offset_page(
-        cursors,
-        list_key(CONTACTS, search),
-        contacts.order_by(*CONTACT_ORDER),
-        first,
-        after,
-        lambda rows: _contact_records(workspace_id, rows),
-    )
+@dataclass(frozen=True, slots=True)
+class _Listing(Generic[ModelT, RecordT]):
+    """One of the CRM's lists: which rows a search keeps, in which order, and how a page of
+    rows becomes records."""
 
+    kind: str
+    search: Callable[[int, str | None], QuerySet[ModelT]]
+    order: tuple[str, ...]
+    load: Callable[[int, list[ModelT]], Awaitable[list[RecordT]]]
 
-async def company_page(
-    identity: Identity,
-    cursors: ViewerCursors,
-    first: int | None,
-    after: str | None,
-    search: str | None,
-) -> OffsetPage[CompanyRecord]:
-    workspace_id = identity.workspace_id
-    companies = Company.filter(_company_search(workspace_id, search))
-    return await _offset_page(
-        cursors,
-        list_key(COMPANIES, search),
-        companies.order_by(*COMPANY_ORDER),
-        first,
-        after,
-        lambda rows: _company_records(workspace_id, rows),
-    )
-
-
-async def _offset_page(
-    cursors: ViewerCursors,
-    list_key: str,
-    ordered: QuerySet[ModelT],
-    first: int | None,
-    after: str | None,
-    load: Callable[[list[ModelT]], Awaitable[list[RecordT]]],
-) -> OffsetPage[RecordT]:
-    size = validate_first(first, DEFAULT_PAGE_SIZE)
-    offset = cursors.start_offset(list_key, after)
-    total = await ordered.count()
-    # One row beyond the page tells whether another page follows, whatever the count said.
-    rows = await ordered.offset(offset).limit(size + 1)
-    records = await load(rows[:size])
-    return OffsetPage(list_key, offset, records, has_next_page=len(rows) > size, total_count=total)
+    async def page(
+        self,
+        identity: Identity,
+        cursors: ViewerCursors,
+        first: int | None,
+        after: str | None,
+        search: str | None,
+    ) -> OffsetPage[RecordT]:
+        workspace_id = identity.workspace_id
+        key = list_key(self.kind, search)
+        ordered = self.search(workspace_id, search).order_by(*self.order)
+        size = validate_first(first, DEFAULT_PAGE_SIZE)
+        offset = cursors.start_offset(key, after)
+        total = await ordered.count()
+        # One row beyond the page tells whether another page follows, whatever the count said.
+        rows = await ordered.offset(offset).limit(size + 1)
+        records = await self.load(workspace_id, rows[:size])
+        return OffsetPage(key, offset, records, has_next_page=len(rows) > size, total_count=total)
 
 
 def _search_terms(search: str | None) -> list[str]:
@@ -116,7 +91,7 @@ def _search_terms(search: str | None) -> list[str]:
     return list(words.values())
 
 
-def _contact_search(workspace_id: int, search: str | None) -> Q:
+def _contact_search(workspace_id: int, search: str | None) -> QuerySet[Contact]:
     # One flat AND of a condition per word (`&=` would nest them one level deeper each).
     conditions = [Q(workspace_id=workspace_id)]
     for term in _search_terms(search):
@@ -128,17 +103,17 @@ def _contact_search(workspace_id: int, search: str | None) -> Q:
             | Q(last_name__icontains=term)
             | Q(id__in=Subquery(identifiers.values("contact_id")))
         )
-    return Q(*conditions)
+    return Contact.filter(Q(*conditions))
 
 
-def _company_search(workspace_id: int, search: str | None) -> Q:
+def _company_search(workspace_id: int, search: str | None) -> QuerySet[Company]:
     conditions = [Q(workspace_id=workspace_id)]
     for term in _search_terms(search):
         domains = CompanyDomain.filter(workspace_id=workspace_id, domain__icontains=term)
         conditions.append(
             Q(name__icontains=term) | Q(id__in=Subquery(domains.values("company_id")))
         )
-    return Q(*conditions)
+    return Company.filter(Q(*conditions))
 
 
 async def _contact_records(workspace_id: int, contacts: list[Contact]) -> list[ContactRecord]:
@@ -181,3 +156,7 @@ def _group(rows: Iterable[ModelT], key: Callable[[ModelT], int]) -> defaultdict[
     for row in rows:
         grouped[key(row)].append(row)
     return grouped
+
+
+contact_page = _Listing(CONTACTS, _contact_search, CONTACT_ORDER, _contact_records).page
+company_page = _Listing(COMPANIES, _company_search, COMPANY_ORDER, _company_records).page

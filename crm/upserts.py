@@ -29,7 +29,8 @@ from crm.normalize import Identifier
 from crm.records import external_id as checked_external_id
 from crm.records import name as checked_name
 from crm.records import normalised_domains, normalised_identifiers
-from db.models import Company, CompanyDomain, Contact, ContactIdentifier, Workspace
+from crm.writing import default_region
+from db.models import Company, CompanyDomain, Contact, ContactIdentifier
 
 __all__ = [
     "MAX_RECORDS",
@@ -136,7 +137,7 @@ async def upsert_contacts(
     workspace_id: int, items: Sequence[ContactItem | Refused]
 ) -> UpsertReport:
     _check_size(items, "contacts")
-    region = await _region(workspace_id)
+    region = await default_region(workspace_id)
     results: list[ItemResult | None] = [None] * len(items)
     checked = _first_of_each(_checked(items, results, lambda item: _contact(item, region)), results)
     await _resolve_companies(workspace_id, checked, results)
@@ -148,26 +149,16 @@ async def upsert_contacts(
         )
     }
     current = await _current_identifiers([contact.id for contact in existing.values()])
-    fresh: list[_Contact] = []
-    changed: list[tuple[_Contact, Contact]] = []
-    for contact in checked:
-        stored = existing.get(contact.external_id)
-        if stored is None:
-            fresh.append(contact)
-        elif _differs(contact, stored, current.get(stored.id, {})):
-            changed.append((contact, stored))
-        else:
-            results[contact.index] = ItemResult(contact.external_id, Outcome.UNCHANGED, stored.id)
-    added: dict[int, list[Identifier]] = {}
+    fresh, changed = _new_and_changed(
+        checked,
+        existing,
+        lambda contact, stored: _differs(contact, stored, current.get(stored.id, {})),
+        results,
+    )
     async with _races_reported(), in_transaction():
         ids = await _create_contacts(workspace_id, fresh)
         await _update_contacts(changed)
-        for contact in fresh:
-            results[contact.index] = ItemResult(
-                contact.external_id, Outcome.CREATED, ids[contact.external_id]
-            )
-        for contact, stored in changed:
-            results[contact.index] = ItemResult(contact.external_id, Outcome.UPDATED, stored.id)
+        _written(results, fresh, ids, changed)
         wanted = {ids[c.external_id]: c.identifiers for c in fresh} | {
             stored.id: c.identifiers for c, stored in changed
         }
@@ -368,25 +359,18 @@ async def upsert_companies(
     current: dict[int, set[str]] = {}
     for domain, company_id in holders.items():
         current.setdefault(company_id, set()).add(domain)
-    fresh: list[_Company] = []
-    changed: list[tuple[_Company, Company]] = []
-    for company in checked:
-        stored = existing.get(company.external_id)
-        if stored is None:
-            fresh.append(company)
-        elif company.name != stored.name or company.domains.keys() != current.get(stored.id, set()):
-            changed.append((company, stored))
-        else:
-            results[company.index] = ItemResult(company.external_id, Outcome.UNCHANGED, stored.id)
+    fresh, changed = _new_and_changed(
+        checked,
+        existing,
+        lambda company, stored: (
+            company.name != stored.name or company.domains.keys() != current.get(stored.id, set())
+        ),
+        results,
+    )
     async with _races_reported(), in_transaction():
         ids = await _create_companies(workspace_id, fresh)
         await _update_companies(changed)
-        for company in fresh:
-            results[company.index] = ItemResult(
-                company.external_id, Outcome.CREATED, ids[company.external_id]
-            )
-        for company, stored in changed:
-            results[company.index] = ItemResult(company.external_id, Outcome.UPDATED, stored.id)
+        _written(results, fresh, ids, changed)
         wanted = {ids[c.external_id]: list(c.domains) for c in fresh} | {
             stored.id: list(c.domains) for c, stored in changed
         }
@@ -547,6 +531,40 @@ def _first_of_each(checked: Iterable[CheckedT], results: list[ItemResult | None]
     return first
 
 
+def _new_and_changed(
+    checked: list[CheckedT],
+    existing: Mapping[str, RecordT],
+    differs: Callable[[CheckedT, RecordT], bool],
+    results: list[ItemResult | None],
+) -> tuple[list[CheckedT], list[tuple[CheckedT, RecordT]]]:
+    """The items no record has yet, and those that change their stored record (with it); the
+    others are UNCHANGED."""
+    fresh: list[CheckedT] = []
+    changed: list[tuple[CheckedT, RecordT]] = []
+    for item in checked:
+        stored = existing.get(item.external_id)
+        if stored is None:
+            fresh.append(item)
+        elif differs(item, stored):
+            changed.append((item, stored))
+        else:
+            results[item.index] = ItemResult(item.external_id, Outcome.UNCHANGED, stored.id)
+    return fresh, changed
+
+
+def _written(
+    results: list[ItemResult | None],
+    fresh: list[CheckedT],
+    ids: Mapping[str, int],
+    changed: list[tuple[CheckedT, RecordT]],
+) -> None:
+    """The outcomes of the items created (`ids`: their keys by external id) and updated."""
+    for item in fresh:
+        results[item.index] = ItemResult(item.external_id, Outcome.CREATED, ids[item.external_id])
+    for item, stored in changed:
+        results[item.index] = ItemResult(item.external_id, Outcome.UPDATED, stored.id)
+
+
 def _reject(
     results: list[ItemResult | None], item: _Contact | _Company, error: SwitchboardError
 ) -> None:
@@ -569,9 +587,3 @@ async def _races_reported() -> AsyncIterator[None]:
         raise Conflict(
             "a concurrent write took one of these external ids or domains; try again"
         ) from None
-
-
-async def _region(workspace_id: int) -> str:
-    """The workspace's default region, which reads phone numbers written without a country."""
-    region = await Workspace.filter(id=workspace_id).values_list("default_region", flat=True)
-    return str(region[0])

@@ -15,6 +15,9 @@ import contextvars
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from aiodataloader import DataLoader
 
 from core.errors import BadUserInput
 from core.ids import int_key
@@ -34,22 +37,26 @@ from resolvers.context import Context
 __all__ = [
     "CompanyUpsert",
     "ContactUpsert",
+    "Upserted",
     "company_key",
     "upsert_company_records",
     "upsert_contact_records",
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ContactUpsert:
-    result: ItemResult
-    record: ContactRecord | None
+RecordT = TypeVar("RecordT", ContactRecord, CompanyRecord)
 
 
 @dataclass(frozen=True, slots=True)
-class CompanyUpsert:
+class Upserted(Generic[RecordT]):
+    """One item's outcome, with its record as it is now unless it was rejected."""
+
     result: ItemResult
-    record: CompanyRecord | None
+    record: RecordT | None
+
+
+ContactUpsert = Upserted[ContactRecord]
+CompanyUpsert = Upserted[CompanyRecord]
 
 
 def company_key(global_id: str) -> int:
@@ -66,15 +73,7 @@ async def upsert_contact_records(
     """Any user of the workspace may upsert, as any may createContact."""
     workspace_id = context.viewer().workspace_id
     report = await upsert_contacts(workspace_id, items)
-    _rematch_later(workspace_id, report)
-    loaded = (
-        await (await context.loaders()).contact_by_id.clear_all().load_many(_record_ids(report))
-    )
-    by_id = {record.contact.id: record for record in loaded if record is not None}
-    return [
-        ContactUpsert(result, None if result.record_id is None else by_id.get(result.record_id))
-        for result in report.results
-    ]
+    return await _read_back(workspace_id, report, (await context.loaders()).contact_by_id)
 
 
 async def upsert_company_records(
@@ -82,15 +81,25 @@ async def upsert_company_records(
 ) -> list[CompanyUpsert]:
     workspace_id = context.viewer().workspace_id
     report = await upsert_companies(workspace_id, items)
+    return await _read_back(workspace_id, report, (await context.loaders()).company_by_id)
+
+
+async def _read_back(
+    workspace_id: int, report: UpsertReport, loader: DataLoader[int, RecordT | None]
+) -> list[Upserted[RecordT]]:
+    """The records of the report, read in one batch once the re-match is under way."""
     _rematch_later(workspace_id, report)
-    loaded = (
-        await (await context.loaders()).company_by_id.clear_all().load_many(_record_ids(report))
-    )
-    by_id = {record.company.id: record for record in loaded if record is not None}
+    # Cleared: the request's loader may hold records as they were before this upsert.
+    loaded = await loader.clear_all().load_many(_record_ids(report))
+    by_id = {_key(record): record for record in loaded if record is not None}
     return [
-        CompanyUpsert(result, None if result.record_id is None else by_id.get(result.record_id))
+        Upserted(result, None if result.record_id is None else by_id.get(result.record_id))
         for result in report.results
     ]
+
+
+def _key(record: ContactRecord | CompanyRecord) -> int:
+    return record.contact.id if isinstance(record, ContactRecord) else record.company.id
 
 
 log = logging.getLogger(__name__)

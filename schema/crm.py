@@ -26,6 +26,19 @@ AFTER = strawberry.argument(
 )
 
 
+async def _linked_conversations(
+    root: Node, info: Info[Context, None], first: int | None = None, after: str | None = None
+) -> ConversationConnection:
+    """A contact's or company's stored conversations, newest first: the root's type names the
+    kind of record."""
+    type_name = type(root).__name__
+    pk = int_key(root.id, type_name)
+    page = await linked_conversations(
+        info.context, CandidateKind(type_name.upper()), pk, first, cursor(after)
+    )
+    return ConversationConnection.from_page(page, info.context.viewer().user_id)
+
+
 @strawberry.type(description="An email address, phone number or provider id of a contact.")
 class ContactIdentifierValue:
     value: str = strawberry.field(
@@ -45,15 +58,10 @@ class Company(Node):
     created_at: datetime
     updated_at: datetime
 
-    @strawberry.field(description="Stored conversations linked to this company, newest first.")
-    async def conversations(
-        self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> ConversationConnection:
-        pk = int_key(self.id, "Company")
-        page = await linked_conversations(
-            info.context, CandidateKind.COMPANY, pk, first, cursor(after)
-        )
-        return ConversationConnection.from_page(page, info.context.viewer().user_id)
+    conversations: ConversationConnection = strawberry.field(
+        resolver=_linked_conversations,
+        description="Stored conversations linked to this company, newest first.",
+    )
 
     @classmethod
     def from_model(cls, record: reading.CompanyRecord) -> Company:
@@ -85,15 +93,10 @@ class Contact(Node):
     created_at: datetime
     updated_at: datetime
 
-    @strawberry.field(description="Stored conversations linked to this contact, newest first.")
-    async def conversations(
-        self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> ConversationConnection:
-        pk = int_key(self.id, "Contact")
-        page = await linked_conversations(
-            info.context, CandidateKind.CONTACT, pk, first, cursor(after)
-        )
-        return ConversationConnection.from_page(page, info.context.viewer().user_id)
+    conversations: ConversationConnection = strawberry.field(
+        resolver=_linked_conversations,
+        description="Stored conversations linked to this contact, newest first.",
+    )
 
     @classmethod
     def from_model(cls, record: reading.ContactRecord) -> Contact:
