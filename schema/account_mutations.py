@@ -84,6 +84,13 @@ async def _account(
     return AccountPayload(account=Account.from_model(account, context.viewer().user_id))
 
 
+async def _set_shared(context: Context, input: AccountInput, *, shared: bool) -> AccountPayload:
+    context.viewer()
+    return await _account(
+        context, input, lambda: actions.set_shared(context, input.account_id, shared)
+    )
+
+
 @strawberry.type
 class AccountMutation:
     @strawberry.mutation(
@@ -113,21 +120,13 @@ class AccountMutation:
 
     @strawberry.mutation(description="Let the whole workspace use the account (owner or admin).")
     async def share_account(self, info: Info[Context, None], input: AccountInput) -> AccountPayload:
-        context = info.context
-        context.viewer()
-        return await _account(
-            context, input, lambda: actions.set_shared(context, input.account_id, True)
-        )
+        return await _set_shared(info.context, input, shared=True)
 
     @strawberry.mutation(description="Keep the account to its owner again (owner or admin).")
     async def unshare_account(
         self, info: Info[Context, None], input: AccountInput
     ) -> AccountPayload:
-        context = info.context
-        context.viewer()
-        return await _account(
-            context, input, lambda: actions.set_shared(context, input.account_id, False)
-        )
+        return await _set_shared(info.context, input, shared=False)
 
     @strawberry.mutation(
         description="Disconnect the account (owner or admin): it leaves `accounts` and the live "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -29,6 +30,8 @@ from schema.inputs import (
 from schema.mutation_errors import MutationError
 
 MAX_BULK = 100
+
+T = TypeVar("T")
 
 
 @strawberry.input
@@ -149,10 +152,14 @@ async def _store(context: Context, conversation_id: strawberry.ID) -> Conversati
     return await _conversation_payload(context, conversation_id, act)
 
 
-def _bounded(count: int) -> MutationError | None:
-    if count > MAX_BULK:
-        return MutationError.of(BadUserInput(f"at most {MAX_BULK} items at once", argument="input"))
-    return None
+async def _each(
+    items: Sequence[T], act: Callable[[T], Awaitable[ConversationPayload]]
+) -> BulkConversationPayload:
+    """`act` on each item in turn, or on none when there are more than `MAX_BULK`."""
+    if len(items) > MAX_BULK:
+        error = BadUserInput(f"at most {MAX_BULK} items at once", argument="input")
+        return BulkConversationPayload(results=[], error=MutationError.of(error))
+    return BulkConversationPayload(results=[await act(item) for item in items])
 
 
 @strawberry.type
@@ -202,24 +209,14 @@ class ConversationMutation:
         self, info: Info[Context, None], input: ConversationsInput
     ) -> BulkConversationPayload:
         info.context.viewer()
-        error = _bounded(len(input.conversation_ids))
-        if error is not None:
-            return BulkConversationPayload(results=[], error=error)
-        return BulkConversationPayload(
-            results=[await _store(info.context, i) for i in input.conversation_ids]
-        )
+        return await _each(input.conversation_ids, lambda i: _store(info.context, i))
 
     @strawberry.mutation(description=f"Link up to {MAX_BULK} conversations.")
     async def link_conversations(
         self, info: Info[Context, None], input: LinkConversationsInput
     ) -> BulkConversationPayload:
         info.context.viewer()
-        error = _bounded(len(input.items))
-        if error is not None:
-            return BulkConversationPayload(results=[], error=error)
-        return BulkConversationPayload(
-            results=[await _link(info.context, item) for item in input.items]
-        )
+        return await _each(input.items, lambda item: _link(info.context, item))
 
     @strawberry.mutation(
         description="Delete the stored copy (refused while linked, unless `unlink`)."

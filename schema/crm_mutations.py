@@ -29,6 +29,8 @@ from schema.inputs import IDENTIFIER_LENGTH, NAME_LENGTH, URL_LENGTH, bounds, ch
 from schema.mutation_errors import MutationError
 
 T = TypeVar("T")
+RecordT = TypeVar("RecordT", ContactRecord, CompanyRecord)
+ResultT = TypeVar("ResultT")
 
 # Registered here, under their vocabulary names, since only these mutations expose them; the
 # fields below are annotated with the vocabulary's own classes, which mypy knows as types.
@@ -551,24 +553,35 @@ def _company_item(item: UpsertCompanyItem) -> upserts.CompanyItem | upserts.Refu
     return upserts.CompanyItem(external_id=item.external_id, name=item.name, domains=item.domains)
 
 
+async def _upserted(
+    upsert: Callable[[], Awaitable[list[crm_upserts.Upserted[RecordT]]]],
+    result_of: Callable[[crm_upserts.Upserted[RecordT]], ResultT],
+) -> tuple[list[ResultT], MutationError | None]:
+    """Each item's result, in input order; or none, and why the call wrote nothing."""
+    outcome = await _attempt(None, upsert)
+    if isinstance(outcome, MutationError):
+        return [], outcome
+    return [result_of(upserted) for upserted in outcome], None
+
+
 async def _upsert_contacts(
     info: Info[Context, None], input: UpsertContactsInput
 ) -> UpsertContactsPayload:
     items = [_contact_item(item) for item in input.contacts]
-    outcome = await _attempt(None, lambda: crm_upserts.upsert_contact_records(info.context, items))
-    if isinstance(outcome, MutationError):
-        return UpsertContactsPayload(error=outcome)
-    return UpsertContactsPayload(results=[ContactUpsertResult.of(upsert) for upsert in outcome])
+    results, error = await _upserted(
+        lambda: crm_upserts.upsert_contact_records(info.context, items), ContactUpsertResult.of
+    )
+    return UpsertContactsPayload(results=results, error=error)
 
 
 async def _upsert_companies(
     info: Info[Context, None], input: UpsertCompaniesInput
 ) -> UpsertCompaniesPayload:
     items = [_company_item(item) for item in input.companies]
-    outcome = await _attempt(None, lambda: crm_upserts.upsert_company_records(info.context, items))
-    if isinstance(outcome, MutationError):
-        return UpsertCompaniesPayload(error=outcome)
-    return UpsertCompaniesPayload(results=[CompanyUpsertResult.of(upsert) for upsert in outcome])
+    results, error = await _upserted(
+        lambda: crm_upserts.upsert_company_records(info.context, items), CompanyUpsertResult.of
+    )
+    return UpsertCompaniesPayload(results=results, error=error)
 
 
 @strawberry.type
