@@ -19,6 +19,7 @@ from inbox.loaders import AttendeeCache, Loaders
 from inbox.reading import Reading
 from paging import Pager, PagingStore
 from realtime.shared import SharedResults
+from sending.messages import Outbox
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -103,6 +104,10 @@ class Context:
     def cursors(self) -> ViewerCursors:
         """Offset cursors of database lists, sealed for the viewer."""
         return ViewerCursors(self.services.cursors, self.viewer().user_id)
+
+    def outbox(self) -> Outbox:
+        """Where the viewer's sends go: their workspace's, through UniPile."""
+        return Outbox(self.services.unipile, self.viewer().workspace_id)
 
     async def reading(self) -> Reading:
         """The viewer's reads in this request, which report their partial errors here."""

@@ -13,7 +13,6 @@ from core.vocabulary import StorageReason
 from db.models import Account
 from inbox.records import MessageRecord
 from resolvers import conversation_mutations as actions
-from resolvers import sending
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key
 from resolvers.messages import message_facts
@@ -28,6 +27,7 @@ from schema.inputs import (
     echo,
 )
 from schema.mutation_errors import MutationError
+from sending import messages as sending
 
 MAX_BULK = 100
 
@@ -323,7 +323,7 @@ class SendingMutation:
 
         async def send(account: Account, external_id: str) -> MessageRecord:
             return await sending.send_chat_message(
-                context, account, external_id, input.text, input.idempotency_key
+                context.outbox(), account, external_id, input.text, input.idempotency_key
             )
 
         return await _message_payload(context, input, send)
@@ -339,7 +339,7 @@ class SendingMutation:
 
         async def send(account: Account, external_id: str) -> MessageRecord:
             return await sending.reply_to_thread(
-                context,
+                context.outbox(),
                 account,
                 external_id,
                 input.html,
