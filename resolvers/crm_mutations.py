@@ -165,7 +165,7 @@ def _company(global_id: str | None) -> int | None:
 
 async def _read_back(loader: DataLoader[int, RecordT | None], pk: int, kind: str) -> RecordT:
     # Cleared first: the request's loader may hold the record as it was before this mutation.
-    record = await loader.clear(pk).load(pk)
+    [record] = await loader.clear(pk).load_many([pk])
     if record is None:
         raise NotFound(f"the {kind} was deleted meanwhile", argument="id")
     return record

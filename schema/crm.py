@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -175,13 +176,13 @@ class CrmQuery:
     )
 
 
-async def contact_node(loader: ContactByIdLoader, pk: int) -> Contact | None:
-    """The contact for `node(id:)`: None when missing or of another workspace, alike."""
-    record = await loader.load(pk)
-    return None if record is None else Contact.from_model(record)
+async def contact_nodes(loader: ContactByIdLoader, pks: Sequence[int]) -> list[Contact | None]:
+    """The contacts for `nodes(ids:)`, in order: None when missing or of another workspace."""
+    records = await loader.load_many(pks)
+    return [None if record is None else Contact.from_model(record) for record in records]
 
 
-async def company_node(loader: CompanyByIdLoader, pk: int) -> Company | None:
-    """The company for `node(id:)`: None when missing or of another workspace, alike."""
-    record = await loader.load(pk)
-    return None if record is None else Company.from_model(record)
+async def company_nodes(loader: CompanyByIdLoader, pks: Sequence[int]) -> list[Company | None]:
+    """The companies for `nodes(ids:)`, in order: None when missing or of another workspace."""
+    records = await loader.load_many(pks)
+    return [None if record is None else Company.from_model(record) for record in records]

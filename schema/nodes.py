@@ -17,7 +17,7 @@ from inbox.conversations import conversation_key
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key
 from resolvers.messages import message_by_key
-from schema.crm import Company, Contact
+from schema.crm import company_nodes, contact_nodes
 from schema.inbox import Conversation, Message
 from schema.node import Node
 from schema.viewer import Account, User, Workspace
@@ -58,15 +58,11 @@ async def _users(context: Context, keys: Sequence[int]) -> list[Node | None]:
 
 
 async def _contacts(context: Context, keys: Sequence[int]) -> list[Node | None]:
-    loaders = await context.loaders()
-    records = await loaders.contact_by_id.load_many(keys)
-    return [None if record is None else Contact.from_model(record) for record in records]
+    return [*await contact_nodes((await context.loaders()).contact_by_id, keys)]
 
 
 async def _companies(context: Context, keys: Sequence[int]) -> list[Node | None]:
-    loaders = await context.loaders()
-    records = await loaders.company_by_id.load_many(keys)
-    return [None if record is None else Company.from_model(record) for record in records]
+    return [*await company_nodes((await context.loaders()).company_by_id, keys)]
 
 
 # One by one: from the scope (no query), or from UniPile (as `node(id:)` always did).

@@ -15,7 +15,7 @@ from crm.loaders import CompanyByIdLoader, ContactByIdLoader
 from crm.reading import CompanyRecord, ContactRecord, company_page, contact_page
 from db.metrics import count_queries
 from db.models import Company, Contact
-from schema.crm import company_node, contact_node
+from schema.crm import company_nodes, contact_nodes
 from schema.pagination import Connection
 from tests.crm_api.conftest import Crm
 
@@ -163,13 +163,15 @@ async def test_nodes_of_another_workspace_look_missing(crm: Crm) -> None:
     jane = await Contact.get(workspace_id=crm.demo.workspace_id, first_name="Jane")
     rival_jane = await Contact.get(workspace_id=crm.rival.workspace_id, first_name="Jane")
     loader = ContactByIdLoader(crm.demo.workspace_id)
-    node = await contact_node(loader, jane.id)
+    [node] = await contact_nodes(loader, [jane.id])
     assert node is not None and node.id == to_global_id("Contact", jane.id)
     assert node.company is not None and node.company.name == "Acme Corp"
-    assert await contact_node(loader, rival_jane.id) is None
-    assert await contact_node(loader, 999_999) is None
+    assert await contact_nodes(loader, [rival_jane.id]) == [None]
+    assert await contact_nodes(loader, [999_999]) == [None]
 
     rival_company = await Company.get(workspace_id=crm.rival.workspace_id)
-    assert await company_node(CompanyByIdLoader(crm.demo.workspace_id), rival_company.id) is None
-    own = await company_node(CompanyByIdLoader(crm.rival.workspace_id), rival_company.id)
+    assert await company_nodes(CompanyByIdLoader(crm.demo.workspace_id), [rival_company.id]) == [
+        None
+    ]
+    [own] = await company_nodes(CompanyByIdLoader(crm.rival.workspace_id), [rival_company.id])
     assert own is not None and own.domains == ["rival.test"]
