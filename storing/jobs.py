@@ -148,8 +148,10 @@ class StoreWorker(LeasedQueue[StoreJob]):
         attempts = job.attempts + 1
         try:
             account = await Account.get(id=job.account_id)
-            async with asyncio.timeout(self._run_timeout):
-                await store_conversation(self._client, account, job.external_id, job.reason)
+            # A disconnected account's conversations are no longer Switchboard's to copy.
+            if account.detached_at is None:
+                async with asyncio.timeout(self._run_timeout):
+                    await store_conversation(self._client, account, job.external_id, job.reason)
         except Exception as error:
             retry_at = self._retry.retry_at(attempts)
             self.counters.failed += 1

@@ -18,7 +18,7 @@ from storing.jobs import (
 )
 from tests.realtime.conftest import eventually
 from tests.storing.conftest import Sandbox, demo_chat, demo_conversations
-from unipile import UnipileClient
+from unipile import UnipileClient, count_requests
 
 REASON = StorageReason.CONTACT_MATCH
 
@@ -238,3 +238,17 @@ async def test_scheduling_a_conversation_again_while_it_is_pending_writes_nothin
     brief.schedule(whatsapp.id, conversations[1], REASON)
     brief.schedule(whatsapp.id, conversations[1], REASON)
     assert await brief.flush() == 2
+
+
+async def test_a_job_of_a_disconnected_account_stores_nothing_and_asks_nothing(
+    client: UnipileClient, sandbox: Sandbox, whatsapp: Account
+) -> None:
+    chat_id = demo_chat(group=False)
+    await enqueue_store(whatsapp.id, chat_id, REASON)
+    await Account.filter(id=whatsapp.id).update(detached_at=datetime.now(UTC))
+    with count_requests() as upstream:
+        assert await StoreWorker(client).run_pending() == 1
+    assert upstream.value == 0
+    assert await Conversation.all().count() == 0
+    job = await StoreJob.get()
+    assert (job.state, job.attempts, job.last_error) == (JobState.DONE, 1, None)
