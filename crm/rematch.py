@@ -115,8 +115,9 @@ async def _candidate_participants(
 
 
 async def _own_identifiers(workspace_id: int) -> list[Identifier]:
-    """The workspace's connected accounts' own addresses and numbers: never a match."""
-    lists = await Account.filter(workspace_id=workspace_id).values_list(
+    """The workspace's connected accounts' own addresses and numbers: never a match. Those of
+    disconnected accounts match again, as in the live inbox (whose scope leaves them out)."""
+    lists = await Account.filter(workspace_id=workspace_id, detached_at=None).values_list(
         "own_identifiers", flat=True
     )
     return [

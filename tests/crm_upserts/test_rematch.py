@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from core.ids import int_key
 from core.vocabulary import LinkSource, MatchMethod
@@ -10,7 +11,7 @@ from db.models import Account, ConversationLink
 from tests.crm_mutations.test_rematch import links, stored
 from tests.crm_upserts.graphql import upsert_companies, upsert_contacts
 from tests.inbox.conftest import Inbox
-from unipile.sandbox.demo import GMAIL_ID, WHATSAPP_ID
+from unipile.sandbox.demo import GMAIL_ID, OUTLOOK_ID, WHATSAPP_ID
 
 
 async def eventually_linked(count: int) -> None:
@@ -60,3 +61,18 @@ async def test_upserted_records_link_the_stored_conversations_they_match(inbox: 
     await upsert_contacts(inbox, many)
     await asyncio.sleep(0.2)
     assert await ConversationLink.all().count() == 3
+
+
+async def test_a_disconnected_account_s_address_matches_like_anyone_s(inbox: Inbox) -> None:
+    """A connected account's own address is never a match; once disconnected, it is a participant
+    like any other, as the live inbox already sees it."""
+    gmail = await Account.get(unipile_id=GMAIL_ID)
+    outlook = await Account.get(unipile_id=OUTLOOK_ID)
+    [own] = [entry["value"] for entry in outlook.own_identifiers if entry["kind"] == "EMAIL"]
+    await stored(gmail, "t-from-outlook", (own, "EMAIL_ADDRESS"))
+    await Account.filter(id=outlook.id).update(detached_at=datetime.now(UTC))
+    [result] = await upsert_contacts(inbox, [{"externalId": "old-me", "emails": [own]}])
+    await eventually_linked(1)
+    assert await links(contact_id=int_key(result["contact"]["id"], "Contact")) == {
+        "t-from-outlook": (LinkSource.MATCHER, MatchMethod.EMAIL, False),
+    }
