@@ -27,12 +27,14 @@ from schema.inbox import (
     channel_set,
     conversation_id,
 )
+from schema.inputs import check
 from schema.viewer import Account
 
 
 def event_filter(given: SubscriptionFilter | None) -> EventFilter:
     if given is None:
         return EventFilter()
+    check(given, "filter")
     conversation = None
     if given.conversation_id is not None:
         type_name, key = from_global_id(given.conversation_id)
