@@ -7,6 +7,16 @@ import binascii
 
 from core.errors import BadUserInput
 
+SHOWN_LENGTH = 80
+
+
+def shown(global_id: str) -> str:
+    """An id as an error message quotes it: whole when short, else its start, so that an error
+    never returns what a client sent in bulk."""
+    if len(global_id) <= SHOWN_LENGTH:
+        return repr(global_id)
+    return f"{global_id[:SHOWN_LENGTH]!r}… ({len(global_id)} characters)"
+
 
 def to_global_id(type_name: str, key: str | int) -> str:
     return base64.b64encode(f"{type_name}:{key}".encode()).decode()
@@ -17,10 +27,10 @@ def from_global_id(global_id: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(global_id.encode(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadUserInput(f"{global_id!r} is not an id this server issued") from None
+        raise BadUserInput(f"{shown(global_id)} is not an id this server issued") from None
     type_name, separator, key = decoded.partition(":")
     if not separator or not type_name or not key:
-        raise BadUserInput(f"{global_id!r} is not an id this server issued")
+        raise BadUserInput(f"{shown(global_id)} is not an id this server issued")
     return type_name, key
 
 
@@ -39,5 +49,5 @@ def int_key(global_id: str, expected_type: str) -> int:
     type_name, key = from_global_id(global_id)
     pk = primary_key(key) if type_name == expected_type else None
     if pk is None:
-        raise BadUserInput(f"{global_id!r} is not the id of a {expected_type}")
+        raise BadUserInput(f"{shown(global_id)} is not the id of a {expected_type}")
     return pk

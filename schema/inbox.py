@@ -16,7 +16,7 @@ import strawberry
 from strawberry.types import Info
 
 from core.errors import BadUserInput
-from core.ids import from_global_id, int_key, primary_key, to_global_id
+from core.ids import from_global_id, int_key, primary_key, shown, to_global_id
 from core.vocabulary import AccountStatus, IdentifierKind
 from crm import CONFIDENCE, Candidate, Identifier, Match
 from inbox.conversations import ConversationPage
@@ -478,6 +478,6 @@ def _link_target(global_id: str) -> tuple[CandidateKind, int]:
     pk = primary_key(key) if type_name in ("Contact", "Company") else None
     if pk is None:
         raise BadUserInput(
-            f"{global_id!r} is not the id of a Contact or Company", argument="filter.linkedTo"
+            f"{shown(global_id)} is not the id of a Contact or Company", argument="filter.linkedTo"
         )
     return CandidateKind(type_name.upper()), pk

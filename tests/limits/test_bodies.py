@@ -199,3 +199,23 @@ async def test_a_webhook_over_its_limit_is_refused_and_not_recorded(served: Serv
 
         refused(await client.post(WEBHOOK_PATH, content=chunks(), headers=headers), WEBHOOK_LIMIT)
     assert await WebhookReceipt.all().count() == 0
+
+
+async def test_an_error_quotes_a_long_id_by_its_start_only(served: Served) -> None:
+    """A client that sends nearly a mebibyte of id gets an error of a few dozen characters."""
+    long_id = "Q" * (BODY_LIMIT - 1000)
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
+        response = await client.post(
+            "/graphql",
+            json={
+                "query": "query($id: ID!) { conversation(id: $id) { id } }",
+                "variables": {"id": long_id},
+            },
+            headers={"Authorization": f"Bearer {served.tokens['alice']}"},
+        )
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert len(response.content) < 1000
+    assert (
+        error["message"].startswith("'QQQQ") and f"({len(long_id)} characters)" in error["message"]
+    )
