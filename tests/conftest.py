@@ -14,6 +14,7 @@ import secrets
 import shutil
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ from db.migrate import apply_migrations
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The demo's day (`unipile.sandbox.demo.ANCHOR_VARIABLE`) for this process and every process the
+# run starts, a run that crosses midnight included; set before any test module imports the demo.
+os.environ.setdefault("SANDBOX_ANCHOR", datetime.now(UTC).date().isoformat())
 TABLES = (
     "hosted_auth_link",
     "store_job",

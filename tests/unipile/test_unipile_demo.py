@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime, timedelta
+
 import phonenumbers
 
 from unipile import whatsapp_jid_to_phone
 from unipile.sandbox import DEMO_DEFAULT_REGION, build_demo
-from unipile.sandbox.demo import ANCHOR, Demo
+from unipile.sandbox.demo import ANCHOR, ANCHOR_VARIABLE, Demo
 
 DEMO = build_demo()
 
@@ -102,3 +105,11 @@ def test_every_phone_is_valid() -> None:
     for phone in raw:
         parsed = phonenumbers.parse(phone, DEMO_DEFAULT_REGION)
         assert phonenumbers.is_valid_number(parsed), phone
+
+
+def test_the_demo_ends_at_the_start_of_the_run_s_day() -> None:
+    """Recent enough for the sync limits to store it, whenever the suite runs; one day for the
+    whole run and the processes it starts (the suite sets `SANDBOX_ANCHOR`)."""
+    assert ANCHOR == datetime.fromisoformat(os.environ[ANCHOR_VARIABLE]).replace(tzinfo=UTC)
+    assert datetime.now(UTC) - ANCHOR < timedelta(days=2)
+    assert (ANCHOR.hour, ANCHOR.minute, ANCHOR.second) == (0, 0, 0)

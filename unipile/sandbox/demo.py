@@ -1,7 +1,8 @@
 """Deterministic demo data: five connected accounts and the CRM that goes with them.
 
 ``build_demo(seed)`` builds everything in memory from the seed alone (timestamps are relative to
-``ANCHOR``, not to now), so two runs with the same seed give identical data. The sandbox serves
+``ANCHOR``, the start of the day, not to the moment), so two runs with the same seed on the same
+day (or the same ``SANDBOX_ANCHOR``) give identical data. The sandbox serves
 ``Demo``'s UniPile objects; the server's seed loader reads ``Demo.crm`` and each account's
 ``owner``/``shared``.
 
@@ -20,10 +21,11 @@ the CRM does not know.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 import phonenumbers
@@ -44,6 +46,7 @@ from unipile.sandbox._shapes import (
 
 __all__ = [
     "ANCHOR",
+    "ANCHOR_VARIABLE",
     "CONNECTABLE_TYPES",
     "DEMO_DEFAULT_REGION",
     "Demo",
@@ -59,7 +62,19 @@ __all__ = [
     "combine_demos",
 ]
 
-ANCHOR = datetime(2026, 11, 20, tzinfo=UTC)
+ANCHOR_VARIABLE = "SANDBOX_ANCHOR"
+
+
+def _anchor() -> datetime:
+    """The start of today (UTC), so that the demo stays as recent as the sync limits want (the
+    last 30 days are stored); or the ISO date in `SANDBOX_ANCHOR`, which processes started
+    together share (the test suite sets it once) so that they serve the same data."""
+    given = os.environ.get(ANCHOR_VARIABLE)
+    day = date.fromisoformat(given) if given else datetime.now(UTC).date()
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+ANCHOR = _anchor()
 """The demo's "now": all activity lies in the 60 days before it."""
 SPAN = timedelta(days=60)
 DEMO_DEFAULT_REGION = "FR"
