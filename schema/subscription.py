@@ -7,7 +7,8 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
-from core.ids import from_global_id
+from core.errors import BadUserInput
+from core.ids import from_global_id, shown
 from inbox.conversations import conversation_key
 from resolvers.context import Context
 from resolvers.subscriptions import (
@@ -37,13 +38,27 @@ def event_filter(given: SubscriptionFilter | None) -> EventFilter:
     check(given, "filter")
     conversation = None
     if given.conversation_id is not None:
-        type_name, key = from_global_id(given.conversation_id)
-        conversation = conversation_key(key) if type_name == "Conversation" else None
+        conversation = _conversation(given.conversation_id)
     return EventFilter(
         conversation=conversation,
         account_ids=account_keys(given.account_ids),
         channels=channel_set(given.channels),
     )
+
+
+def _conversation(global_id: str) -> tuple[int, str]:
+    """The conversation a filter names; an id of anything else is refused, not ignored (which
+    would leave the subscription unfiltered)."""
+    try:
+        type_name, key = from_global_id(global_id)
+    except BadUserInput:
+        type_name, key = "", ""
+    conversation = conversation_key(key) if type_name == "Conversation" else None
+    if conversation is None:
+        raise BadUserInput(
+            f"{shown(global_id)} is not the id of a Conversation", argument="filter.conversationId"
+        )
+    return conversation
 
 
 @strawberry.type

@@ -1,9 +1,11 @@
-"""A subscription's filter is checked like a query's: bounded, and refused with BAD_USER_INPUT."""
+"""A subscription's filter is checked like a query's: bounded, its ids of the type they name, and
+refused with BAD_USER_INPUT naming the field, on a socket that serves on."""
 
 from __future__ import annotations
 
 import pytest
 
+from core.ids import to_global_id
 from tests.graphql_ws import LEGACY_WS, TRANSPORT_WS, connect, receive_json, start
 from tests.limits.conftest import Served
 
@@ -17,8 +19,18 @@ UPDATES = """subscription($filter: SubscriptionFilter) {
         ({"conversationId": "Q" * 5_120_000}, "filter.conversationId"),
         ({"accountIds": ["QWNjb3VudDox"] * 100_000}, "filter.accountIds"),
         ({"conversationId": "Q29udmVyc2F0aW9uOjE6YQ==\u0000"}, "filter.conversationId"),
+        ({"conversationId": "not-an-id"}, "filter.conversationId"),
+        ({"conversationId": to_global_id("Contact", 1)}, "filter.conversationId"),
+        ({"conversationId": to_global_id("Conversation", "1:../chats")}, "filter.conversationId"),
     ],
-    ids=["an id 10,000 times too long", "100,000 account ids", "a NUL in an id"],
+    ids=[
+        "an id 10,000 times too long",
+        "100,000 account ids",
+        "a NUL in an id",
+        "not an id",
+        "a contact's id",
+        "a path-like conversation key",
+    ],
 )
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 async def test_a_bad_subscription_filter_is_a_bad_user_input_and_the_socket_serves_on(
