@@ -12,7 +12,11 @@ What it does (see docs/benchmarks.md):
    `SWITCHBOARD_REPORT_COST=1` and `LOG_LEVEL=WARNING`; a warm-up; then, at each concurrency level,
    `--requests` inbox queries sent by that many concurrent workers, each latency recorded, the cost
    read from `extensions.cost`, and the CPU time the server, the sandbox and this client used;
-4. a Markdown table of the medians over the starts, the per-start numbers, and the machine.
+4. unless `--no-baseline`, after each Switchboard start, a start of the stock Strawberry baseline
+   (`bench.baseline`) serving, from memory, the first Switchboard response of the run, measured the
+   same way at the same levels: starts alternate, so that the machine's noise hits both alike;
+5. a Markdown table of the medians over the starts, the baseline's table and the ratios
+   Switchboard/baseline, the per-start numbers, and the machine.
 
 Process handling and bounds: `bench._harness`.
 """
@@ -23,8 +27,12 @@ Process handling and bounds: `bench._harness`.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
+import importlib.util
+import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,16 +45,22 @@ import orjson
 from bench import _harness as harness
 from bench._harness import SANDBOX_KEY, flag, levels, number, path, text
 from bench._processes import (
+    HOST,
     BenchError,
     Process,
     fmt,
+    free_port,
     machine_busy_seconds,
     median,
     percentile,
+    started,
     switchboard_command,
+    wait_until_ready,
 )
 
 USER_EMAIL = "alice@demo.switchboard.test"
+# The directory that holds the `bench` package, for the baseline's process.
+BENCH_SOURCE = Path(__file__).resolve().parent.parent
 # Alice's accounts in the demo data (README, "Demo data"): two mailboxes and the shared LinkedIn.
 ALICE_EMAIL_ACCOUNTS = ("acc_gmail_demo_000001", "acc_outlook_demo_00001")
 ALICE_CHAT_ACCOUNTS = ("acc_linkedin_demo_0001",)
@@ -297,13 +311,16 @@ class Options:
     gc_tuned: bool = flag("start the server with gc.freeze() and a high GC threshold")
     # `path` is a dataclasses.field like the others; ruff only trusts calls for immutable types.
     profile: Path | None = path("run the server under cProfile, write its stats here (one start)")  # noqa: RUF009
+    no_baseline: bool = flag("measure Switchboard only, without the stock Strawberry baseline")
     keep: bool = flag("keep the temporary directory (logs, database)")
 
     def __post_init__(self) -> None:
         if self.profile is not None:
-            # One profile file is written per server process, so a profiled run has one start.
+            # One profile file is written per server process, so a profiled run has one start;
+            # a server under cProfile is no term of a ratio.
             self.starts = 1
             self.profile = self.profile.resolve()
+            self.no_baseline = True
 
 
 def server_command(options: Options) -> list[str]:
@@ -314,6 +331,59 @@ def server_command(options: Options) -> list[str]:
     return switchboard_command("serve")
 
 
+async def measure_levels(
+    name: str,
+    options: Options,
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    server: Process,
+    sandbox_process: Process,
+) -> list[LevelResult]:
+    """One server start's warm-up, then `--requests` at each concurrency level."""
+    await run_level(
+        client,
+        sandbox,
+        server,
+        sandbox_process,
+        min(4, max(options.concurrency)),
+        options.warmup,
+        options.first,
+        options.max_seconds,
+    )
+    results = []
+    for level in options.concurrency:
+        server.check_alive()
+        result = await run_level(
+            client,
+            sandbox,
+            server,
+            sandbox_process,
+            level,
+            options.requests,
+            options.first,
+            options.max_seconds,
+        )
+        print(
+            f"  {name} c={level:<3} {result.requests} req in {result.seconds:.1f} s: "
+            f"{result.rps:.1f} req/s, p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms, "
+            f"server CPU {result.server_cpu_ms_per_request:.1f} ms/req, cost {result.cost}",
+            file=sys.stderr,
+            flush=True,
+        )
+        results.append(result)
+    return results
+
+
+async def record_page(client: httpx.AsyncClient, first: int, page_file: Path) -> None:
+    """One Switchboard response to `PAGE`, written whole: the baseline's data."""
+    payload = {"query": PAGE, "variables": {"first": first}}
+    response = await client.post("/graphql", json=payload)
+    if response.status_code != 200:
+        raise BenchError(f"the server answered {response.status_code}: {response.text[:2000]}")
+    check_page(response.content, first)
+    await asyncio.to_thread(page_file.write_bytes, response.content)
+
+
 async def one_start(
     options: Options,
     env: dict[str, str],
@@ -322,7 +392,9 @@ async def one_start(
     sandbox_url: str,
     token: str,
     index: int,
+    page_file: Path | None,
 ) -> list[LevelResult]:
+    """A Switchboard start; before its warm-up, its first response is written to `page_file`."""
     async with (
         harness.server_started(
             f"server-{index}",
@@ -338,45 +410,127 @@ async def one_start(
         ) as client,
         httpx.AsyncClient(base_url=sandbox_url, timeout=10.0) as sandbox,
     ):
-        server = served.process
-        await run_level(
-            client,
-            sandbox,
-            server,
-            sandbox_process,
-            min(4, max(options.concurrency)),
-            options.warmup,
-            options.first,
-            options.max_seconds,
+        if page_file is not None:
+            await record_page(client, options.first, page_file)
+        return await measure_levels(
+            f"start {index + 1}", options, client, sandbox, served.process, sandbox_process
         )
-        results = []
-        for level in options.concurrency:
-            server.check_alive()
-            result = await run_level(
-                client,
-                sandbox,
-                server,
-                sandbox_process,
-                level,
-                options.requests,
-                options.first,
-                options.max_seconds,
+
+
+async def baseline_start(
+    options: Options,
+    env: dict[str, str],
+    workdir: Path,
+    sandbox_process: Process,
+    sandbox_url: str,
+    token: str,
+    index: int,
+    page_file: Path,
+) -> list[LevelResult]:
+    """A start of `bench.baseline` serving `page_file`, measured as `one_start` measures Switchboard.
+
+    The same load client, headers included (the baseline ignores the token), and the sandbox still
+    counted: it should count no request from the baseline.
+    """
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    command = [
+        sys.executable,
+        "-m",
+        "bench.baseline",
+        "--port",
+        str(port),
+        "--page",
+        str(page_file),
+    ]
+    # The processes run in the temporary directory: the baseline is found where this bench is.
+    pythonpath = os.pathsep.join(filter(None, [str(BENCH_SOURCE), env.get("PYTHONPATH")]))
+    baseline_env = dict(env, PYTHONPATH=pythonpath)
+    with started(f"baseline-{index}", command, baseline_env, workdir) as process:
+        await wait_until_ready(process, f"{url}/graphql?query=%7B__typename%7D")
+        async with (
+            harness.load_client(
+                url, options.concurrency, headers={"authorization": f"Bearer {token}"}
+            ) as client,
+            httpx.AsyncClient(base_url=sandbox_url, timeout=10.0) as sandbox,
+        ):
+            return await measure_levels(
+                f"baseline {index + 1}", options, client, sandbox, process, sandbox_process
             )
-            print(
-                f"  start {index + 1} c={level:<3} {result.requests} req in {result.seconds:.1f} s: "
-                f"{result.rps:.1f} req/s, p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms, "
-                f"server CPU {result.server_cpu_ms_per_request:.1f} ms/req, cost {result.cost}",
-                file=sys.stderr,
-                flush=True,
-            )
-            results.append(result)
-    return results
+
+
+@dataclass(frozen=True)
+class Baseline:
+    page: dict[str, Any]  # the Switchboard response the baseline served
+    starts: list[list[LevelResult]]
+
+
+def page_shape(response: dict[str, Any]) -> str:
+    """What a page holds, in the counts that make its size: for the baseline's data."""
+    nodes = [edge["node"] for edge in response["data"]["conversations"]["edges"]]
+    channels = Counter(node["channel"] for node in nodes)
+    participants = [each for node in nodes for each in node["participants"]]
+    matches = [each["crmMatch"] for each in participants if each["crmMatch"]]
+    return (
+        f"{len(nodes)} conversations ({', '.join(f'{n} {c}' for c, n in channels.most_common())}), "
+        f"{len(participants)} participants ({sum(each['isSelf'] for each in participants)} of them the account itself), "
+        f"{len(matches)} CRM matches ({sum(bool(m['contact'] or m['company']) for m in matches)} with a contact or company, "
+        f"{sum(len(m['candidates']) for m in matches)} candidates), {sum(len(node['links']) for node in nodes)} links"
+    )
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    return fmt(numerator / denominator, 2) if denominator else "n/a"
+
+
+def baseline_report(
+    options: Options, starts: list[list[LevelResult]], baseline: Baseline
+) -> list[str]:
+    strawberry_version = importlib.metadata.version("strawberry-graphql")
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    lines = [
+        "",
+        f"Stock Strawberry baseline (`bench/baseline.py`: strawberry-graphql {strawberry_version}'s `strawberry.asgi.GraphQL` "
+        f"under `uvicorn.run`'s defaults, here {loop} and {http}; a per-request DataLoader for the CRM matches; no database, "
+        f"no UniPile, no token check). Its data, in memory, is start 1's first Switchboard response: {page_shape(baseline.page)}. "
+        "Each Switchboard start was followed by a baseline start, measured with the same load client, levels and requests. "
+        "Ratios are Switchboard's median over the baseline's median:",
+        "",
+        "| concurrency | baseline requests/s | baseline p50 ms | baseline p99 ms | baseline server CPU ms/request | baseline req/s per core | Switchboard/baseline server CPU per page | Switchboard/baseline p99 |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for position, level in enumerate(options.concurrency):
+        ours = [start[position] for start in starts if position < len(start)]
+        theirs = [start[position] for start in baseline.starts if position < len(start)]
+        cpu = median([r.server_cpu_ms_per_request for r in theirs])
+        p99 = median([r.p99 for r in theirs])
+        lines.append(
+            f"| {level} | {fmt(median([r.rps for r in theirs]))} | {fmt(median([r.p50 for r in theirs]))} | {fmt(p99)} "
+            f"| {fmt(cpu, 2)} | {fmt(1000 / cpu if cpu else float('nan'))} "
+            f"| {ratio(median([r.server_cpu_ms_per_request for r in ours]), cpu)} | {ratio(median([r.p99 for r in ours]), p99)} |"
+        )
+    return lines
+
+
+def start_line(name: str, result: LevelResult) -> str:
+    return (
+        f"- {name}, c={result.concurrency}: {fmt(result.rps)} req/s, {fmt(result.p50)} / {fmt(result.p99)} ms, "
+        f"CPU {fmt(result.server_cpu_s, 2)} / {fmt(result.sandbox_cpu_s, 2)} / {fmt(result.client_cpu_s, 2)} / {fmt(max(0.0, result.other_cpu_s), 2)} s "
+        f"over {fmt(result.seconds, 2)} s, RSS {fmt(result.server_rss_mb, 0)} MB"
+        + (
+            f", sandbox counted {fmt(result.upstream_per_request, 2)} req/request"
+            if name.startswith("baseline")
+            else ""
+        )
+    )
 
 
 def report(
     options: Options,
     sandbox: SandboxLatency,
     starts: list[list[LevelResult]],
+    baseline: Baseline | None,
     started_at: datetime,
     elapsed: float,
 ) -> str:
@@ -412,18 +566,20 @@ def report(
             f"| {level} | {fmt(median([r.rps for r in results]))} | {fmt(median([r.p50 for r in results]))} | {fmt(p99)} "
             f"| {fmt(p99 - sandbox_p99)} | {upstream} (sandbox counted {fmt(counted, 2)}) | {queries} | {fmt(cpu, 2)} | {fmt(1000 / cpu if cpu else float('nan'))} |"
         )
+    if baseline is not None:
+        lines += baseline_report(options, starts, baseline)
     lines += [
         "",
-        "Per start (requests/s, p50 / p99 ms, CPU seconds used by server / sandbox / load client / other processes on the machine, server RSS):",
+        "Per start (requests/s, p50 / p99 ms, CPU seconds used by server / sandbox / load client / other processes on the machine, server RSS), in the order run:",
         "",
     ]
     for index, start in enumerate(starts):
-        for result in start:
-            lines.append(
-                f"- start {index + 1}, c={result.concurrency}: {fmt(result.rps)} req/s, {fmt(result.p50)} / {fmt(result.p99)} ms, "
-                f"CPU {fmt(result.server_cpu_s, 2)} / {fmt(result.sandbox_cpu_s, 2)} / {fmt(result.client_cpu_s, 2)} / {fmt(max(0.0, result.other_cpu_s), 2)} s "
-                f"over {fmt(result.seconds, 2)} s, RSS {fmt(result.server_rss_mb, 0)} MB"
-            )
+        lines += [start_line(f"start {index + 1}", result) for result in start]
+        if baseline is not None:
+            lines += [
+                start_line(f"baseline start {index + 1}", result)
+                for result in baseline.starts[index]
+            ]
     lines += ["", harness.machine_line("load client", elapsed)]
     return "\n".join(lines)
 
@@ -443,16 +599,45 @@ async def run(options: Options) -> str:
                 file=sys.stderr,
                 flush=True,
             )
-            starts = []
+            page_file = workdir / "switchboard-page.json"
+            starts, baseline_starts = [], []
             for index in range(options.starts):
+                record = index == 0 and not options.no_baseline
                 starts.append(
                     await one_start(
-                        options, env, workdir, sandbox_process, sandbox_url, prepared.token, index
+                        options,
+                        env,
+                        workdir,
+                        sandbox_process,
+                        sandbox_url,
+                        prepared.token,
+                        index,
+                        page_file if record else None,
                     )
                 )
+                if not options.no_baseline:
+                    baseline_starts.append(
+                        await baseline_start(
+                            options,
+                            env,
+                            workdir,
+                            sandbox_process,
+                            sandbox_url,
+                            prepared.token,
+                            index,
+                            page_file,
+                        )
+                    )
+            baseline = (
+                Baseline(
+                    orjson.loads(await asyncio.to_thread(page_file.read_bytes)), baseline_starts
+                )
+                if baseline_starts
+                else None
+            )
         if options.profile is not None and not options.profile.exists():
             print(f"warning: no profile written to {options.profile}", file=sys.stderr)
-        return report(options, sandbox, starts, prepared.started_at, prepared.elapsed())
+        return report(options, sandbox, starts, baseline, prepared.started_at, prepared.elapsed())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
