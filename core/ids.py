@@ -34,6 +34,15 @@ def from_global_id(global_id: str) -> tuple[str, str]:
     return type_name, key
 
 
+def key_of(global_id: str, *type_names: str) -> tuple[str, str] | None:
+    """The type name and key of an id of one of `type_names`; None for any other string."""
+    try:
+        type_name, key = from_global_id(global_id)
+    except BadUserInput:
+        return None
+    return (type_name, key) if type_name in type_names else None
+
+
 MAX_PRIMARY_KEY = 2**31 - 1
 
 

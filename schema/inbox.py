@@ -16,7 +16,7 @@ import strawberry
 from strawberry.types import Info
 
 from core.errors import BadUserInput
-from core.ids import from_global_id, int_key, primary_key, shown, to_global_id
+from core.ids import int_key, key_of, primary_key, shown, to_global_id
 from core.vocabulary import AccountStatus, IdentifierKind
 from crm import CONFIDENCE, Candidate, Identifier, Match
 from inbox.conversations import ConversationPage
@@ -471,13 +471,10 @@ def channel_set(channels: list[Channel] | None) -> frozenset[Channel] | None:
 
 
 def _link_target(global_id: str) -> tuple[CandidateKind, int]:
-    try:
-        type_name, key = from_global_id(global_id)
-    except BadUserInput:
-        type_name, key = "", ""
-    pk = primary_key(key) if type_name in ("Contact", "Company") else None
-    if pk is None:
+    typed = key_of(global_id, "Contact", "Company")
+    pk = None if typed is None else primary_key(typed[1])
+    if typed is None or pk is None:
         raise BadUserInput(
             f"{shown(global_id)} is not the id of a Contact or Company", argument="filter.linkedTo"
         )
-    return CandidateKind(type_name.upper()), pk
+    return CandidateKind(typed[0].upper()), pk
