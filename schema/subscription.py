@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncGenerator
 
 import strawberry
 from strawberry.types import Info
 
 from core.errors import BadUserInput
-from core.ids import from_global_id, shown
+from core.ids import key_of, shown
 from inbox.conversations import conversation_key
+from inbox.messages import MessageFacts
 from resolvers.context import Context
 from resolvers.subscriptions import (
     EventFilter,
@@ -31,6 +33,31 @@ from schema.inbox import (
 from schema.inputs import check
 from schema.viewer import Account
 
+SHARED_MESSAGES = 256
+
+
+class _SharedMessages:
+    """An event's `Message`, built once per process for all its subscribers: unlike its
+    conversation (`isMine`), a message is the same for every viewer. The facts are kept with it,
+    so that their id is not reused while the entry lives."""
+
+    def __init__(self, size: int = SHARED_MESSAGES) -> None:
+        self.size = size
+        self._built: OrderedDict[int, tuple[MessageFacts, Message]] = OrderedDict()
+
+    def of(self, facts: MessageFacts) -> Message:
+        entry = self._built.get(id(facts))
+        if entry is not None and entry[0] is facts:
+            return entry[1]
+        message = Message.from_facts(facts)
+        self._built[id(facts)] = (facts, message)
+        while len(self._built) > self.size:
+            self._built.popitem(last=False)
+        return message
+
+
+_shared_messages = _SharedMessages()
+
 
 def event_filter(given: SubscriptionFilter | None) -> EventFilter:
     if given is None:
@@ -49,11 +76,8 @@ def event_filter(given: SubscriptionFilter | None) -> EventFilter:
 def _conversation(global_id: str) -> tuple[int, str]:
     """The conversation a filter names; an id of anything else is refused, not ignored (which
     would leave the subscription unfiltered)."""
-    try:
-        type_name, key = from_global_id(global_id)
-    except BadUserInput:
-        type_name, key = "", ""
-    conversation = conversation_key(key) if type_name == "Conversation" else None
+    typed = key_of(global_id, "Conversation")
+    conversation = None if typed is None else conversation_key(typed[1])
     if conversation is None:
         raise BadUserInput(
             f"{shown(global_id)} is not the id of a Conversation", argument="filter.conversationId"
@@ -69,7 +93,7 @@ class Subscription:
     ) -> AsyncGenerator[MessageEvent, None]:
         async for delivery in messages_received(info.context, event_filter(filter)):
             yield MessageEvent(
-                message=Message.from_facts(delivery.message),
+                message=_shared_messages.of(delivery.message),
                 conversation=Conversation.from_facts(delivery.conversation, delivery.viewer_id),
             )
 
