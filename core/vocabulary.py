@@ -97,6 +97,14 @@ class LinkSource(StrEnum):
     MATCHER = "MATCHER"
 
 
+class ConversationSource(StrEnum):
+    """Where the inbox read a conversation from."""
+
+    LIVE = "LIVE"
+    STALE = "STALE"
+    STORED = "STORED"
+
+
 class Direction(StrEnum):
     INBOUND = "INBOUND"
     OUTBOUND = "OUTBOUND"

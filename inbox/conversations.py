@@ -4,16 +4,21 @@ conversation by its key, and a contact's or company's linked conversations from 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from core.cursors import ViewerCursors
 from core.ids import primary_key
 from core.pages import CursorPage
-from core.vocabulary import Channel
+from core.vocabulary import Channel, ConversationSource
 from crm import CandidateKind
 from db.models import Account, Conversation, ConversationLink, ConversationParticipant
 from inbox.facts import ConversationFacts, load_facts, upstream_error
 from inbox.filters import InboxFilter
-from inbox.merge import PushedDown, read_inbox
+from inbox.live_cache import LiveCache
+from inbox.merge import LaneSources, PushedDown, read_inbox
 from inbox.reading import Reading
 from inbox.records import (
     CONVERSATION_FIELDS,
@@ -25,15 +30,16 @@ from inbox.records import (
     same_fields,
     thread_id_of,
 )
-from paging import Ordering, Pager
+from paging import LaneState, Ordering, Pager, Position
 from unipile import NotFoundError, UnipileClient, UnipileError, is_valid_id
 
 ConversationPage = CursorPage[ConversationFacts]
+LIVE = ConversationSource.LIVE
 
 
 async def inbox_page(
     reading: Reading,
-    unipile: UnipileClient,
+    cache: LiveCache,
     pager: Pager,
     inbox_filter: InboxFilter,
     size: int,
@@ -50,10 +56,9 @@ async def inbox_page(
         return await pager.shown(resumed.session, lane, threads)
 
     page = await read_inbox(
-        unipile,
+        LaneSources(cache, stored_after, shown),
         accounts,
         resumed.states,
-        shown,
         PushedDown(unread=inbox_filter.unread, folder=inbox_filter.folder),
         size,
         accept if inbox_filter.applied_here else None,
@@ -71,6 +76,7 @@ async def inbox_page(
 async def fetch_record(
     client: UnipileClient, account: Account, external_id: str
 ) -> ConversationRecord | None:
+    fetched_at = datetime.now(UTC)
     if account.channel is Channel.EMAIL:
         listed = await client.list_emails(
             account_id=account.unipile_id, thread_id=external_id, meta_only=True, limit=50
@@ -80,11 +86,11 @@ async def fetch_record(
             for email in listed.items
             if is_upstream_of(account, email.account_id) and thread_id_of(email) == external_id
         ]
-        return conversation_from_thread(account, emails) if emails else None
+        return conversation_from_thread(account, emails, LIVE, fetched_at) if emails else None
     chat = await client.get_chat(external_id, account_id=account.unipile_id)
-    return (
-        conversation_from_chat(account, chat) if is_upstream_of(account, chat.account_id) else None
-    )
+    if not is_upstream_of(account, chat.account_id):
+        return None
+    return conversation_from_chat(account, chat, LIVE, fetched_at)
 
 
 async def conversation_by_key(
@@ -130,7 +136,63 @@ def stored_conversation_record(
             ParticipantRecord(p.identifier, p.identifier_type, p.display_name, p.role, p.is_self)
             for p in participants
         ),
+        source=ConversationSource.STORED,
     )
+
+
+async def stored_records(
+    accounts: Mapping[int, Account], conversations: Sequence[Conversation]
+) -> list[ConversationRecord]:
+    """Stored conversations in the live shape, their participants read in one query."""
+    people = await ConversationParticipant.filter(
+        conversation_id__in=[c.id for c in conversations]
+    ).order_by("id")
+    by_conversation: dict[int, list[ConversationParticipant]] = {}
+    for person in people:
+        by_conversation.setdefault(person.conversation_id, []).append(person)
+    return [
+        stored_conversation_record(accounts[c.account_id], c, by_conversation.get(c.id, []))
+        for c in conversations
+    ]
+
+
+def _newer_first_after(
+    query: QuerySet[Conversation], after: Position | None
+) -> QuerySet[Conversation]:
+    """Stored conversations with activity, in the live order, after a lane's position."""
+    dated = query.filter(last_message_at__isnull=False)
+    if after is None:
+        return dated
+    if after.at is None:
+        return dated.filter(id__lt=0)
+    return dated.filter(
+        Q(last_message_at__lt=after.at) | Q(last_message_at=after.at, external_id__lt=after.id)
+    )
+
+
+async def stored_after(
+    account: Account, state: LaneState, pushed: PushedDown, first: int
+) -> list[ConversationRecord]:
+    """Up to `first` of an account's stored conversations after its lane's position, newest
+    first (those without activity last): what the inbox shows of an account UniPile cannot list.
+    A stored copy keeps no folder, so a folder filter finds none."""
+    if pushed.folder is not None:
+        return []
+    query = Conversation.filter(account_id=account.id)
+    if pushed.unread:
+        query = query.filter(unread_count__gt=0)
+    after = state.after
+    found = (
+        await _newer_first_after(query, after)
+        .order_by("-last_message_at", "-external_id")
+        .limit(first)
+    )
+    if len(found) < first:
+        undated = query.filter(last_message_at__isnull=True)
+        if after is not None and after.at is None:
+            undated = undated.filter(external_id__lt=after.id)
+        found += await undated.order_by("-external_id").limit(first - len(found))
+    return await stored_records({account.id: account}, found)
 
 
 async def linked_page(
@@ -154,16 +216,7 @@ async def linked_page(
         account_id__in=list(accounts), external_id__in=[external for _, external in pairs]
     ).order_by("-last_message_at", "-id")
     linked = [c for c in candidates if (c.account_id, c.external_id) in pairs]
-    window = linked[offset : offset + size]
-    people = await ConversationParticipant.filter(
-        conversation_id__in=[c.id for c in window]
-    ).order_by("id")
-    records = [
-        stored_conversation_record(
-            accounts[c.account_id], c, [p for p in people if p.conversation_id == c.id]
-        )
-        for c in window
-    ]
+    records = await stored_records(accounts, linked[offset : offset + size])
     facts = await load_facts(reading, records)
     return CursorPage(
         [(item, cursors.offset(list_kind, offset + index)) for index, item in enumerate(facts)],

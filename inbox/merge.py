@@ -11,6 +11,10 @@ facts (built from its emails in the window where it is first met) never depend o
 thread is shown at its newest email; its older emails further down are skipped, because the
 walk remembers where it showed each thread (`paging.Pager.shown`).
 
+Lanes read through the live cache (`inbox.live_cache`). An account whose list fails is not dropped:
+its lane shows the last good copy of the page (STALE) or, without one, its stored copies in the
+same order (STORED), next to the error that names the account.
+
 Filters UniPile supports are pushed down (chats: `unread`; email: `folder`); the others are
 applied here by `accept`, on batches of merged conversations.
 """
@@ -21,9 +25,12 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
 
-from core.vocabulary import Channel
+from core.vocabulary import Channel, ConversationSource
 from db.models import Account
+from inbox.live_cache import Listing, LiveCache
 from inbox.records import (
     ConversationRecord,
     conversation_from_chat,
@@ -32,10 +39,11 @@ from inbox.records import (
     thread_id_of,
 )
 from paging import LaneState, LaneStates, Ordering, Position
-from unipile import Email, UnipileClient, UnipileError
+from unipile import Chat, Email, UnipileError
 
 MAX_UPSTREAM_LIMIT = 250
 EMAIL_WINDOW = 200
+CHAT_WINDOW = 50
 
 Accept = Callable[[Sequence[ConversationRecord]], Awaitable[Sequence[bool]]]
 ShownLookup = Callable[[str, Sequence[str]], Awaitable[Mapping[str, Ordering]]]
@@ -49,25 +57,48 @@ class PushedDown:
     folder: str | None
 
 
+StoredRows = Callable[
+    [Account, LaneState, PushedDown, int], Awaitable[Sequence[ConversationRecord]]
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LaneSources:
+    """Where the lanes read: the live cache; the stored copies, newest first after a lane's
+    position, for an account whose live list failed with no copy at hand; and where this walk
+    showed email threads on its earlier pages."""
+
+    cache: LiveCache
+    stored: StoredRows
+    shown: ShownLookup
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     position: Position
-    conversation: ConversationRecord | None
-    thread_id: str | None = None
     # An email thread's conversation is built only if the merge takes its row: a mailbox page
-    # holds far more threads than the inbox page shows.
+    # holds far more threads than the inbox page shows. Rows of a thread's older emails have none.
+    thread_id: str | None = None
     thread: Sequence[Email] | None = None
+    chat: Chat | None = None
+    stored: ConversationRecord | None = None
 
-    def conversation_of(self, account: Account) -> ConversationRecord | None:
-        if self.conversation is None and self.thread is not None:
-            return conversation_from_thread(account, self.thread)
-        return self.conversation
+    def conversation_of(
+        self, account: Account, source: ConversationSource, fetched_at: datetime | None
+    ) -> ConversationRecord | None:
+        if self.chat is not None:
+            return conversation_from_chat(account, self.chat, source, fetched_at)
+        if self.thread is not None:
+            return conversation_from_thread(account, self.thread, source, fetched_at)
+        return self.stored
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     rows: tuple[Row, ...]
     next_upstream: str | None
+    source: ConversationSource = ConversationSource.LIVE
+    fetched_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +118,8 @@ class InboxPage:
 
 
 def chat_limit(first: int) -> int:
-    return min(MAX_UPSTREAM_LIMIT, first + 1)
+    """Chats asked for a first page: pages of up to `CHAT_WINDOW` share one cached list."""
+    return min(MAX_UPSTREAM_LIMIT, max(first, CHAT_WINDOW) + 1)
 
 
 def _after(rows: Sequence[Row], after: Position | None) -> tuple[Row, ...]:
@@ -97,15 +129,26 @@ def _after(rows: Sequence[Row], after: Position | None) -> tuple[Row, ...]:
     return tuple(row for row in rows if row.position.ordering() < bound)
 
 
-class Lane:
-    """One account's live list, read page by page."""
+def stored_row(record: ConversationRecord) -> Row:
+    """A stored conversation as a lane's row, at its last activity; an email thread's row marks
+    the thread shown, like a live one."""
+    thread_id = record.external_id if record.channel is Channel.EMAIL else None
+    return Row(Position(record.last_message_at, record.external_id), thread_id, stored=record)
 
-    def __init__(self, account: Account, state: LaneState, shown: ShownLookup) -> None:
+
+class Lane:
+    """One account's live list, read page by page. A lane whose list fails reads nothing more in
+    this walk: it shows the last good copy of the page, or else the stored copies after its
+    position, and keeps its upstream place so that the next page reads live again from there."""
+
+    def __init__(self, account: Account, state: LaneState, sources: LaneSources) -> None:
         self.account = account
         self.state = state
-        self.lookup_shown = shown
+        self.sources = sources
         self.rows: deque[Row] = deque()
         self.next_upstream: str | None = None
+        self.source = ConversationSource.LIVE
+        self.fetched_at: datetime | None = None
         self.failure: UnipileError | None = None
         self.shown: dict[str, Ordering] = {}
 
@@ -119,58 +162,70 @@ class Lane:
 
     @property
     def head(self) -> Row | None:
-        return self.rows[0] if self.rows and self.failure is None else None
+        return self.rows[0] if self.rows else None
 
     def head_ordering(self) -> Ordering:
         return self.rows[0].position.ordering()
 
-    async def load(self, client: UnipileClient, pushed: PushedDown, first: int) -> None:
+    async def load(self, pushed: PushedDown, first: int) -> None:
         try:
             if self.account.channel is Channel.EMAIL:
-                page = await self._email_page(client, pushed)
+                page = await self._email_page(pushed)
             else:
-                page = await self._chat_page(client, pushed, first)
+                page = await self._chat_page(pushed, first)
         except UnipileError as error:
             self.failure = error
-            return
+            page = await self._stored_page(pushed, first)
         self.rows = deque(page.rows)
         self.next_upstream = page.next_upstream
+        self.source, self.fetched_at = page.source, page.fetched_at
         if not self.rows:
             self._turn_page()
 
-    async def _chat_page(self, client: UnipileClient, pushed: PushedDown, first: int) -> Page:
+    def _listed(self, listing: Listing[Any]) -> tuple[ConversationSource, datetime]:
+        if listing.error is None:
+            return ConversationSource.LIVE, listing.fetched_at
+        self.failure = listing.error
+        return ConversationSource.STALE, listing.fetched_at
+
+    async def _chat_page(self, pushed: PushedDown, first: int) -> Page:
         upstream = self.state.upstream
-        page = await client.list_chats(
-            account_id=self.account.unipile_id,
+        listing = await self.sources.cache.chats(
+            self.account.unipile_id,
             unread=pushed.unread or None,
             limit=None if upstream else chat_limit(first),
             cursor=upstream,
         )
         rows = [
-            Row(Position(chat.timestamp, chat.id), conversation_from_chat(self.account, chat))
-            for chat in page.items
+            Row(Position(chat.timestamp, chat.id), chat=chat)
+            for chat in listing.page.items
             if is_upstream_of(self.account, chat.account_id)
         ]
-        return Page(rows=_after(rows, self.state.after), next_upstream=page.cursor)
+        source, fetched_at = self._listed(listing)
+        return Page(_after(rows, self.state.after), listing.page.cursor, source, fetched_at)
 
-    async def _email_page(self, client: UnipileClient, pushed: PushedDown) -> Page:
+    async def _email_page(self, pushed: PushedDown) -> Page:
         upstream = self.state.upstream
-        page = await client.list_emails(
-            account_id=self.account.unipile_id,
+        listing = await self.sources.cache.emails(
+            self.account.unipile_id,
             folder=pushed.folder,
-            meta_only=True,
             limit=None if upstream else EMAIL_WINDOW,
             cursor=upstream,
         )
         bound = None if self.state.after is None else self.state.after.ordering()
         emails = [
             email
-            for email in page.items
+            for email in listing.page.items
             if is_upstream_of(self.account, email.account_id)
             and (bound is None or Position(email.date, email.id).ordering() < bound)
         ]
         rows = await self._thread_rows(emails, bound)
-        return Page(rows=tuple(rows), next_upstream=page.cursor)
+        source, fetched_at = self._listed(listing)
+        return Page(tuple(rows), listing.page.cursor, source, fetched_at)
+
+    async def _stored_page(self, pushed: PushedDown, first: int) -> Page:
+        records = await self.sources.stored(self.account, self.state, pushed, first)
+        return Page(tuple(map(stored_row, records)), None, ConversationSource.STORED)
 
     async def _thread_rows(self, emails: list[Email], bound: Ordering | None) -> list[Row]:
         """One row per email; a thread's conversation rides on its newest email, unless this
@@ -178,17 +233,17 @@ class Lane:
         by_thread: dict[str, list[Email]] = {}
         for email in emails:
             by_thread.setdefault(thread_id_of(email), []).append(email)
-        earlier = await self.lookup_shown(self.key, list(by_thread)) if bound else {}
+        earlier = await self.sources.shown(self.key, list(by_thread)) if bound else {}
         rows = []
         started: set[str] = set()
         for email in emails:
             thread_id = thread_id_of(email)
             position = Position(email.date, email.id)
             if thread_id in started or self._shown_above(thread_id, earlier, bound):
-                rows.append(Row(position, None))
+                rows.append(Row(position))
                 continue
             started.add(thread_id)
-            rows.append(Row(position, None, thread_id=thread_id, thread=by_thread[thread_id]))
+            rows.append(Row(position, thread_id, thread=by_thread[thread_id]))
         return rows
 
     def _shown_above(
@@ -201,16 +256,21 @@ class Lane:
         seen = earlier.get(thread_id)
         return seen is not None and bound is not None and seen >= bound
 
-    def take(self) -> Row:
+    def take(self) -> ConversationRecord | None:
+        """The head row's conversation (None for a thread's older email), the lane past it."""
         row = self.rows.popleft()
         self.state = replace(self.state, after=row.position)
         if row.thread_id is not None:
             self.shown[row.thread_id] = row.position.ordering()
+        conversation = row.conversation_of(self.account, self.source, self.fetched_at)
         if not self.rows:
             self._turn_page()
-        return row
+        return conversation
 
     def _turn_page(self) -> None:
+        # Stored copies are no page of the upstream list: the lane keeps its upstream place.
+        if self.source is ConversationSource.STORED:
+            return
         if self.next_upstream is None:
             self.state = replace(self.state, exhausted=True)
         else:
@@ -221,18 +281,16 @@ class Lane:
 class InboxMerge:
     def __init__(
         self,
-        client: UnipileClient,
+        sources: LaneSources,
         accounts: Sequence[Account],
         states: Mapping[str, LaneState],
-        shown: ShownLookup,
         pushed: PushedDown,
         first: int,
     ) -> None:
-        self.client = client
         self.pushed = pushed
         self.first = first
         self.lanes = [
-            Lane(account, states.get(account.unipile_id, LaneState()), shown)
+            Lane(account, states.get(account.unipile_id, LaneState()), sources)
             for account in accounts
         ]
 
@@ -242,11 +300,7 @@ class InboxMerge:
     async def _fill(self) -> None:
         """Fetch, concurrently, the next page of every lane that has run dry."""
         await asyncio.gather(
-            *(
-                lane.load(self.client, self.pushed, self.first)
-                for lane in self.lanes
-                if lane.needs_page
-            )
+            *(lane.load(self.pushed, self.first) for lane in self.lanes if lane.needs_page)
         )
 
     async def next_conversation(self) -> ConversationRecord | None:
@@ -255,9 +309,7 @@ class InboxMerge:
             ready = [lane for lane in self.lanes if lane.head is not None]
             if not ready:
                 return None
-            lane = max(ready, key=Lane.head_ordering)
-            row = lane.take()
-            conversation = row.conversation_of(lane.account)
+            conversation = max(ready, key=Lane.head_ordering).take()
             if conversation is not None:
                 return conversation
 
@@ -277,16 +329,15 @@ def has_more(states: LaneStates) -> bool:
 
 
 async def read_inbox(
-    client: UnipileClient,
+    sources: LaneSources,
     accounts: Sequence[Account],
     states: Mapping[str, LaneState],
-    shown: ShownLookup,
     pushed: PushedDown,
     first: int,
     accept: Accept | None,
 ) -> InboxPage:
     """Up to `first` conversations after the lanes' `states`, newest activity first."""
-    merge = InboxMerge(client, accounts, states, shown, pushed, first)
+    merge = InboxMerge(sources, accounts, states, pushed, first)
     taken: list[tuple[ConversationRecord, LaneStates]] = []
     drained = False
     while len(taken) < first and not drained:
@@ -309,3 +360,19 @@ async def read_inbox(
         failures=failures,
         shown=merge.shown(),
     )
+
+
+async def _nothing_stored(
+    account: Account, state: LaneState, pushed: PushedDown, first: int
+) -> Sequence[ConversationRecord]:
+    return ()
+
+
+async def _nothing_shown(lane: str, threads: Sequence[str]) -> Mapping[str, Ordering]:
+    return {}
+
+
+async def warm_first_page(cache: LiveCache, account: Account, first: int) -> None:
+    """Read the account's first unfiltered inbox page into the cache, as the inbox asks for it."""
+    lane = Lane(account, LaneState(), LaneSources(cache, _nothing_stored, _nothing_shown))
+    await lane.load(PushedDown(unread=None, folder=None), first)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.vocabulary import Channel, Direction, ParticipantRole
+from core.vocabulary import Channel, ConversationSource, Direction, ParticipantRole
 from db.models import Account
 from unipile import Chat, ChatAttendee, Email, EmailAttendee, Message
 
@@ -85,6 +85,9 @@ class ConversationRecord:
     unread_count: int
     has_attachments: bool
     participants: tuple[ParticipantRecord, ...] | None
+    source: ConversationSource = ConversationSource.LIVE
+    # When the live data was read from UniPile; None for a stored copy.
+    fetched_at: datetime | None = None
 
     @property
     def key(self) -> tuple[int, str]:
@@ -168,7 +171,12 @@ def attendee_participants(
     )
 
 
-def conversation_from_chat(account: Account, chat: Chat) -> ConversationRecord:
+def conversation_from_chat(
+    account: Account,
+    chat: Chat,
+    source: ConversationSource = ConversationSource.LIVE,
+    fetched_at: datetime | None = None,
+) -> ConversationRecord:
     preview = chat.last_message.text if chat.last_message is not None else None
     return ConversationRecord(
         account=account,
@@ -181,6 +189,8 @@ def conversation_from_chat(account: Account, chat: Chat) -> ConversationRecord:
         unread_count=chat.unread_count,
         has_attachments=False,
         participants=chat_participants(account, chat),
+        source=source,
+        fetched_at=fetched_at,
     )
 
 
@@ -230,7 +240,12 @@ def thread_participants(account: Account, emails: Sequence[Email]) -> tuple[Part
     )
 
 
-def conversation_from_thread(account: Account, emails: Sequence[Email]) -> ConversationRecord:
+def conversation_from_thread(
+    account: Account,
+    emails: Sequence[Email],
+    source: ConversationSource = ConversationSource.LIVE,
+    fetched_at: datetime | None = None,
+) -> ConversationRecord:
     """A thread from its emails, newest first."""
     newest = emails[0]
     return ConversationRecord(
@@ -244,6 +259,8 @@ def conversation_from_thread(account: Account, emails: Sequence[Email]) -> Conve
         unread_count=sum(1 for email in emails if not email.is_read),
         has_attachments=any(email.has_attachments for email in emails),
         participants=thread_participants(account, emails),
+        source=source,
+        fetched_at=fetched_at,
     )
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from core.vocabulary import AccountStatus
 from db.models import Account, WebhookReceipt
+from inbox.live_cache import LiveCache
+from realtime.live_lists import live_lists_changed
 from realtime.receipts import Publication
 from realtime.topics import account_topic, workspace_accounts_topic
 
@@ -30,26 +32,34 @@ STATUS_OF_MESSAGE: Mapping[str, tuple[AccountStatus, str | None]] = {
 }
 
 
-async def apply_account_status(receipt: WebhookReceipt) -> Sequence[Publication]:
-    """Handler for `account_status` receipts: `{"AccountStatus": {"account_id", "message"}}`."""
-    event: Mapping[str, Any] = receipt.payload["AccountStatus"]
-    unipile_id, message = str(event["account_id"]), str(event["message"])
-    if message not in STATUS_OF_MESSAGE:
-        log.warning("ignored unknown account status %r for %s", message, unipile_id)
-        return []
-    account = await Account.get_or_none(unipile_id=unipile_id, detached_at=None)
-    if account is None:
-        # UniPile reports every account of the API key, including some this CRM never connected
-        # or a user disconnected.
-        return []
-    status, error = STATUS_OF_MESSAGE[message]
-    if (account.status, account.last_error) == (status, error):
-        return []
-    changed_at = datetime.now(UTC)
-    await Account.filter(id=account.id).update(
-        status=status, last_error=error, status_changed_at=changed_at
-    )
-    return status_publications(account, status, error, changed_at)
+class AccountStatusEvents:
+    """The handler of `account_status` receipts, for `ReceiptProcessor.on`."""
+
+    def __init__(self, live_cache: LiveCache) -> None:
+        self.live_cache = live_cache
+
+    async def apply(self, receipt: WebhookReceipt) -> Sequence[Publication]:
+        """`{"AccountStatus": {"account_id", "message"}}`: the account's row takes the status, and
+        its cached lists are read again (a reconnected account lists again, a failing one fails)."""
+        event: Mapping[str, Any] = receipt.payload["AccountStatus"]
+        unipile_id, message = str(event["account_id"]), str(event["message"])
+        if message not in STATUS_OF_MESSAGE:
+            log.warning("ignored unknown account status %r for %s", message, unipile_id)
+            return []
+        account = await Account.get_or_none(unipile_id=unipile_id, detached_at=None)
+        if account is None:
+            # UniPile reports every account of the API key, including some this CRM never connected
+            # or a user disconnected.
+            return []
+        status, error = STATUS_OF_MESSAGE[message]
+        if (account.status, account.last_error) == (status, error):
+            return []
+        changed_at = datetime.now(UTC)
+        await Account.filter(id=account.id).update(
+            status=status, last_error=error, status_changed_at=changed_at
+        )
+        changed = await live_lists_changed(self.live_cache, account)
+        return [changed, *status_publications(account, status, error, changed_at)]
 
 
 def status_publications(

@@ -15,6 +15,7 @@ from typing import Any
 
 from db.models import Account, Message, WebhookReceipt
 from db.text import storable
+from inbox.live_cache import LiveCache
 from inbox.loaders import AttendeeCache
 from inbox.records import (
     ConversationRecord,
@@ -27,6 +28,7 @@ from inbox.records import (
     message_to_json,
     thread_id_of,
 )
+from realtime.live_lists import live_lists_changed
 from realtime.receipts import Publication
 from realtime.topics import workspace_conversations_topic, workspace_messages_topic
 from unipile import NotFoundError, UnipileClient
@@ -45,10 +47,12 @@ class MessageEvents:
         self,
         client: UnipileClient,
         attendees: AttendeeCache,
+        live_cache: LiveCache,
         on_new_message: Sequence[NewMessageHook] = (),
     ) -> None:
         self.client = client
         self.attendees = attendees
+        self.live_cache = live_cache
         self.on_new_message = tuple(on_new_message)
 
     async def chat_message(self, receipt: WebhookReceipt) -> Sequence[Publication]:
@@ -107,14 +111,16 @@ class MessageEvents:
                 conversation__external_id=chat_id,
                 external_id=str(message_id),
             ).update(is_read=True)
-        return [conversation_update(account, chat_id, "READ_STATE")]
+        changed = await live_lists_changed(self.live_cache, account)
+        return [changed, conversation_update(account, chat_id, "READ_STATE")]
 
     async def chat_reaction(self, receipt: WebhookReceipt) -> Sequence[Publication]:
         """Reactions are not stored (a stored message has no field for them): only published."""
         account, chat_id = await self._chat_of(receipt)
         if account is None or chat_id is None:
             return []
-        return [conversation_update(account, chat_id, "REACTION")]
+        changed = await live_lists_changed(self.live_cache, account)
+        return [changed, conversation_update(account, chat_id, "REACTION")]
 
     async def _chat_of(self, receipt: WebhookReceipt) -> tuple[Account | None, str | None]:
         payload = receipt.payload
@@ -134,6 +140,8 @@ class MessageEvents:
         conversation, record = storable(conversation), storable(record)
         for hook in self.on_new_message:
             await hook(account, conversation, record)
+        # Before the event goes out: a subscriber that reads the inbox on it reads it fresh.
+        changed = await live_lists_changed(self.live_cache, account)
         event: dict[str, Any] = {
             "type": "message",
             "event_id": receipt.event_key,
@@ -141,7 +149,7 @@ class MessageEvents:
             "conversation": conversation_to_json(conversation),
             "message": message_to_json(record),
         }
-        return [Publication(workspace_messages_topic(account.workspace_id), event)]
+        return [changed, Publication(workspace_messages_topic(account.workspace_id), event)]
 
 
 def conversation_update(account: Account, external_id: str, change: str) -> Publication:

@@ -21,3 +21,8 @@ def workspace_messages_topic(workspace_id: int) -> str:
 def workspace_conversations_topic(workspace_id: int) -> str:
     """Changes to conversations (stored, linked, unlinked, read) of any account of a workspace."""
     return f"workspace:{workspace_id}:conversations"
+
+
+def live_lists_topic() -> str:
+    """Accounts whose live lists changed upstream, for every process's pre-fetching."""
+    return "live-lists"

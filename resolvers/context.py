@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
     from accounts.hosted_auth import HostedAuth
+    from db.versions import Versions
+    from inbox.live_cache import LiveCache
+    from realtime.live_lists import Prefetcher
     from realtime.pubsub import PubSub
     from unipile import UnipileClient
 
@@ -40,6 +43,10 @@ class Services:
     """Long-lived collaborators, built once by the app factory."""
 
     unipile: UnipileClient
+    live_cache: LiveCache
+    prefetcher: Prefetcher
+    # What caches of database reads check and writers bump (`db.versions`).
+    versions: Versions
     pubsub: PubSub
     auto_store: StoreScheduler
     paging: PagingStore
@@ -107,7 +114,7 @@ class Context:
 
     def outbox(self) -> Outbox:
         """Where the viewer's sends go: their workspace's, through UniPile."""
-        return Outbox(self.services.unipile, self.viewer().workspace_id)
+        return Outbox(self.services.unipile, self.services.live_cache, self.viewer().workspace_id)
 
     async def reading(self) -> Reading:
         """The viewer's reads in this request, which report their partial errors here."""

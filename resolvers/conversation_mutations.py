@@ -110,6 +110,7 @@ async def forget(context: Context, account: Account, external_id: str, also_unli
 
 async def mark_read(context: Context, account: Account, external_id: str, read: bool) -> None:
     await actions.mark_read(context.services.unipile, account, external_id, read)
+    await context.services.live_cache.invalidate([account.unipile_id])
     await publish_change(context, account, external_id, "READ_STATE")
 
 

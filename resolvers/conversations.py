@@ -33,7 +33,7 @@ async def inbox_page(
     size = validate_first(first, DEFAULT_PAGE_SIZE)
     pager = context.pager(f"inbox:{inbox_filter.key}")
     page = await conversations.inbox_page(
-        await context.reading(), context.services.unipile, pager, inbox_filter, size, after
+        await context.reading(), context.services.live_cache, pager, inbox_filter, size, after
     )
     schedule_auto_storage(context.services.auto_store, (facts for facts, _ in page.edges))
     return page

@@ -83,7 +83,17 @@ async def _visible_events(
     context: Context, topic: str, scope_of: ScopeOf
 ) -> AsyncIterator[tuple[Context, Account, Event]]:
     """The topic's events about an account the viewer may see as of each event, each with a fresh
-    context and that account."""
+    context and that account. While it listens, the viewer's accounts' first inbox page is kept
+    in the live cache."""
+    watched = (await context.scope()).accounts
+    with context.services.prefetcher.watching(watched):
+        async for item in _events_of(context, topic, scope_of):
+            yield item
+
+
+async def _events_of(
+    context: Context, topic: str, scope_of: ScopeOf
+) -> AsyncIterator[tuple[Context, Account, Event]]:
     async with context.services.pubsub.subscribe(topic) as subscription:
         async for event in subscription:
             fresh = context.fresh()

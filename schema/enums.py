@@ -11,6 +11,7 @@ import strawberry
 from core.vocabulary import (
     AccountStatus,
     Channel,
+    ConversationSource,
     Direction,
     LinkSource,
     MatchMethod,
@@ -24,6 +25,15 @@ strawberry.enum(AccountStatus, description="A connected account's state, as UniP
 strawberry.enum(StorageReason, description="Why a conversation is, or should be, stored.")
 strawberry.enum(MatchMethod, description="How a participant was tied to a CRM record.")
 strawberry.enum(LinkSource, description="Who created a link.")
+strawberry.enum(
+    ConversationSource,
+    description="Where a conversation was read from. LIVE: from UniPile, directly or from the live "
+    "cache while it is current. STALE: the inbox could not list its account, so this is the last "
+    "copy read from UniPile (see `fetchedAt`). STORED: the stored copy, for a contact's or "
+    "company's linked conversations, or in the inbox when its account could not be listed and no "
+    "live copy was at hand. In the inbox, STALE and STORED come with an error naming the account "
+    "(`UPSTREAM_UNAVAILABLE`, `ACCOUNT_DISCONNECTED` or `UPSTREAM_RATE_LIMITED`).",
+)
 strawberry.enum(Direction)
 strawberry.enum(ParticipantRole)
 strawberry.enum(CandidateKind, name="CrmRecordKind", description="The kind of a CRM record.")
@@ -32,6 +42,7 @@ __all__ = [
     "AccountStatus",
     "CandidateKind",
     "Channel",
+    "ConversationSource",
     "Direction",
     "LinkSource",
     "MatchMethod",

@@ -37,6 +37,7 @@ from resolvers.messages import conversation_messages
 from schema.enums import (
     CandidateKind,
     Channel,
+    ConversationSource,
     Direction,
     LinkSource,
     MatchMethod,
@@ -297,6 +298,12 @@ class Conversation(Node):
     can_link: bool = strawberry.field(
         description="Whether the viewer may link or store it now (its account is connected)."
     )
+    source: ConversationSource
+    fetched_at: datetime | None = strawberry.field(
+        description="When Switchboard read it from UniPile: a page of the inbox is served from "
+        "the live cache for up to `LIVE_CACHE_SECONDS`, or until a webhook changes it. Null for "
+        "a stored copy."
+    )
     record: strawberry.Private[ConversationRecord]
     stored_id: strawberry.Private[int | None]
 
@@ -321,6 +328,8 @@ class Conversation(Node):
             storage=StorageStatus.from_facts(facts),
             links=[ConversationLink.from_record(link) for link in facts.state.active_links],
             can_link=record.account.status is AccountStatus.OK,
+            source=record.source,
+            fetched_at=record.fetched_at,
             record=record,
             stored_id=facts.state.stored_id,
         )

@@ -16,6 +16,7 @@ from core.errors import BadUserInput, Conflict, NotFound, SwitchboardError
 from core.vocabulary import Channel
 from db.models import Account, OutboundMessage
 from inbox.facts import upstream_error
+from inbox.live_cache import LiveCache
 from inbox.records import MessageRecord, is_own, message_from_chat_message, message_from_email
 from storing.copies import append_message
 from unipile import (
@@ -32,9 +33,11 @@ THREAD_WINDOW = 50
 
 @dataclass(frozen=True, slots=True)
 class Outbox:
-    """One workspace's sends through UniPile, keyed per workspace."""
+    """One workspace's sends through UniPile, keyed per workspace; a send changes the account's
+    live lists, so it ends their cached pages."""
 
     client: UnipileClient
+    live_cache: LiveCache
     workspace_id: int
 
 
@@ -93,6 +96,7 @@ async def _finish(
     outbox: Outbox, account: Account, key: str | None, message_id: str | None
 ) -> MessageRecord:
     await _record(outbox, key, message_id)
+    await outbox.live_cache.invalidate([account.unipile_id])
     if message_id is None:
         raise SendInProgress(
             "UniPile accepted the message without giving its id", argument="idempotencyKey"

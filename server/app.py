@@ -25,8 +25,11 @@ from core.cursors import CursorCodec
 from core.errors import RequestTooLarge
 from db.config import tortoise_config
 from db.migrate import pending_migrations
+from db.versions import versions_for
+from inbox.live_cache import LiveCache
 from paging import paging_store_for
-from realtime.account_status import apply_account_status
+from realtime.account_status import AccountStatusEvents
+from realtime.live_lists import Prefetcher
 from realtime.message_events import MessageEvents
 from realtime.pubsub import pubsub_for
 from realtime.receipts import ReceiptProcessor
@@ -204,10 +207,11 @@ def schema_limits(settings: Settings) -> Limits:
 
 def receipt_processor(services: Services, auto_store: AutoStore) -> ReceiptProcessor:
     processor = ReceiptProcessor(services.pubsub)
-    processor.on("account_status", apply_account_status)
+    processor.on("account_status", AccountStatusEvents(services.live_cache).apply)
     events = MessageEvents(
         services.unipile,
         services.attendee_cache,
+        services.live_cache,
         on_new_message=[KeepInStep(services.unipile, services.attendee_cache, auto_store)],
     )
     processor.on("message_received", events.chat_message)
@@ -235,11 +239,19 @@ def create_app(settings: Settings) -> Starlette:
     http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, limits=UPSTREAM_LIMITS)
     client = UnipileClient(http, dsn, api_key)
     pubsub = pubsub_for(settings.redis_url)
+    versions = versions_for(settings.redis_url)
+    live_cache = LiveCache(
+        client, versions, ttl=settings.live_cache_seconds, entries=settings.live_cache_entries
+    )
+    prefetcher = Prefetcher(live_cache, pubsub)
     auto_store = AutoStore(StoreWorker(client))
     paging = paging_store_for(settings.redis_url, settings.paging_ttl_seconds)
     hosted_auth = hosted_auth_from_settings(settings, client, dsn)
     services = Services(
         unipile=client,
+        live_cache=live_cache,
+        prefetcher=prefetcher,
+        versions=versions,
         pubsub=pubsub,
         auto_store=auto_store,
         paging=paging,
@@ -257,8 +269,11 @@ def create_app(settings: Settings) -> Starlette:
             )
             stack.push_async_callback(http.aclose)
             stack.push_async_callback(paging.aclose)
+            stack.push_async_callback(versions.aclose)
             await pubsub.start()
             stack.push_async_callback(pubsub.aclose)
+            await prefetcher.start()
+            stack.push_async_callback(prefetcher.aclose)
             await processor.start()
             stack.push_async_callback(processor.aclose)
             await auto_store.start()

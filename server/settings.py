@@ -157,6 +157,20 @@ VARIABLES: tuple[Variable, ...] = (
         "`REDIS_URL`, in process memory otherwise.",
     ),
     Variable(
+        "LIVE_CACHE_SECONDS",
+        "60",
+        "Longest time a page of a UniPile list is served from the live cache; the webhooks that "
+        "change it (and Switchboard's own sends and reads) end it sooner. 0: every read asks "
+        "UniPile, but concurrent identical reads still share one call and the last good page "
+        "still stands in when UniPile fails.",
+    ),
+    Variable(
+        "LIVE_CACHE_ENTRIES",
+        "256",
+        "Most pages of UniPile lists the live cache holds per process, least recently used "
+        "going first (a page of 200 emails is about 0.5 MB).",
+    ),
+    Variable(
         "SWITCHBOARD_REPORT_COST",
         "0",
         "1: each GraphQL response reports its database queries and UniPile calls.",
@@ -247,6 +261,8 @@ class Settings:
     report_cost: bool
     cors_origins: tuple[str, ...]
     paging_ttl_seconds: int
+    live_cache_seconds: float
+    live_cache_entries: int
     max_body_bytes: int
     max_webhook_bytes: int
     max_query_aliases: int
@@ -291,6 +307,8 @@ class Settings:
             cors_origins=_optional(values, "CORS_ORIGINS", _origins)
             or (LOCAL_DEV_ORIGINS if dsn is None else ()),
             paging_ttl_seconds=_parse(values, "PAGING_TTL_SECONDS", _whole_positive),
+            live_cache_seconds=_parse(values, "LIVE_CACHE_SECONDS", _non_negative),
+            live_cache_entries=_parse(values, "LIVE_CACHE_ENTRIES", _whole_positive),
             max_body_bytes=_parse(values, "MAX_BODY_BYTES", _whole_positive),
             max_webhook_bytes=_parse(values, "MAX_WEBHOOK_BYTES", _whole_positive),
             max_query_aliases=_parse(values, "MAX_QUERY_ALIASES", _whole_positive),

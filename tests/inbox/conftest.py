@@ -58,7 +58,11 @@ class Inbox:
 def inbox_settings(
     database_url: str, data_dir: Path, sandbox_url: str, extra: Mapping[str, str] | None = None
 ) -> Settings:
-    """The served app's settings over the sandbox; `extra` changes or adds variables."""
+    """The served app's settings over the sandbox; `extra` changes or adds variables.
+
+    These tests change the sandbox behind the server's back (posted messages without webhooks,
+    injected faults), so each read asks UniPile (`LIVE_CACHE_SECONDS=0`); the live cache's own
+    tests serve it with its default freshness and change the sandbox through webhooks."""
     return Settings.from_environ(
         {
             "DATABASE_URL": database_url,
@@ -68,6 +72,7 @@ def inbox_settings(
             "UNIPILE_API_KEY": SANDBOX_KEY,
             "SWITCHBOARD_REPORT_COST": "1",
             "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "LIVE_CACHE_SECONDS": "0",
             **(extra or {}),
         },
         env_file=None,

@@ -8,10 +8,12 @@ import pytest
 
 from core.vocabulary import AccountStatus, Channel
 from db.models import Account, User, WebhookReceipt, Workspace
-from realtime.account_status import apply_account_status
+from db.versions import MemoryVersions
+from inbox.live_cache import LiveCache, live_lists_version
+from realtime.account_status import AccountStatusEvents
 from realtime.pubsub import RedisPubSub
 from realtime.receipts import ReceiptProcessor
-from realtime.topics import account_topic, workspace_accounts_topic
+from realtime.topics import account_topic, live_lists_topic, workspace_accounts_topic
 from server.webhooks import WEBHOOK_PATH, register_webhooks
 from tests.realtime.conftest import SECRET, receiver_app
 from unipile import UnipileClient
@@ -69,7 +71,7 @@ async def test_an_account_status_webhook_updates_the_account_and_is_published(
     )
     server_pubsub, listener = RedisPubSub(redis_url), RedisPubSub(redis_url)
     processor = ReceiptProcessor(server_pubsub, poll_interval=0.2)
-    processor.on("account_status", apply_account_status)
+    processor.on("account_status", AccountStatusEvents(LiveCache(unipile, MemoryVersions())).apply)
     await listener.start()
     try:
         with running_app(receiver_app(database, processor, server_pubsub)) as url:
@@ -102,7 +104,9 @@ async def test_an_account_status_webhook_updates_the_account_and_is_published(
     }
 
 
-async def test_a_status_that_changes_nothing_is_not_published(database: str) -> None:
+async def test_a_status_that_changes_nothing_is_not_published(
+    database: str, unipile: UnipileClient
+) -> None:
     workspace = await Workspace.create(name="Acme", slug="acme")
     owner = await User.create(workspace=workspace, email="a@acme.test", name="A")
     await Account.create(
@@ -113,10 +117,18 @@ async def test_a_status_that_changes_nothing_is_not_published(database: str) -> 
         unipile_id="acc",
         name="A",
     )
-    receipt = await _receipt("SYNC_SUCCESS")
-    assert await apply_account_status(receipt) == []
-    assert await apply_account_status(await _receipt("NOT_A_STATUS")) == []
-    assert len(await apply_account_status(await _receipt("STOPPED"))) == 2
+    versions = MemoryVersions()
+    events = AccountStatusEvents(LiveCache(unipile, versions))
+    assert await events.apply(await _receipt("SYNC_SUCCESS")) == []
+    assert await events.apply(await _receipt("NOT_A_STATUS")) == []
+    assert await versions.current([live_lists_version("acc")]) == (0,)
+    published = await events.apply(await _receipt("STOPPED"))
+    assert [p.topic for p in published] == [
+        live_lists_topic(),
+        account_topic("acc"),
+        workspace_accounts_topic(workspace.id),
+    ]
+    assert await versions.current([live_lists_version("acc")]) == (1,)
 
 
 async def _receipt(status: str) -> WebhookReceipt:
