@@ -50,12 +50,12 @@ def export_schema(settings: Settings, arguments: argparse.Namespace) -> None:
 
 
 def serve(settings: Settings, arguments: argparse.Namespace) -> None:
-    from server.serve import serve_forever
+    from server.serve import run_forever
 
     _prepare_data_dir(settings)
     asyncio.run(with_database(settings, _nothing))
     configure_logging(settings)
-    asyncio.run(serve_forever(settings))
+    run_forever(settings)
 
 
 async def _nothing() -> None:
