@@ -372,7 +372,9 @@ async def _nothing_shown(lane: str, threads: Sequence[str]) -> Mapping[str, Orde
     return {}
 
 
-async def warm_first_page(cache: LiveCache, account: Account, first: int) -> None:
-    """Read the account's first unfiltered inbox page into the cache, as the inbox asks for it."""
+async def warm_first_page(cache: LiveCache, account: Account, first: int) -> list[str]:
+    """Read the account's first unfiltered inbox page into the cache, as the inbox asks for it;
+    the ids of its group chats, whose members a page reads separately."""
     lane = Lane(account, LaneState(), LaneSources(cache, _nothing_stored, _nothing_shown))
     await lane.load(PushedDown(unread=None, folder=None), first)
+    return [row.chat.id for row in lane.rows if row.chat is not None and row.chat.is_group]

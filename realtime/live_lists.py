@@ -2,7 +2,8 @@
 pre-fetching the first inbox page of the accounts of connected users.
 
 A user is connected while they hold a subscription open. Their accounts' first page is read into
-the cache when they connect and again after each change, before they ask, so opening or refreshing
+the cache (with its group chats' members) when they connect and again after each change, before
+they ask, so opening or refreshing
 the inbox costs no upstream call. Changes are announced on `live_lists_topic`, so that every
 process refreshes the accounts its own subscribers watch.
 """
@@ -17,6 +18,7 @@ from contextlib import contextmanager, suppress
 
 from db.models import Account
 from inbox.live_cache import LiveCache
+from inbox.loaders import AttendeeCache, AttendeesByChatLoader
 from inbox.merge import warm_first_page
 from realtime.pubsub import PubSub, SubscriberDropped
 from realtime.receipts import Publication
@@ -36,8 +38,15 @@ async def live_lists_changed(cache: LiveCache, account: Account) -> Publication:
 class Prefetcher:
     """Reads the first inbox page of watched accounts into the live cache."""
 
-    def __init__(self, cache: LiveCache, pubsub: PubSub, first: int = PREFETCH_FIRST) -> None:
+    def __init__(
+        self,
+        cache: LiveCache,
+        attendees: AttendeeCache,
+        pubsub: PubSub,
+        first: int = PREFETCH_FIRST,
+    ) -> None:
         self.cache = cache
+        self.attendees = attendees
         self.pubsub = pubsub
         self.first = first
         self._watchers: Counter[str] = Counter()
@@ -81,7 +90,7 @@ class Prefetcher:
         account = self._accounts.get(unipile_id)
         if account is None or unipile_id in self._refreshing:
             return
-        task = asyncio.create_task(warm_first_page(self.cache, account, self.first))
+        task = asyncio.create_task(self._warm(account))
         self._refreshing[unipile_id] = task
         task.add_done_callback(lambda done: self._landed(unipile_id, done))
 
@@ -94,6 +103,11 @@ class Prefetcher:
         """Wait for the refreshes under way (for tests and an orderly stop)."""
         while self._refreshing:
             await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
+
+    async def _warm(self, account: Account) -> None:
+        groups = await warm_first_page(self.cache, account, self.first)
+        members = AttendeesByChatLoader(self.cache.client, self.attendees)
+        await members.load_many([(account.unipile_id, chat_id) for chat_id in groups])
 
     async def _listen(self, ready: asyncio.Event) -> None:
         while True:

@@ -27,6 +27,7 @@ from db.config import tortoise_config
 from db.migrate import pending_migrations
 from db.versions import versions_for
 from inbox.live_cache import LiveCache
+from inbox.loaders import AttendeeCache
 from paging import paging_store_for
 from realtime.account_status import AccountStatusEvents
 from realtime.live_lists import Prefetcher
@@ -243,7 +244,8 @@ def create_app(settings: Settings) -> Starlette:
     live_cache = LiveCache(
         client, versions, ttl=settings.live_cache_seconds, entries=settings.live_cache_entries
     )
-    prefetcher = Prefetcher(live_cache, pubsub)
+    attendee_cache = AttendeeCache()
+    prefetcher = Prefetcher(live_cache, attendee_cache, pubsub)
     auto_store = AutoStore(StoreWorker(client))
     paging = paging_store_for(settings.redis_url, settings.paging_ttl_seconds)
     hosted_auth = hosted_auth_from_settings(settings, client, dsn)
@@ -252,6 +254,7 @@ def create_app(settings: Settings) -> Starlette:
         live_cache=live_cache,
         prefetcher=prefetcher,
         versions=versions,
+        attendee_cache=attendee_cache,
         pubsub=pubsub,
         auto_store=auto_store,
         paging=paging,
