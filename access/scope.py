@@ -1,5 +1,6 @@
 """The viewer: the token's user verified against the database, their workspace and the accounts
-they may see, read together in one query per operation."""
+they may see, read together in one query, and kept across requests while neither the user's row
+nor the workspace's accounts change (`crm.caching.user_key`, `workspace_key`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from core.errors import Unauthenticated
 from core.identity import Identity
 from core.vocabulary import IdentifierKind, Role
 from crm import Identifier
+from crm.caching import VersionedCache, VersionSnapshot, user_key, workspace_key
 from db.models import Account, User, Workspace
 from db.sql import placeholders
 
@@ -55,8 +57,46 @@ class ViewerScope:
         return next((account for account in self.accounts if account.id == account_id), None)
 
 
-async def load_viewer_scope(identity: Identity) -> ViewerScope | None:
-    """The scope of the token's user; None when the user no longer exists or is disabled."""
+@dataclass(frozen=True, slots=True)
+class _ScopeRows:
+    """What the scope query read: the same for every token of the user."""
+
+    role: Role
+    workspace: Workspace
+    accounts: tuple[Account, ...]
+
+
+# Scopes by (user id, workspace id); a refused token's is never kept.
+ScopeCache = VersionedCache[tuple[int, int], _ScopeRows]
+
+
+def scope_keys(identity: Identity) -> list[str]:
+    """The version keys a viewer's scope is kept under."""
+    return [user_key(identity.user_id), workspace_key(identity.workspace_id)]
+
+
+async def load_viewer_scope(
+    identity: Identity,
+    cache: ScopeCache | None = None,
+    snapshot: VersionSnapshot | None = None,
+) -> ViewerScope | None:
+    """The scope of the token's user; None when the user no longer exists or is disabled.
+
+    With a `cache` and the request's `snapshot` of versions, a scope kept under the same versions
+    is served without a query."""
+    key = (identity.user_id, identity.workspace_id)
+    versions = None if snapshot is None else snapshot.of(scope_keys(identity))
+    found = None if cache is None else cache.get(key, versions)
+    if found is None:
+        found = await _read_scope(identity)
+        if found is not None and cache is not None:
+            cache.put(key, versions, found)
+    if found is None:
+        return None
+    return ViewerScope(replace(identity, role=found.role), found.workspace, found.accounts)
+
+
+async def _read_scope(identity: Identity) -> _ScopeRows | None:
     sql = _SCOPE_SQL.format(*placeholders(1, 2))
     rows = await get_connection("default").execute_query_dict(
         sql, [identity.user_id, identity.workspace_id]
@@ -66,8 +106,7 @@ async def load_viewer_scope(identity: Identity) -> ViewerScope | None:
     first = rows[0]
     workspace = _workspace(first)
     accounts = tuple(_account(row, workspace) for row in rows if row["id"] is not None)
-    verified = replace(identity, role=Role(first["viewer_role"]))
-    return ViewerScope(verified, workspace, accounts)
+    return _ScopeRows(Role(first["viewer_role"]), workspace, accounts)
 
 
 def _workspace(row: dict[str, Any]) -> Workspace:

@@ -6,8 +6,10 @@ from crm.matching import (
     Candidate,
     CandidateKind,
     Match,
+    MatchCache,
     lookup_identifiers,
     resolve,
+    resolve_cached,
     resolve_conversations,
 )
 from crm.normalize import (
@@ -30,15 +32,18 @@ from crm.normalize import (
 )
 from crm.storage import (
     DEFAULT_POLICIES,
+    POLICY_ROW,
     SYNC_LIMITS,
     LinkState,
     NeverStoreList,
+    RuleRow,
     StorageDecision,
     StorageRules,
     SyncLimits,
     decide_storage,
     default_policy,
     load_storage_rules,
+    storage_rules_of,
     sync_limits,
 )
 
@@ -46,15 +51,18 @@ __all__ = [
     "CONFIDENCE",
     "DEFAULT_POLICIES",
     "PERSONAL_EMAIL_DOMAINS",
+    "POLICY_ROW",
     "SYNC_LIMITS",
     "Candidate",
     "CandidateKind",
     "Identifier",
     "LinkState",
     "Match",
+    "MatchCache",
     "NeverStoreList",
     "Rejected",
     "Rejection",
+    "RuleRow",
     "StorageDecision",
     "StorageRules",
     "SyncLimits",
@@ -75,6 +83,8 @@ __all__ = [
     "normalize_provider_id",
     "registrable_domain",
     "resolve",
+    "resolve_cached",
     "resolve_conversations",
+    "storage_rules_of",
     "sync_limits",
 ]

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from core.errors import BadUserInput
 from crm import records
+from crm.caching import bumped_after, crm_records_key
 from crm.matching import CandidateKind
 from crm.rematch import link_stored_conversations
 from crm.writing import KEEP, Keep, delete_record, free_external_id, stored_record
@@ -41,7 +42,11 @@ async def create_company(workspace_id: int, changes: CompanyChanges) -> int:
     name = _company_name(changes.name or "")
     domains = await _free_domains(workspace_id, None, changes.domains or ())
     external_id = await free_external_id(Company, workspace_id, None, changes.external_id)
-    async with _domain_races_reported(), in_transaction():
+    async with (
+        bumped_after([crm_records_key(workspace_id)]),
+        _domain_races_reported(),
+        in_transaction(),
+    ):
         company = await Company.create(
             workspace_id=workspace_id, name=name, external_id=external_id
         )
@@ -67,7 +72,11 @@ async def update_company(workspace_id: int, company_id: int, changes: CompanyCha
         updates["external_id"] = await free_external_id(
             Company, workspace_id, company.id, changes.external_id
         )
-    async with _domain_races_reported(), in_transaction():
+    async with (
+        bumped_after([crm_records_key(workspace_id)]),
+        _domain_races_reported(),
+        in_transaction(),
+    ):
         if updates:
             company.update_from_dict(updates)
             await company.save(update_fields=[*updates, "updated_at"])

@@ -4,8 +4,8 @@ Every write is checked in full before anything is written (identifiers normalise
 found in the workspace), then made in one transaction. When a contact gains identifiers, the
 stored conversations of the workspace that now match it get a MATCHER link, in the same
 transaction and in a fixed number of queries (`crm.rematch.link_stored_conversations`). Live
-conversations need nothing: their matches are computed on every read, so the next read already
-reports them.
+conversations need nothing more: the matches kept across requests were read under the workspace's
+`crm.caching.crm_records_key`, which every write bumps once committed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 from core.errors import NotFound
 from core.vocabulary import IdentifierKind
 from crm import records
+from crm.caching import bumped_after, crm_records_key
 from crm.matching import CandidateKind
 from crm.normalize import Identifier
 from crm.rematch import link_stored_conversations
@@ -51,7 +52,7 @@ async def create_contact(workspace_id: int, changes: ContactChanges, company_id:
     last_name = records.name(changes.last_name or "", "lastName")
     company_id = await _company_of_workspace(workspace_id, company_id)
     external_id = await free_external_id(Contact, workspace_id, None, changes.external_id)
-    async with in_transaction():
+    async with bumped_after([crm_records_key(workspace_id)]), in_transaction():
         contact = await Contact.create(
             workspace_id=workspace_id,
             first_name=first_name,
@@ -84,7 +85,7 @@ async def update_contact(
         updates["external_id"] = await free_external_id(
             Contact, workspace_id, contact.id, changes.external_id
         )
-    async with in_transaction():
+    async with bumped_after([crm_records_key(workspace_id)]), in_transaction():
         if updates or identifiers:
             contact.update_from_dict(updates)
             # `updated_at` is `auto_now`: it changes only when it is among the fields saved.

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from tortoise.connection import get_connection
 
 from core.vocabulary import IdentifierKind, MatchMethod
+from crm.caching import VersionedCache
 from crm.normalize import (
     PERSONAL_EMAIL_DOMAINS,
     Identifier,
@@ -32,8 +33,10 @@ __all__ = [
     "Candidate",
     "CandidateKind",
     "Match",
+    "MatchCache",
     "lookup_identifiers",
     "resolve",
+    "resolve_cached",
     "resolve_conversations",
 ]
 
@@ -271,6 +274,10 @@ def _is_own(identifier: Identifier, own_keys: frozenset[Identifier]) -> bool:
     return not own_keys.isdisjoint(lookup_identifiers(identifier))
 
 
+def _own_keys(own_identifiers: Iterable[Identifier]) -> frozenset[Identifier]:
+    return frozenset(chain.from_iterable(map(lookup_identifiers, own_identifiers)))
+
+
 async def resolve(
     workspace: Workspace | int,
     identifiers: Iterable[Identifier],
@@ -285,7 +292,7 @@ async def resolve(
     Addresses at `personal_domains` match contacts but no company by domain.
     """
     workspace_id = _workspace_id(workspace)
-    own_keys = frozenset(chain.from_iterable(map(lookup_identifiers, own_identifiers)))
+    own_keys = _own_keys(own_identifiers)
     wanted = set(identifiers)
     others = [identifier for identifier in wanted if not _is_own(identifier, own_keys)]
     keys = set(chain.from_iterable(map(lookup_identifiers, others)))
@@ -307,6 +314,40 @@ async def resolve(
     }
     own = {identifier: Match(identifier, is_own=True) for identifier in wanted - set(others)}
     return matches | own
+
+
+# A workspace's matches by identifier, without the viewer's own identities: those are told apart
+# per request, since whose they are depends on who reads.
+MatchCache = VersionedCache[tuple[int, Identifier], Match]
+
+
+async def resolve_cached(
+    workspace_id: int,
+    identifiers: Iterable[Identifier],
+    *,
+    own_identifiers: Iterable[Identifier],
+    cache: MatchCache,
+    versions: tuple[int, ...] | None,
+) -> dict[Identifier, Match]:
+    """What `resolve` answers, the matches kept under `versions` (the workspace's
+    `crm.caching.crm_records_key`) taken from `cache` and the others read in one query."""
+    own_keys = _own_keys(own_identifiers)
+    wanted = set(identifiers)
+    own = {identifier for identifier in wanted if _is_own(identifier, own_keys)}
+    found: dict[Identifier, Match] = {}
+    missing = []
+    for identifier in wanted - own:
+        kept = cache.get((workspace_id, identifier), versions)
+        if kept is None:
+            missing.append(identifier)
+        else:
+            found[identifier] = kept
+    if missing:
+        read = await resolve(workspace_id, missing)
+        for identifier, match in read.items():
+            cache.put((workspace_id, identifier), versions, match)
+        found |= read
+    return found | {identifier: Match(identifier, is_own=True) for identifier in own}
 
 
 async def resolve_conversations(

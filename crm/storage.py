@@ -27,15 +27,18 @@ from db.sql import placeholders
 
 __all__ = [
     "DEFAULT_POLICIES",
+    "POLICY_ROW",
     "SYNC_LIMITS",
     "LinkState",
     "NeverStoreList",
+    "RuleRow",
     "StorageDecision",
     "StorageRules",
     "SyncLimits",
     "decide_storage",
     "default_policy",
     "load_storage_rules",
+    "storage_rules_of",
     "sync_limits",
 ]
 
@@ -93,21 +96,29 @@ UNION ALL
 SELECT kind, kind, value FROM never_store WHERE workspace_id = {1}
 """
 
+# The row kind of a channel's policy among `RuleRow`s; a never-store entry's is its kind.
+POLICY_ROW = "POLICY"
+# (row kind, name, value): a policy is (POLICY_ROW, channel, policy), an entry (kind, kind, value).
+RuleRow = tuple[str, str, str]
+
 
 async def load_storage_rules(workspace: Workspace | int) -> StorageRules:
     """The workspace's storage rules, in one read."""
     workspace_id = workspace.id if isinstance(workspace, Workspace) else workspace
     sql = _RULES_SQL.format(*placeholders(1, 2))
     rows = await get_connection("default").execute_query_dict(sql, [workspace_id, workspace_id])
-    policies = {
-        Channel(row["name"]): StoragePolicy(row["value"])
-        for row in rows
-        if row["row_kind"] == "POLICY"
-    }
+    return storage_rules_of((row["row_kind"], row["name"], row["value"]) for row in rows)
+
+
+def storage_rules_of(rows: Iterable[RuleRow]) -> StorageRules:
+    """The rules their rows say, however they were read (alone, or with other reads in one)."""
+    policies: dict[Channel, StoragePolicy] = {}
     values: dict[NeverStoreKind, set[str]] = {kind: set() for kind in NeverStoreKind}
-    for row in rows:
-        if row["row_kind"] != "POLICY":
-            values[NeverStoreKind(row["row_kind"])].add(row["value"])
+    for row_kind, name, value in rows:
+        if row_kind == POLICY_ROW:
+            policies[Channel(name)] = StoragePolicy(value)
+        else:
+            values[NeverStoreKind(row_kind)].add(value)
     return StorageRules(
         policies=MappingProxyType(policies),
         never_store=NeverStoreList(

@@ -6,20 +6,26 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiodataloader import DataLoader
 
-from access.scope import UserByIdLoader, ViewerScope
-from crm import Identifier, Match, resolve
+from access.scope import ScopeCache, UserByIdLoader, ViewerScope, scope_keys
+from core.identity import Identity
+from crm import Identifier, Match, MatchCache, StorageRules, load_storage_rules, resolve_cached
+from crm.caching import VersionedCache, VersionSnapshot, crm_records_key, storage_rules_key
 from crm.loaders import CompanyByIdLoader, ContactByIdLoader
-from inbox.state import ConversationKey, ConversationState, conversation_states
+from inbox.state import ConversationKey, ConversationState, conversation_states, states_and_rules
 from unipile import ChatAttendee, UnipileClient, UnipileError
 
 ChatKey = tuple[str, str]
 ATTENDEE_TTL_SECONDS = 300.0
 ATTENDEE_CACHE_SIZE = 10_000
 ATTENDEE_CONCURRENCY = 8
+# How many viewers' scopes, workspaces' rules and identifiers' matches one process keeps.
+SCOPE_CACHE_SIZE = 10_000
+RULES_CACHE_SIZE = 10_000
+MATCH_CACHE_SIZE = 100_000
 
 
 class AttendeeCache:
@@ -47,24 +53,97 @@ class AttendeeCache:
         self._entries.pop(key, None)
 
 
+@dataclass(slots=True)
+class ReadCaches:
+    """What one process keeps of database reads across requests, each entry under the versions
+    of the keys it was read with (`crm.caching`)."""
+
+    scopes: ScopeCache = field(default_factory=lambda: ScopeCache(SCOPE_CACHE_SIZE))
+    rules: VersionedCache[int, StorageRules] = field(
+        default_factory=lambda: VersionedCache(RULES_CACHE_SIZE)
+    )
+    matches: MatchCache = field(default_factory=lambda: MatchCache(MATCH_CACHE_SIZE))
+
+    @staticmethod
+    def keys_of(identity: Identity) -> list[str]:
+        """Every version key a request of this viewer may depend on: read in one round trip."""
+        workspace_id = identity.workspace_id
+        return [
+            *scope_keys(identity),
+            storage_rules_key(workspace_id),
+            crm_records_key(workspace_id),
+        ]
+
+
+@dataclass(slots=True)
+class RequestRules:
+    """The workspace's storage rules for one request: kept from an earlier request, read with the
+    first batch of conversation states, or read alone when nothing else asks the database."""
+
+    workspace_id: int
+    cache: VersionedCache[int, StorageRules] | None = None
+    versions: tuple[int, ...] | None = None
+    value: StorageRules | None = None
+
+    def known(self) -> StorageRules | None:
+        if self.value is None and self.cache is not None:
+            self.value = self.cache.get(self.workspace_id, self.versions)
+        return self.value
+
+    def keep(self, rules: StorageRules) -> StorageRules:
+        self.value = rules
+        if self.cache is not None:
+            self.cache.put(self.workspace_id, self.versions, rules)
+        return rules
+
+    async def get(self) -> StorageRules:
+        known = self.known()
+        if known is not None:
+            return known
+        return self.keep(await load_storage_rules(self.workspace_id))
+
+
 class CrmMatchByIdentifierLoader(DataLoader[Identifier, Match]):
-    def __init__(self, workspace_id: int, own_identifiers: Iterable[Identifier]) -> None:
+    def __init__(
+        self,
+        workspace_id: int,
+        own_identifiers: Iterable[Identifier],
+        cache: MatchCache | None = None,
+        versions: tuple[int, ...] | None = None,
+    ) -> None:
         super().__init__()
         self.workspace_id = workspace_id
         self.own_identifiers = tuple(own_identifiers)
+        # Without a cache of the process, one of the request: nothing is served from it.
+        self.kept = MatchCache(0) if cache is None else cache
+        self.versions = versions
 
     async def batch_load_fn(self, keys: Sequence[Identifier]) -> list[Match]:
-        matches = await resolve(self.workspace_id, keys, own_identifiers=self.own_identifiers)
+        matches = await resolve_cached(
+            self.workspace_id,
+            keys,
+            own_identifiers=self.own_identifiers,
+            cache=self.kept,
+            versions=self.versions,
+        )
         return [matches[key] for key in keys]
 
 
 class ConversationStateByKeyLoader(DataLoader[ConversationKey, ConversationState]):
-    def __init__(self, workspace_id: int) -> None:
+    """Stored copies and links; the storage rules too, in the same query, while the request has
+    not got them."""
+
+    def __init__(self, workspace_id: int, rules: RequestRules | None = None) -> None:
         super().__init__()
         self.workspace_id = workspace_id
+        self.rules = RequestRules(workspace_id) if rules is None else rules
 
     async def batch_load_fn(self, keys: Sequence[ConversationKey]) -> list[ConversationState]:
-        states = await conversation_states(self.workspace_id, keys)
+        if self.rules.known() is None:
+            states, rules = await states_and_rules(self.workspace_id, keys)
+            self.rules.keep(rules)
+        else:
+            states = await conversation_states(self.workspace_id, keys)
         return [states[key] for key in keys]
 
 
@@ -115,19 +194,40 @@ class Loaders:
     contact_by_id: ContactByIdLoader
     company_by_id: CompanyByIdLoader
     user_by_id: UserByIdLoader
+    rules: RequestRules
 
     @classmethod
     def for_viewer(
-        cls, scope: ViewerScope, unipile: UnipileClient, attendee_cache: AttendeeCache
+        cls,
+        scope: ViewerScope,
+        unipile: UnipileClient,
+        attendee_cache: AttendeeCache,
+        caches: ReadCaches | None = None,
+        snapshot: VersionSnapshot | None = None,
     ) -> Loaders:
+        """With the process's `caches` and the request's `snapshot` of versions, what was kept
+        under the same versions is served without a query."""
         workspace_id = scope.identity.workspace_id
+
+        def versions(key: str) -> tuple[int, ...] | None:
+            return None if snapshot is None else snapshot.of([key])
+
+        rules = RequestRules(
+            workspace_id,
+            None if caches is None else caches.rules,
+            versions(storage_rules_key(workspace_id)),
+        )
         return cls(
             crm_match_by_identifier=CrmMatchByIdentifierLoader(
-                workspace_id, scope.own_identifiers()
+                workspace_id,
+                scope.own_identifiers(),
+                None if caches is None else caches.matches,
+                versions(crm_records_key(workspace_id)),
             ),
-            conversation_state_by_key=ConversationStateByKeyLoader(workspace_id),
+            conversation_state_by_key=ConversationStateByKeyLoader(workspace_id, rules),
             attendees_by_chat=AttendeesByChatLoader(unipile, attendee_cache),
             contact_by_id=ContactByIdLoader(workspace_id),
             company_by_id=CompanyByIdLoader(workspace_id),
             user_by_id=UserByIdLoader(workspace_id),
+            rules=rules,
         )

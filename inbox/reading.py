@@ -7,20 +7,21 @@ from dataclasses import dataclass, field
 
 from access.scope import ViewerScope
 from core.errors import SwitchboardError
-from crm import StorageRules, load_storage_rules
-from inbox.loaders import AttendeeCache, Loaders
+from crm import StorageRules
+from crm.caching import VersionSnapshot
+from inbox.loaders import AttendeeCache, Loaders, ReadCaches
 from unipile import UnipileClient
 
 
 @dataclass(slots=True)
 class Reading:
-    """The viewer's scope, the loaders of one request, the workspace's storage rules (read once),
-    and the problems met on the way that do not fail the read (one account's upstream error)."""
+    """The viewer's scope, the loaders of one request, the workspace's storage rules (read once,
+    or kept from an earlier request), and the problems met on the way that do not fail the read
+    (one account's upstream error)."""
 
     scope: ViewerScope
     loaders: Loaders
     problems: list[SwitchboardError] = field(default_factory=list)
-    _rules: StorageRules | None = None
 
     @classmethod
     def for_viewer(
@@ -29,11 +30,12 @@ class Reading:
         unipile: UnipileClient,
         attendee_cache: AttendeeCache,
         problems: list[SwitchboardError] | None = None,
+        *,
+        caches: ReadCaches | None = None,
+        snapshot: VersionSnapshot | None = None,
     ) -> Reading:
-        loaders = Loaders.for_viewer(scope, unipile, attendee_cache)
+        loaders = Loaders.for_viewer(scope, unipile, attendee_cache, caches, snapshot)
         return cls(scope, loaders, [] if problems is None else problems)
 
     async def rules(self) -> StorageRules:
-        if self._rules is None:
-            self._rules = await load_storage_rules(self.scope.identity.workspace_id)
-        return self._rules
+        return await self.loaders.rules.get()

@@ -1,7 +1,9 @@
 """What the database knows of a page of conversations: stored copies and links, in one query.
 
 A UNION ALL of the stored conversations and the links (with their targets' names) keeps an inbox
-page at a fixed number of queries whatever its size.
+page at a fixed number of queries whatever its size. When the request has not got the workspace's
+storage rules yet, they come in the same query (`states_and_rules`), which keeps a page whose
+caches are empty at three queries: the scope, the matches, and this one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from tortoise.connection import get_connection
 
 from core.vocabulary import LinkSource, MatchMethod, StorageReason
-from crm import CandidateKind, LinkState
+from crm import POLICY_ROW, CandidateKind, LinkState, StorageRules, storage_rules_of
 from db.sql import placeholders
 
 ConversationKey = tuple[int, str]
@@ -32,6 +34,20 @@ SELECT 'C', s.account_id, s.external_id, s.id, NULL, NULL, NULL, NULL, NULL, s.s
        NULL, NULL, NULL, NULL, s.storage_reason
 FROM conversation s
 WHERE s.workspace_id = {workspace2} AND s.external_id IN ({ids2})
+"""
+
+# The rules' rows in the columns of the states': `crm.storage.RuleRow`'s row kind, name and value
+# in `source`, `first_name` and `last_name`, which have the right type on every backend.
+_RULE_ROW = "R"
+_RULES_SQL = """
+UNION ALL
+SELECT '{rule_row}', NULL, NULL, NULL, NULL, NULL, '{policy}', NULL, NULL, NULL, NULL,
+       p.channel, p.policy, NULL, NULL
+FROM storage_policy p WHERE p.workspace_id = {workspace3}
+UNION ALL
+SELECT '{rule_row}', NULL, NULL, NULL, NULL, NULL, n.kind, NULL, NULL, NULL, NULL, n.kind, n.value,
+       NULL, NULL
+FROM never_store n WHERE n.workspace_id = {workspace4}
 """
 
 
@@ -100,7 +116,33 @@ async def conversation_states(
     wanted = set(keys)
     if not wanted:
         return {}
-    external_ids = sorted({external_id for _, external_id in wanted})
+    sql, values = _states_query(workspace_id, wanted)
+    rows = await get_connection("default").execute_query_dict(sql, values)
+    return _assemble(wanted, rows)
+
+
+async def states_and_rules(
+    workspace_id: int, keys: Iterable[ConversationKey]
+) -> tuple[dict[ConversationKey, ConversationState], StorageRules]:
+    """The state of each conversation and the workspace's storage rules, in one query."""
+    wanted = set(keys)
+    sql, values = _states_query(workspace_id, wanted)
+    workspaces = placeholders(len(values) + 1, 2)
+    sql += _RULES_SQL.format(
+        rule_row=_RULE_ROW, policy=POLICY_ROW, workspace3=workspaces[0], workspace4=workspaces[1]
+    )
+    rows = await get_connection("default").execute_query_dict(sql, [*values, *[workspace_id] * 2])
+    rules = storage_rules_of(
+        (row["source"], row["first_name"], row["last_name"])
+        for row in rows
+        if row["row_kind"] == _RULE_ROW
+    )
+    return _assemble(wanted, rows), rules
+
+
+def _states_query(workspace_id: int, wanted: set[ConversationKey]) -> tuple[str, list[Any]]:
+    # `IN ()` is not SQL: a query without keys asks for an id no conversation has.
+    external_ids = sorted({external_id for _, external_id in wanted}) or [""]
     per_select = len(external_ids) + 1
     first, second = placeholders(1, per_select), placeholders(1 + per_select, per_select)
     sql = _STATE_SQL.format(
@@ -110,8 +152,7 @@ async def conversation_states(
         ids2=", ".join(second[1:]),
     )
     values: Sequence[Any] = [workspace_id, *external_ids] * 2
-    rows = await get_connection("default").execute_query_dict(sql, list(values))
-    return _assemble(wanted, rows)
+    return sql, list(values)
 
 
 def _assemble(
@@ -121,7 +162,7 @@ def _assemble(
     stored: dict[ConversationKey, dict[str, Any]] = {}
     for row in rows:
         key = (row["account_id"], row["external_id"])
-        if key not in wanted:
+        if row["row_kind"] == _RULE_ROW or key not in wanted:
             continue
         if row["row_kind"] == "L":
             links.setdefault(key, []).append(_link(row))

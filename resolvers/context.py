@@ -15,7 +15,8 @@ from core.errors import Forbidden, SwitchboardError, Unauthenticated
 from core.identity import Identity
 from core.vocabulary import StorageReason
 from crm import StorageRules
-from inbox.loaders import AttendeeCache, Loaders
+from crm.caching import VersionSnapshot, read_snapshot, watch_versions
+from inbox.loaders import AttendeeCache, Loaders, ReadCaches
 from inbox.reading import Reading
 from paging import Pager, PagingStore
 from realtime.shared import SharedResults
@@ -55,6 +56,13 @@ class Services:
     hosted_auth: HostedAuth | None = None
     attendee_cache: AttendeeCache = field(default_factory=AttendeeCache)
     shared_facts: SharedResults[Any] = field(default_factory=SharedResults)
+    # Scopes, storage rules and CRM matches kept across requests under `versions`.
+    read_caches: ReadCaches = field(default_factory=ReadCaches)
+
+    def __post_init__(self) -> None:
+        # Writers of the process (operator commands and webhooks too) bump what these caches
+        # check, whichever app they run under.
+        watch_versions(self.versions)
 
 
 @dataclass(slots=True)
@@ -68,6 +76,8 @@ class Context:
     partial_errors: list[SwitchboardError] = field(default_factory=list)
     _scope: ViewerScope | None = None
     _reading: Reading | None = None
+    # The versions of every key the caches of this request depend on, read once.
+    _versions: VersionSnapshot | None = None
 
     def fresh(self) -> Context:
         """The same viewer with empty caches: one per subscription event."""
@@ -87,10 +97,13 @@ class Context:
 
     async def authenticate(self) -> None:
         """Verify, once, that the token's user still exists and is active, reading their role and
-        scope with it; a token whose user is gone leaves the context unauthenticated."""
+        scope with it (or taking the scope kept under the same versions); a token whose user is
+        gone leaves the context unauthenticated."""
         if self.identity is None or self._scope is not None:
             return
-        scope = await load_viewer_scope(self.identity)
+        caches = self.services.read_caches
+        self._versions = await read_snapshot(self.services.versions, caches.keys_of(self.identity))
+        scope = await load_viewer_scope(self.identity, caches.scopes, self._versions)
         if scope is None:
             self.identity = None
             self.auth_problem = "the token's user no longer exists or is disabled"
@@ -124,6 +137,8 @@ class Context:
                 self.services.unipile,
                 self.services.attendee_cache,
                 self.partial_errors,
+                caches=self.services.read_caches,
+                snapshot=self._versions,
             )
         return self._reading
 
