@@ -7,12 +7,14 @@ committed, so a copy read before the change is never taken for current (its vers
 and a copy read after it carries the new ones.
 
 Writers reach the versions of every app of the process (resolvers, webhooks and operator commands
-alike) through `watch_versions`, which the app's `Services` calls when built: a process that
-never registered any (a one-off command without `REDIS_URL`) has no cache to invalidate.
+alike) through `watch_versions`, which the app's `Services` calls when built. An operator command
+runs in a process of its own: it must watch `db.versions.versions_for(REDIS_URL)` for the servers
+to see its changes; without Redis no other process can (then `MAX_AGE_SECONDS` bounds it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections import OrderedDict
@@ -21,12 +23,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from db.versions import Versions
+from db.versions import MemoryVersions, Versions
 
 __all__ = [
     "MAX_AGE_SECONDS",
     "VersionSnapshot",
     "VersionedCache",
+    "bind_versions",
     "bump_versions",
     "bumped_after",
     "crm_records_key",
@@ -127,18 +130,53 @@ class VersionedCache(Generic[K, V]):
         return len(self._entries)
 
 
-_watched: weakref.WeakSet[Versions] = weakref.WeakSet()
+@dataclass(slots=True)
+class _Watched:
+    versions: weakref.ref[Versions]
+    # The loop a client of shared versions (Redis) works in: its connections belong to it.
+    loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+
+_watched: list[_Watched] = []
 
 
 def watch_versions(versions: Versions) -> None:
     """Make every writer of this process bump `versions` too."""
-    _watched.add(versions)
+    _watched.append(_Watched(weakref.ref(versions)))
+
+
+def bind_versions(versions: Versions) -> None:
+    """`versions` works in the running loop: writers of other loops leave it alone."""
+    loop = asyncio.get_running_loop()
+    for entry in _watched:
+        if entry.versions() is versions and entry.loop is None:
+            entry.loop = weakref.ref(loop)
+
+
+def _bumped_here() -> list[Versions]:
+    """In-process versions of every app; shared ones only through a client of this loop, the
+    first writer binding a client that no loop used yet (one process serves one app, but a test
+    process starts one after another, each in its own loop)."""
+    loop = asyncio.get_running_loop()
+    found: list[Versions] = []
+    for entry in list(_watched):
+        versions = entry.versions()
+        if versions is None:
+            _watched.remove(entry)
+        elif isinstance(versions, MemoryVersions):
+            found.append(versions)
+        else:
+            if entry.loop is None:
+                entry.loop = weakref.ref(loop)
+            if entry.loop() is loop:
+                found.append(versions)
+    return found
 
 
 async def bump_versions(keys: Iterable[str]) -> None:
     """After a committed change: whatever was read under these keys is out of date everywhere."""
     wanted = list(keys)
-    for versions in list(_watched):
+    for versions in _bumped_here():
         await versions.bump(wanted)
 
 

@@ -15,7 +15,7 @@ from core.errors import Forbidden, SwitchboardError, Unauthenticated
 from core.identity import Identity
 from core.vocabulary import StorageReason
 from crm import StorageRules
-from crm.caching import VersionSnapshot, read_snapshot, watch_versions
+from crm.caching import VersionSnapshot, bind_versions, read_snapshot, watch_versions
 from inbox.loaders import AttendeeCache, Loaders, ReadCaches
 from inbox.reading import Reading
 from paging import Pager, PagingStore
@@ -102,6 +102,7 @@ class Context:
         if self.identity is None or self._scope is not None:
             return
         caches = self.services.read_caches
+        bind_versions(self.services.versions)
         self._versions = await read_snapshot(self.services.versions, caches.keys_of(self.identity))
         scope = await load_viewer_scope(self.identity, caches.scopes, self._versions)
         if scope is None:
