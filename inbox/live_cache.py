@@ -123,6 +123,14 @@ class LiveCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    async def aclose(self) -> None:
+        """Stop the fetches under way: those whose readers went (a failed operation) would
+        otherwise outlive the app."""
+        flights = list(self._flights.values())
+        for flight in flights:
+            flight.cancel()
+        await asyncio.gather(*flights, return_exceptions=True)
+
     async def _read(
         self, unipile_id: str, key: CacheKey, fetch: Callable[[], Awaitable[Page[T]]]
     ) -> Listing[T]:

@@ -271,6 +271,7 @@ def create_app(settings: Settings) -> Starlette:
                 RegisterTortoise(app, config=tortoise_config(settings.database_url))
             )
             stack.push_async_callback(http.aclose)
+            stack.push_async_callback(live_cache.aclose)
             stack.push_async_callback(paging.aclose)
             stack.push_async_callback(versions.aclose)
             await pubsub.start()

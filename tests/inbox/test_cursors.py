@@ -153,14 +153,25 @@ async def test_a_cursor_is_sealed_to_its_viewer_and_its_list(inbox: Inbox) -> No
     assert (await inbox.upstream_stats())["total"] == 0, "a refused cursor reaches UniPile"
 
 
-async def test_every_account_failing_is_no_progress(inbox: Inbox) -> None:
+async def test_every_account_failing_with_nothing_at_hand_is_no_progress(inbox: Inbox) -> None:
+    await hold_automatic_storage()
+    await inbox.sandbox_post("/_sandbox/faults", {"error_rate": 1.0})
+    result = await inbox.query(EDGES, {"first": 5})
+    connection = result["data"]["conversations"]
+    assert connection["edges"] == []
+    assert connection["pageInfo"] == {"hasNextPage": False, "startCursor": None, "endCursor": None}
+    assert {e["extensions"]["code"] for e in result["errors"]} == {"UPSTREAM_UNAVAILABLE"}
+
+
+async def test_every_account_failing_pages_on_over_the_last_good_pages(inbox: Inbox) -> None:
+    await hold_automatic_storage()
+    reference = await inbox.query(EDGES, {"first": 10})
     first = await inbox.query(EDGES, {"first": 5})
     after = first["data"]["conversations"]["pageInfo"]["endCursor"]
     await inbox.sandbox_post("/_sandbox/faults", {"error_rate": 1.0})
     result = await inbox.query(EDGES, {"first": 5, "after": after})
-    connection = result["data"]["conversations"]
-    assert connection["edges"] == []
-    assert connection["pageInfo"] == {"hasNextPage": False, "startCursor": None, "endCursor": None}
+    ids = [e["node"]["id"] for e in result["data"]["conversations"]["edges"]]
+    assert ids == [e["node"]["id"] for e in reference["data"]["conversations"]["edges"]][5:]
     assert {e["extensions"]["code"] for e in result["errors"]} == {"UPSTREAM_UNAVAILABLE"}
 
 
