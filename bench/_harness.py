@@ -43,6 +43,22 @@ JWT_SECRET = "bench-jwt-secret-0123456789abcdef-0123456789"
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789abcdef-0123"
 
 
+# `--profile PATH`: the server under cProfile; the stats are written when it stops (SIGTERM).
+PROFILED_SERVER = """
+import cProfile, signal, sys
+from server.cli import main
+# uvicorn re-raises the SIGTERM it caught once it has shut down; exit through `finally` instead.
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+profile = cProfile.Profile()
+profile.enable()
+try:
+    main(["serve"])
+finally:
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+"""
+
+
 class _Options(Protocol):
     invalid: ClassVar[str]  # what `parse_options` says when a value is out of bounds
 

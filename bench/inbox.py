@@ -8,15 +8,23 @@ What it does (see docs/benchmarks.md):
 1. a temporary data dir and SQLite database, filled by `switchboard migrate` and `seed-demo`;
 2. a sandbox process (`switchboard sandbox`) with `latency_ms` set through `POST /_sandbox/faults`,
    and the sandbox's own latency for the upstream calls one inbox page makes, timed directly;
-3. for each of `--starts` server starts: `switchboard serve` against that sandbox, with
-   `SWITCHBOARD_REPORT_COST=1` and `LOG_LEVEL=WARNING`; a warm-up; then, at each concurrency level,
-   `--requests` inbox queries sent by that many concurrent workers, each latency recorded, the cost
-   read from `extensions.cost`, and the CPU time the server, the sandbox and this client used;
-4. unless `--no-baseline`, after each Switchboard start, a start of the stock Strawberry baseline
-   (`bench.baseline`) serving, from memory, the first Switchboard response of the run, measured the
-   same way at the same levels: starts alternate, so that the machine's noise hits both alike;
-5. a Markdown table of the medians over the starts, the baseline's table and the ratios
-   Switchboard/baseline, the per-start numbers, and the machine.
+3. for each of `--starts` starts, two Switchboard servers one after the other, each a
+   `switchboard serve` against that sandbox with `SWITCHBOARD_REPORT_COST=1` and
+   `LOG_LEVEL=WARNING`: the COLD page's (`LIVE_CACHE_SECONDS=0`: every page reads UniPile) and the
+   WARM page's (the live cache as shipped: repeated pages are served from it). Each has a warm-up,
+   then, at each concurrency level, `--requests` inbox queries sent by that many concurrent
+   workers, each latency recorded, the cost read from `extensions.cost`, and the CPU time the
+   server, the sandbox and this client used;
+4. in the first warm start, after its levels, `--memory-requests` more pages, the server's RSS read
+   from /proc every `--memory-every` of them (with `--tracemalloc PATH`, that server traces its
+   allocations and writes the growth between the first and last reading to PATH);
+5. unless `--no-baseline`, after each start's Switchboard servers, a start of the stock Strawberry
+   baseline (`bench.baseline`) serving, from memory, the first Switchboard response of the run,
+   measured the same way at the same levels: starts alternate, so that the machine's noise hits all
+   alike;
+6. a Markdown table per page of the medians over the starts with the ratios Switchboard/baseline,
+   the baseline's table, the memory readings, issue 15's targets met or not, the per-start numbers,
+   and the machine.
 
 Process handling and bounds: `bench._harness`.
 """
@@ -30,6 +38,7 @@ import asyncio
 import importlib.metadata
 import importlib.util
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -61,9 +70,12 @@ from bench._processes import (
 USER_EMAIL = "alice@demo.switchboard.test"
 # The directory that holds the `bench` package, for the baseline's process.
 BENCH_SOURCE = Path(__file__).resolve().parent.parent
-# Alice's accounts in the demo data (README, "Demo data"): two mailboxes and the shared LinkedIn.
+# Alice's accounts in the demo data (README, "Demo data"): two mailboxes, the shared LinkedIn and
+# her WhatsApp. A page of hers makes one list call to each (the sandbox's /_sandbox/stats/accounts).
 ALICE_EMAIL_ACCOUNTS = ("acc_gmail_demo_000001", "acc_outlook_demo_00001")
-ALICE_CHAT_ACCOUNTS = ("acc_linkedin_demo_0001",)
+ALICE_CHAT_ACCOUNTS = ("acc_linkedin_demo_0001", "acc_whatsapp_demo_0002")
+ALICE_ACCOUNTS = len(ALICE_EMAIL_ACCOUNTS) + len(ALICE_CHAT_ACCOUNTS)
+COLD, WARM = "cold", "warm"
 
 # The selection of tests/inbox/test_conversations.py (PAGE): participants, CRM matches, storage, links.
 PAGE = """
@@ -94,19 +106,22 @@ gc.set_threshold(50_000, 20, 20)
 sys.exit(main(["serve"]))
 """
 
-# `--profile PATH`: the server under cProfile; the stats are written when it stops (SIGTERM).
-PROFILED_SERVER = """
-import cProfile, signal, sys
+# `--tracemalloc PATH`: the server traces its allocations; each SIGUSR1 takes a snapshot and writes
+# to PATH the growth since the first, by line (largest first): the bench waits for each write.
+TRACED_SERVER = """
+import os, signal, sys, tracemalloc
 from server.cli import main
-# uvicorn re-raises the SIGTERM it caught once it has shut down; exit through `finally` instead.
-signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-profile = cProfile.Profile()
-profile.enable()
-try:
-    main(["serve"])
-finally:
-    profile.disable()
-    profile.dump_stats(sys.argv[1])
+tracemalloc.start(int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "1")))
+snapshots = []
+def snapshot(signum, frame):
+    snapshots.append(tracemalloc.take_snapshot())
+    grown = snapshots[-1].compare_to(snapshots[0], "lineno")
+    lines = [f"{stat.size_diff / 1024:+.1f} KiB in {stat.count_diff:+d} blocks: {stat.traceback}" for stat in grown[:40]]
+    total = sum(stat.size_diff for stat in grown) / 1024
+    with open(os.environ["BENCH_TRACEMALLOC"], "w") as out:
+        out.write(f"traced memory grown {total:+.1f} KiB between snapshots 1 and {len(snapshots)}\\n" + "\\n".join(lines) + "\\n")
+signal.signal(signal.SIGUSR1, snapshot)
+sys.exit(main(["serve"]))
 """
 
 
@@ -120,8 +135,8 @@ class SandboxLatency:
     )  # one `GET /api/v1/chats?account_id=...&limit=51`
     emails_ms: list[float] = field(
         default_factory=list
-    )  # one `GET /api/v1/emails?...&meta_only=true&limit=204`
-    round_ms: list[float] = field(default_factory=list)  # a page's three list calls, concurrently
+    )  # one `GET /api/v1/emails?...&meta_only=true&limit=200`
+    round_ms: list[float] = field(default_factory=list)  # a page's list calls, concurrently
 
 
 async def measure_sandbox(
@@ -290,27 +305,112 @@ async def run_level(
     return result
 
 
+# --- memory under steady load ------------------------------------------------------------------
+
+
+@dataclass
+class MemoryRun:
+    concurrency: int
+    every: int
+    requests: int
+    rss_mb: list[float]  # before the first page, then after every `every` pages
+    seconds: float
+    server_cpu_s: float
+
+    @property
+    def growth_percent(self) -> float:
+        return (self.rss_mb[-1] - self.rss_mb[0]) * 100 / self.rss_mb[0]
+
+
+async def memory_run(
+    options: Options,
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    server: Process,
+    sandbox_process: Process,
+) -> MemoryRun:
+    """`--memory-requests` pages after the levels, the server's RSS read every `--memory-every`."""
+    concurrency = min(4, max(options.concurrency))
+    rss = [server.rss_mb()]
+    await take_snapshot(options, server)
+    done, seconds, cpu = 0, 0.0, 0.0
+    while done < options.memory_requests:
+        server.check_alive()
+        chunk = min(options.memory_every, options.memory_requests - done)
+        result = await run_level(
+            client,
+            sandbox,
+            server,
+            sandbox_process,
+            concurrency,
+            chunk,
+            options.first,
+            options.max_seconds,
+        )
+        done, seconds, cpu = (
+            done + result.requests,
+            seconds + result.seconds,
+            cpu + result.server_cpu_s,
+        )
+        rss.append(server.rss_mb())
+        if result.requests < chunk:  # --max-seconds ran out
+            break
+    await take_snapshot(options, server)
+    run = MemoryRun(concurrency, options.memory_every, done, rss, seconds, cpu)
+    print(
+        f"  memory: {done} pages at c={concurrency} in {seconds:.1f} s, RSS {rss[0]:.1f} -> {rss[-1]:.1f} MB "
+        f"(max {max(rss):.1f}, {run.growth_percent:+.1f}%)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return run
+
+
+async def take_snapshot(options: Options, server: Process) -> None:
+    """With `--tracemalloc`, a snapshot in the server, once it has written what it took."""
+    if options.tracemalloc is None:
+        return
+    written = options.tracemalloc.read_text() if options.tracemalloc.exists() else ""
+    os.kill(server.pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        if options.tracemalloc.exists() and options.tracemalloc.read_text() != written:
+            return
+    raise BenchError(f"the traced server wrote nothing to {options.tracemalloc} in 120 s")
+
+
 # --- one run ---------------------------------------------------------------------------------
 
 
 @dataclass
 class Options:
     invalid: ClassVar[str] = (
-        "concurrency levels, --requests and --starts must be positive; --first from 1 to 100"
+        "concurrency levels, --requests, --starts and --memory-every must be positive; "
+        "--first from 1 to 100"
     )
-    concurrency: tuple[int, ...] = levels("1,4,16")
+    concurrency: tuple[int, ...] = levels("1,4")
     requests: int = number(200, "requests per level", least=1)
     warmup: int = number(20, "warm-up requests per server start")
     latency_ms: float = number(20.0, "the sandbox's added latency")
     jitter_ms: float = number(0.0, "the sandbox's jitter")
-    starts: int = number(3, "server starts; medians are reported", least=1)
+    starts: int = number(
+        2, "starts (a cold server, a warm one, the baseline); medians are reported", least=1
+    )
     first: int = number(50, "conversations per page", least=1, most=100)
+    memory_requests: int = number(
+        10_000,
+        "warm pages after the levels of the first warm start, RSS read meanwhile; 0: none",
+        least=0,
+    )
+    memory_every: int = number(500, "pages between RSS readings", least=1)
     database_url: str | None = text("default: a SQLite file in a temporary directory")
     sandbox_samples: int = number(150, "direct sandbox timings")
     max_seconds: float = number(60.0, "time bound per level")
-    gc_tuned: bool = flag("start the server with gc.freeze() and a high GC threshold")
+    gc_tuned: bool = flag("start the servers with gc.freeze() and a high GC threshold")
     # `path` is a dataclasses.field like the others; ruff only trusts calls for immutable types.
-    profile: Path | None = path("run the server under cProfile, write its stats here (one start)")  # noqa: RUF009
+    profile: Path | None = path("servers under cProfile, stats in PATH-cold, PATH-warm")  # noqa: RUF009
+    tracemalloc: Path | None = path("trace the memory run's server, its growth to PATH")  # noqa: RUF009
     no_baseline: bool = flag("measure Switchboard only, without the stock Strawberry baseline")
     keep: bool = flag("keep the temporary directory (logs, database)")
 
@@ -321,14 +421,47 @@ class Options:
             self.starts = 1
             self.profile = self.profile.resolve()
             self.no_baseline = True
+        if self.tracemalloc is not None:
+            self.tracemalloc = self.tracemalloc.resolve()
 
 
-def server_command(options: Options) -> list[str]:
+def profile_path(profile: Path, page: str) -> Path:
+    return profile.with_name(f"{profile.stem}-{page}{profile.suffix}")
+
+
+def server_command(options: Options, page: str, traced: bool) -> list[str]:
     if options.profile is not None:
-        return [sys.executable, "-c", PROFILED_SERVER, str(options.profile)]
+        return [
+            sys.executable,
+            "-c",
+            harness.PROFILED_SERVER,
+            str(profile_path(options.profile, page)),
+        ]
+    if traced:
+        return [sys.executable, "-c", TRACED_SERVER]
     if options.gc_tuned:
         return [sys.executable, "-c", GC_TUNED_SERVER]
     return switchboard_command("serve")
+
+
+def live_cache_seconds(page: str) -> str:
+    """`LIVE_CACHE_SECONDS`. COLD: every page reads UniPile. WARM: the live cache as shipped,
+    whatever this shell sets."""
+    from inbox.live_cache import DEFAULT_TTL_SECONDS
+
+    return "0" if page == COLD else f"{DEFAULT_TTL_SECONDS:g}"
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What every start of a run shares."""
+
+    options: Options
+    env: dict[str, str]
+    workdir: Path
+    sandbox_process: Process
+    sandbox_url: str
+    token: str
 
 
 async def measure_levels(
@@ -366,7 +499,8 @@ async def measure_levels(
         print(
             f"  {name} c={level:<3} {result.requests} req in {result.seconds:.1f} s: "
             f"{result.rps:.1f} req/s, p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms, "
-            f"server CPU {result.server_cpu_ms_per_request:.1f} ms/req, cost {result.cost}",
+            f"server CPU {result.server_cpu_ms_per_request:.1f} ms/req, cost {result.cost}, "
+            f"sandbox counted {result.upstream_per_request:.2f}/req",
             file=sys.stderr,
             flush=True,
         )
@@ -385,53 +519,54 @@ async def record_page(client: httpx.AsyncClient, first: int, page_file: Path) ->
 
 
 async def one_start(
-    options: Options,
-    env: dict[str, str],
-    workdir: Path,
-    sandbox_process: Process,
-    sandbox_url: str,
-    token: str,
-    index: int,
-    page_file: Path | None,
-) -> list[LevelResult]:
-    """A Switchboard start; before its warm-up, its first response is written to `page_file`."""
+    bench: Bench, index: int, page: str, page_file: Path | None, memory: bool
+) -> tuple[list[LevelResult], MemoryRun | None]:
+    """A Switchboard start serving `page`; before its warm-up, its first response is written to
+    `page_file`; after its levels, with `memory`, the memory run."""
+    options = bench.options
+    traced = memory and options.tracemalloc is not None
     async with (
         harness.server_started(
-            f"server-{index}",
-            server_command(options),
-            env,
-            workdir,
-            sandbox_url,
+            f"server-{index}-{page}",
+            server_command(options, page, traced),
+            bench.env,
+            bench.workdir,
+            bench.sandbox_url,
             grace=20.0 if options.profile else 5.0,
+            LIVE_CACHE_SECONDS=live_cache_seconds(page),
             SWITCHBOARD_REPORT_COST="1",
+            # Read only by TRACED_SERVER.
+            BENCH_TRACEMALLOC=str(options.tracemalloc) if traced else "",
         ) as served,
         harness.load_client(
-            served.url, options.concurrency, headers={"authorization": f"Bearer {token}"}
+            served.url, options.concurrency, headers={"authorization": f"Bearer {bench.token}"}
         ) as client,
-        httpx.AsyncClient(base_url=sandbox_url, timeout=10.0) as sandbox,
+        httpx.AsyncClient(base_url=bench.sandbox_url, timeout=10.0) as sandbox,
     ):
         if page_file is not None:
             await record_page(client, options.first, page_file)
-        return await measure_levels(
-            f"start {index + 1}", options, client, sandbox, served.process, sandbox_process
+        results = await measure_levels(
+            f"start {index + 1} {page}",
+            options,
+            client,
+            sandbox,
+            served.process,
+            bench.sandbox_process,
+        )
+        if not memory:
+            return results, None
+        return results, await memory_run(
+            options, client, sandbox, served.process, bench.sandbox_process
         )
 
 
-async def baseline_start(
-    options: Options,
-    env: dict[str, str],
-    workdir: Path,
-    sandbox_process: Process,
-    sandbox_url: str,
-    token: str,
-    index: int,
-    page_file: Path,
-) -> list[LevelResult]:
+async def baseline_start(bench: Bench, index: int, page_file: Path) -> list[LevelResult]:
     """A start of `bench.baseline` serving `page_file`, measured as `one_start` measures Switchboard.
 
     The same load client, headers included (the baseline ignores the token), and the sandbox still
     counted: it should count no request from the baseline.
     """
+    options = bench.options
     port = free_port()
     url = f"http://{HOST}:{port}"
     command = [
@@ -444,25 +579,75 @@ async def baseline_start(
         str(page_file),
     ]
     # The processes run in the temporary directory: the baseline is found where this bench is.
-    pythonpath = os.pathsep.join(filter(None, [str(BENCH_SOURCE), env.get("PYTHONPATH")]))
-    baseline_env = dict(env, PYTHONPATH=pythonpath)
-    with started(f"baseline-{index}", command, baseline_env, workdir) as process:
+    pythonpath = os.pathsep.join(filter(None, [str(BENCH_SOURCE), bench.env.get("PYTHONPATH")]))
+    baseline_env = dict(bench.env, PYTHONPATH=pythonpath)
+    with started(f"baseline-{index}", command, baseline_env, bench.workdir) as process:
         await wait_until_ready(process, f"{url}/graphql?query=%7B__typename%7D")
         async with (
             harness.load_client(
-                url, options.concurrency, headers={"authorization": f"Bearer {token}"}
+                url, options.concurrency, headers={"authorization": f"Bearer {bench.token}"}
             ) as client,
-            httpx.AsyncClient(base_url=sandbox_url, timeout=10.0) as sandbox,
+            httpx.AsyncClient(base_url=bench.sandbox_url, timeout=10.0) as sandbox,
         ):
             return await measure_levels(
-                f"baseline {index + 1}", options, client, sandbox, process, sandbox_process
+                f"baseline {index + 1}", options, client, sandbox, process, bench.sandbox_process
             )
 
 
+# --- the report --------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class Baseline:
-    page: dict[str, Any]  # the Switchboard response the baseline served
-    starts: list[list[LevelResult]]
+class Measured:
+    """A run's results: per start, the levels of the cold and warm Switchboard and the baseline."""
+
+    sandbox: SandboxLatency
+    cold: list[list[LevelResult]]
+    warm: list[list[LevelResult]]
+    baseline: list[list[LevelResult]]
+    baseline_page: dict[str, Any] | None  # the Switchboard response the baseline served
+    memory: MemoryRun | None
+
+    @property
+    def sandbox_p99(self) -> float:
+        return percentile(self.sandbox.round_ms, 99)
+
+    def pages(self) -> dict[str, list[list[LevelResult]]]:
+        return {COLD: self.cold, WARM: self.warm}
+
+
+@dataclass(frozen=True)
+class Medians:
+    """The medians over the starts at one level."""
+
+    results: list[LevelResult]
+
+    @property
+    def rps(self) -> float:
+        return median([r.rps for r in self.results])
+
+    @property
+    def p50(self) -> float:
+        return median([r.p50 for r in self.results])
+
+    @property
+    def p99(self) -> float:
+        return median([r.p99 for r in self.results])
+
+    @property
+    def cpu_ms(self) -> float:
+        return median([r.server_cpu_ms_per_request for r in self.results])
+
+    @property
+    def counted(self) -> float:
+        return median([r.upstream_per_request for r in self.results])
+
+    def cost(self, key: str) -> str:
+        return "/".join(sorted({str(r.cost.get(key)) for r in self.results}))
+
+
+def at_level(starts: list[list[LevelResult]], position: int) -> Medians:
+    return Medians([start[position] for start in starts if position < len(start)])
 
 
 def page_shape(response: dict[str, Any]) -> str:
@@ -480,106 +665,214 @@ def page_shape(response: dict[str, Any]) -> str:
 
 
 def ratio(numerator: float, denominator: float) -> str:
-    return fmt(numerator / denominator, 2) if denominator else "n/a"
+    return fmt(numerator / denominator, 2) if denominator == denominator and denominator else "n/a"
 
 
-def baseline_report(
-    options: Options, starts: list[list[LevelResult]], baseline: Baseline
-) -> list[str]:
+def sandbox_line(options: Options, sandbox: SandboxLatency, sandbox_p99: float) -> str:
+    from inbox.merge import EMAIL_WINDOW, chat_limit
+
+    calls = len(ALICE_CHAT_ACCOUNTS) + len(ALICE_EMAIL_ACCOUNTS)
+    return (
+        f"Sandbox's own latency, timed directly over HTTP ({len(sandbox.round_ms)} samples, p50 / p99): "
+        f"`GET /api/v1/chats` (limit {chat_limit(options.first)}) {fmt(percentile(sandbox.chats_ms, 50))} / {fmt(percentile(sandbox.chats_ms, 99))} ms; "
+        f"`GET /api/v1/emails` (meta_only, limit {EMAIL_WINDOW}) {fmt(percentile(sandbox.emails_ms, 50))} / {fmt(percentile(sandbox.emails_ms, 99))} ms; "
+        f"a page's {calls} list calls ({len(ALICE_CHAT_ACCOUNTS)} chats + {len(ALICE_EMAIL_ACCOUNTS)} emails, one per account) concurrently "
+        f"{fmt(percentile(sandbox.round_ms, 50))} / {fmt(sandbox_p99)} ms. "
+        '"Above sandbox p99" below is the server\'s p99 minus this last p99.'
+    )
+
+
+PAGE_TITLES = {
+    COLD: "**Cold page** (server started with `LIVE_CACHE_SECONDS=0`: every page reads UniPile)",
+    WARM: "**Warm page** (the live cache as shipped: after the first, pages are served from it)",
+}
+
+
+def page_table(options: Options, measured: Measured, page: str) -> list[str]:
+    lines = [
+        "",
+        PAGE_TITLES[page] + ":",
+        "",
+        "| concurrency | requests/s | p50 ms | p99 ms | p99 above sandbox p99 (ms) | upstream req/request | db queries/request | server CPU ms/page | server pages/s per core | CPU / baseline | p99 / baseline |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for position, level in enumerate(options.concurrency):
+        ours, theirs = (
+            at_level(measured.pages()[page], position),
+            at_level(measured.baseline, position),
+        )
+        lines.append(
+            f"| {level} | {fmt(ours.rps)} | {fmt(ours.p50)} | {fmt(ours.p99)} | {fmt(ours.p99 - measured.sandbox_p99)} "
+            f"| {ours.cost('upstreamRequests')} (sandbox counted {fmt(ours.counted, 2)}) | {ours.cost('dbQueries')} "
+            f"| {fmt(ours.cpu_ms, 2)} | {fmt(1000 / ours.cpu_ms if ours.cpu_ms else float('nan'))} "
+            f"| {ratio(ours.cpu_ms, theirs.cpu_ms)} | {ratio(ours.p99, theirs.p99)} |"
+        )
+    return lines
+
+
+def baseline_table(options: Options, measured: Measured) -> list[str]:
     strawberry_version = importlib.metadata.version("strawberry-graphql")
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    assert measured.baseline_page is not None
     lines = [
         "",
-        f"Stock Strawberry baseline (`bench/baseline.py`: strawberry-graphql {strawberry_version}'s `strawberry.asgi.GraphQL` "
+        f"**Stock Strawberry baseline** (`bench/baseline.py`: strawberry-graphql {strawberry_version}'s `strawberry.asgi.GraphQL` "
         f"under `uvicorn.run`'s defaults, here {loop} and {http}; a per-request DataLoader for the CRM matches; no database, "
-        f"no UniPile, no token check). Its data, in memory, is start 1's first Switchboard response: {page_shape(baseline.page)}. "
-        "Each Switchboard start was followed by a baseline start, measured with the same load client, levels and requests. "
-        "Ratios are Switchboard's median over the baseline's median:",
+        f"no UniPile, no token check). Its data, in memory, is start 1's first cold Switchboard response: {page_shape(measured.baseline_page)}. "
+        "Each start's two Switchboard servers were followed by a baseline start, measured with the same load client, levels and requests. "
+        "The ratios above are Switchboard's median over the baseline's median:",
         "",
-        "| concurrency | baseline requests/s | baseline p50 ms | baseline p99 ms | baseline server CPU ms/request | baseline req/s per core | Switchboard/baseline server CPU per page | Switchboard/baseline p99 |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| concurrency | baseline requests/s | baseline p50 ms | baseline p99 ms | baseline server CPU ms/page | baseline pages/s per core |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     for position, level in enumerate(options.concurrency):
-        ours = [start[position] for start in starts if position < len(start)]
-        theirs = [start[position] for start in baseline.starts if position < len(start)]
-        cpu = median([r.server_cpu_ms_per_request for r in theirs])
-        p99 = median([r.p99 for r in theirs])
+        theirs = at_level(measured.baseline, position)
         lines.append(
-            f"| {level} | {fmt(median([r.rps for r in theirs]))} | {fmt(median([r.p50 for r in theirs]))} | {fmt(p99)} "
-            f"| {fmt(cpu, 2)} | {fmt(1000 / cpu if cpu else float('nan'))} "
-            f"| {ratio(median([r.server_cpu_ms_per_request for r in ours]), cpu)} | {ratio(median([r.p99 for r in ours]), p99)} |"
+            f"| {level} | {fmt(theirs.rps)} | {fmt(theirs.p50)} | {fmt(theirs.p99)} "
+            f"| {fmt(theirs.cpu_ms, 2)} | {fmt(1000 / theirs.cpu_ms if theirs.cpu_ms else float('nan'))} |"
         )
     return lines
+
+
+def memory_lines(memory: MemoryRun) -> list[str]:
+    rss = memory.rss_mb
+    return [
+        "",
+        f"**Memory** (the warm server of start 1, after its levels): {memory.requests} pages at concurrency {memory.concurrency} "
+        f"in {fmt(memory.seconds)} s ({fmt(memory.server_cpu_s * 1000 / max(1, memory.requests), 2)} ms server CPU/page); "
+        f"server RSS (VmRSS) before them and after every {memory.every}: first {fmt(rss[0])} MB, last {fmt(rss[-1])} MB, "
+        f"max {fmt(max(rss))} MB, growth {memory.growth_percent:+.1f}% (last over first). "
+        f"Readings (MB): {', '.join(fmt(each, 0) for each in rss)}.",
+    ]
+
+
+def verdict(met: bool | None) -> str:
+    return "n/a" if met is None else ("**met**" if met else "**not met**")
+
+
+def targets_table(options: Options, measured: Measured) -> list[str]:
+    """Issue 15's targets this benchmark measures, each met or not by the medians above."""
+    positions = list(enumerate(options.concurrency))
+    one = options.concurrency.index(1) if 1 in options.concurrency else None
+    rows: list[tuple[str, str, bool | None]] = []
+
+    cold_ratios = [
+        (level, at_level(measured.cold, p).cpu_ms / at_level(measured.baseline, p).cpu_ms)
+        for p, level in positions
+        if measured.baseline
+    ]
+    rows.append(
+        (
+            "cold page: server CPU <= 1/3 of the baseline's per page",
+            ", ".join(f"c={level}: {fmt(value, 2)}" for level, value in cold_ratios)
+            or "no baseline (`--no-baseline`)",
+            all(value <= 1 / 3 for _, value in cold_ratios) if cold_ratios else None,
+        )
+    )
+    if one is None:
+        rows.append(
+            (
+                "cold page: p99 <= sandbox p99 + 10 ms at concurrency 1",
+                "no concurrency 1 level",
+                None,
+            )
+        )
+    else:
+        above = at_level(measured.cold, one).p99 - measured.sandbox_p99
+        rows.append(
+            (
+                "cold page: p99 <= sandbox p99 + 10 ms at concurrency 1",
+                f"{fmt(at_level(measured.cold, one).p99)} ms, {above:+.1f} ms above the sandbox's {fmt(measured.sandbox_p99)}",
+                above <= 10,
+            )
+        )
+    warm_cpu = [(level, at_level(measured.warm, p).cpu_ms) for p, level in positions]
+    rows.append(
+        (
+            "warm page: server CPU <= 3 ms per page",
+            ", ".join(f"c={level}: {fmt(value, 2)} ms" for level, value in warm_cpu),
+            all(value <= 3 for _, value in warm_cpu),
+        )
+    )
+    if one is None:
+        rows.append(("warm page: p99 <= 5 ms at concurrency 1", "no concurrency 1 level", None))
+    else:
+        warm_p99 = at_level(measured.warm, one).p99
+        rows.append(
+            ("warm page: p99 <= 5 ms at concurrency 1", f"{fmt(warm_p99)} ms", warm_p99 <= 5)
+        )
+    memory = measured.memory
+    if memory is None:
+        rows.append(
+            (
+                "RSS flat (within 5%) over 10,000 requests after warm-up",
+                "not run (`--memory-requests 0`)",
+                None,
+            )
+        )
+    else:
+        rows.append(
+            (
+                "RSS flat (within 5%) over 10,000 requests after warm-up",
+                f"{memory.growth_percent:+.1f}% over {memory.requests} warm pages ({fmt(memory.rss_mb[0])} -> {fmt(memory.rss_mb[-1])} MB, max {fmt(max(memory.rss_mb))})",
+                abs(memory.growth_percent) <= 5 if memory.requests >= 10_000 else None,
+            )
+        )
+    return [
+        "",
+        "**Issue 15's targets** measured here (the subscription and webhook targets: `bench.realtime`):",
+        "",
+        "| target | measured (medians) | |",
+        "|---|---|---|",
+        *(f"| {target} | {value} | {verdict(met)} |" for target, value, met in rows),
+    ]
 
 
 def start_line(name: str, result: LevelResult) -> str:
     return (
         f"- {name}, c={result.concurrency}: {fmt(result.rps)} req/s, {fmt(result.p50)} / {fmt(result.p99)} ms, "
         f"CPU {fmt(result.server_cpu_s, 2)} / {fmt(result.sandbox_cpu_s, 2)} / {fmt(result.client_cpu_s, 2)} / {fmt(max(0.0, result.other_cpu_s), 2)} s "
-        f"over {fmt(result.seconds, 2)} s, RSS {fmt(result.server_rss_mb, 0)} MB"
-        + (
-            f", sandbox counted {fmt(result.upstream_per_request, 2)} req/request"
-            if name.startswith("baseline")
-            else ""
-        )
+        f"over {fmt(result.seconds, 2)} s, RSS {fmt(result.server_rss_mb, 0)} MB, "
+        f"sandbox counted {fmt(result.upstream_per_request, 2)} req/request"
     )
 
 
-def report(
-    options: Options,
-    sandbox: SandboxLatency,
-    starts: list[list[LevelResult]],
-    baseline: Baseline | None,
-    started_at: datetime,
-    elapsed: float,
-) -> str:
-    from inbox.merge import EMAIL_WINDOW, chat_limit
-
-    sandbox_p99 = percentile(sandbox.round_ms, 99)
+def report(options: Options, measured: Measured, started_at: datetime, elapsed: float) -> str:
     lines = [
-        f"Inbox benchmark, {started_at:%Y-%m-%d %H:%M} UTC: `first: {options.first}` as alice (3 accounts), "
+        f"Inbox benchmark, {started_at:%Y-%m-%d %H:%M} UTC: `first: {options.first}` as alice ({ALICE_ACCOUNTS} accounts), "
         f"sandbox latency {options.latency_ms:g} ms (jitter {options.jitter_ms:g} ms), "
-        f"{options.requests} requests per level, medians over {len(starts)} server start(s)"
-        + (", server GC-tuned (gc.freeze + threshold 50000)" if options.gc_tuned else "")
-        + (", server under cProfile" if options.profile else "")
+        f"{options.requests} requests per level, medians over {len(measured.cold)} start(s) of a cold and a warm server"
+        + ("" if options.no_baseline else " and the baseline")
+        + (", servers GC-tuned (gc.freeze + threshold 50000)" if options.gc_tuned else "")
+        + (", servers under cProfile" if options.profile else "")
+        + (", memory run's server under tracemalloc" if options.tracemalloc else "")
         + ".",
         "",
-        f"Sandbox's own latency, timed directly over HTTP ({len(sandbox.round_ms)} samples, p50 / p99): "
-        f"`GET /api/v1/chats` (limit {chat_limit(options.first)}) {fmt(percentile(sandbox.chats_ms, 50))} / {fmt(percentile(sandbox.chats_ms, 99))} ms; "
-        f"`GET /api/v1/emails` (meta_only, limit {EMAIL_WINDOW}) {fmt(percentile(sandbox.emails_ms, 50))} / {fmt(percentile(sandbox.emails_ms, 99))} ms; "
-        f"a page's three list calls (1 chats + 2 emails) concurrently {fmt(percentile(sandbox.round_ms, 50))} / {fmt(sandbox_p99)} ms. "
-        '"Above sandbox p99" below is the server\'s p99 minus this last p99.',
-        "",
-        "| concurrency | requests/s | p50 ms | p99 ms | p99 above sandbox p99 (ms) | upstream req/request | db queries/request | server CPU ms/request | server req/s per core (1000/CPU ms) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        sandbox_line(options, measured.sandbox, measured.sandbox_p99),
     ]
-    for position, level in enumerate(options.concurrency):
-        results = [start[position] for start in starts if position < len(start)]
-        costs = {(r.cost.get("upstreamRequests"), r.cost.get("dbQueries")) for r in results}
-        upstream = "/".join(str(c[0]) for c in sorted(costs, key=str))
-        queries = "/".join(str(c[1]) for c in sorted(costs, key=str))
-        counted = median([r.upstream_per_request for r in results])
-        cpu = median([r.server_cpu_ms_per_request for r in results])
-        p99 = median([r.p99 for r in results])
-        lines.append(
-            f"| {level} | {fmt(median([r.rps for r in results]))} | {fmt(median([r.p50 for r in results]))} | {fmt(p99)} "
-            f"| {fmt(p99 - sandbox_p99)} | {upstream} (sandbox counted {fmt(counted, 2)}) | {queries} | {fmt(cpu, 2)} | {fmt(1000 / cpu if cpu else float('nan'))} |"
-        )
-    if baseline is not None:
-        lines += baseline_report(options, starts, baseline)
+    lines += page_table(options, measured, COLD)
+    lines += page_table(options, measured, WARM)
+    if measured.baseline_page is not None:
+        lines += baseline_table(options, measured)
+    if measured.memory is not None:
+        lines += memory_lines(measured.memory)
+    lines += targets_table(options, measured)
     lines += [
         "",
         "Per start (requests/s, p50 / p99 ms, CPU seconds used by server / sandbox / load client / other processes on the machine, server RSS), in the order run:",
         "",
     ]
-    for index, start in enumerate(starts):
-        lines += [start_line(f"start {index + 1}", result) for result in start]
-        if baseline is not None:
-            lines += [
-                start_line(f"baseline start {index + 1}", result)
-                for result in baseline.starts[index]
-            ]
+    for index in range(len(measured.cold)):
+        for name, starts in (
+            ("cold", measured.cold),
+            ("warm", measured.warm),
+            ("baseline", measured.baseline),
+        ):
+            if index < len(starts):
+                lines += [
+                    start_line(f"start {index + 1} {name}", result) for result in starts[index]
+                ]
     lines += ["", harness.machine_line("load client", elapsed)]
     return "\n".join(lines)
 
@@ -588,9 +881,11 @@ async def run(options: Options) -> str:
     with harness.prepared(
         "switchboard-bench-", options.keep, USER_EMAIL, options.database_url
     ) as prepared:
-        env, workdir = prepared.env, prepared.workdir
         faults = {"latency_ms": options.latency_ms, "jitter_ms": options.jitter_ms}
-        async with harness.sandbox_started(env, workdir, faults) as (sandbox_process, sandbox_url):
+        async with harness.sandbox_started(prepared.env, prepared.workdir, faults) as (
+            sandbox_process,
+            sandbox_url,
+        ):
             sandbox = await measure_sandbox(
                 sandbox_url, options.first, options.sandbox_samples, max_seconds=30
             )
@@ -599,45 +894,41 @@ async def run(options: Options) -> str:
                 file=sys.stderr,
                 flush=True,
             )
-            page_file = workdir / "switchboard-page.json"
-            starts, baseline_starts = [], []
-            for index in range(options.starts):
-                record = index == 0 and not options.no_baseline
-                starts.append(
-                    await one_start(
-                        options,
-                        env,
-                        workdir,
-                        sandbox_process,
-                        sandbox_url,
-                        prepared.token,
-                        index,
-                        page_file if record else None,
-                    )
-                )
-                if not options.no_baseline:
-                    baseline_starts.append(
-                        await baseline_start(
-                            options,
-                            env,
-                            workdir,
-                            sandbox_process,
-                            sandbox_url,
-                            prepared.token,
-                            index,
-                            page_file,
-                        )
-                    )
-            baseline = (
-                Baseline(
-                    orjson.loads(await asyncio.to_thread(page_file.read_bytes)), baseline_starts
-                )
-                if baseline_starts
-                else None
+            bench = Bench(
+                options,
+                prepared.env,
+                prepared.workdir,
+                sandbox_process,
+                sandbox_url,
+                prepared.token,
             )
-        if options.profile is not None and not options.profile.exists():
-            print(f"warning: no profile written to {options.profile}", file=sys.stderr)
-        return report(options, sandbox, starts, baseline, prepared.started_at, prepared.elapsed())
+            page_file = prepared.workdir / "switchboard-page.json"
+            pages: dict[str, list[list[LevelResult]]] = {COLD: [], WARM: []}
+            baseline: list[list[LevelResult]] = []
+            memory = None
+            for index in range(options.starts):
+                for page in (COLD, WARM):
+                    record = index == 0 and page == COLD and not options.no_baseline
+                    measure_memory = index == 0 and page == WARM and options.memory_requests > 0
+                    results, memory_now = await one_start(
+                        bench, index, page, page_file if record else None, measure_memory
+                    )
+                    pages[page].append(results)
+                    memory = memory or memory_now
+                if not options.no_baseline:
+                    baseline.append(await baseline_start(bench, index, page_file))
+            baseline_page = (
+                orjson.loads(await asyncio.to_thread(page_file.read_bytes)) if baseline else None
+            )
+        if options.profile is not None:
+            for page in (COLD, WARM):
+                if not profile_path(options.profile, page).exists():
+                    print(
+                        f"warning: no profile written to {profile_path(options.profile, page)}",
+                        file=sys.stderr,
+                    )
+        measured = Measured(sandbox, pages[COLD], pages[WARM], baseline, baseline_page, memory)
+        return report(options, measured, prepared.started_at, prepared.elapsed())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
