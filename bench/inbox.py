@@ -321,6 +321,11 @@ class MemoryRun:
     def growth_percent(self) -> float:
         return (self.rss_mb[-1] - self.rss_mb[0]) * 100 / self.rss_mb[0]
 
+    @property
+    def peak_growth_percent(self) -> float:
+        """Flat means no reading more than 5% above the first, the last included."""
+        return (max(self.rss_mb) - self.rss_mb[0]) * 100 / self.rss_mb[0]
+
 
 async def memory_run(
     options: Options,
@@ -390,7 +395,7 @@ class Options:
         "--first from 1 to 100"
     )
     concurrency: tuple[int, ...] = levels("1,4")
-    requests: int = number(200, "requests per level", least=1)
+    requests: int = number(150, "requests per level", least=1)
     warmup: int = number(20, "warm-up requests per server start")
     latency_ms: float = number(20.0, "the sandbox's added latency")
     jitter_ms: float = number(0.0, "the sandbox's jitter")
@@ -815,8 +820,8 @@ def targets_table(options: Options, measured: Measured) -> list[str]:
         rows.append(
             (
                 "RSS flat (within 5%) over 10,000 requests after warm-up",
-                f"{memory.growth_percent:+.1f}% over {memory.requests} warm pages ({fmt(memory.rss_mb[0])} -> {fmt(memory.rss_mb[-1])} MB, max {fmt(max(memory.rss_mb))})",
-                abs(memory.growth_percent) <= 5 if memory.requests >= 10_000 else None,
+                f"{memory.growth_percent:+.1f}% last over first, {memory.peak_growth_percent:+.1f}% max over first, over {memory.requests} warm pages ({fmt(memory.rss_mb[0])} -> {fmt(memory.rss_mb[-1])} MB, max {fmt(max(memory.rss_mb))})",
+                memory.peak_growth_percent <= 5 if memory.requests >= 10_000 else None,
             )
         )
     return [
