@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 
 from core.errors import ErrorCode, is_unexpected
+from schema.execution import SwitchboardExecutionContext
 from schema.extensions import (
     Authenticate,
     CostReport,
@@ -131,7 +132,11 @@ def build_schema(*, report_cost: bool = False, limits: Limits | None = None) -> 
     if report_cost:
         extensions.append(CostReport)
     return SwitchboardSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=SwitchboardExecutionContext,
     )
 
 
