@@ -6,7 +6,9 @@ processes when `REDIS_URL` is set). A page is current while that version has not
 younger than `ttl` seconds; whatever changes an account's lists (its webhooks: a new message or
 email, a read, a reaction, an account status; and Switchboard's own sends and reads) calls
 `invalidate`, so the next read fetches again. However many requests ask for a page at once, one
-upstream call fetches it and all of them wait for that call.
+upstream call fetches it and all of them wait for that call. With Redis, a page one process read
+is kept there as UniPile's JSON under its version, for the rest of its freshness, so the other
+processes parse it instead of asking UniPile again.
 
 The last good copy of a page outlives its version: when UniPile fails, the inbox serves it with the
 error (`Listing.error`) instead of nothing. Entries are bounded in number, least recently used
@@ -16,18 +18,24 @@ going first.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+import orjson
+import redis.asyncio as redis
+from redis.exceptions import RedisError
 
 from db.versions import Versions
 from unipile import (
     Chat,
     Email,
     InvalidRequestError,
+    ListCall,
     NotFoundError,
     Page,
     UnipileClient,
@@ -37,7 +45,8 @@ from unipile import (
 DEFAULT_TTL_SECONDS = 60.0
 DEFAULT_ENTRIES = 256
 T = TypeVar("T")
-CacheKey = tuple[Any, ...]
+_SHARED_PREFIX = "switchboard:live-page:"
+log = logging.getLogger(__name__)
 # Failures that say the request itself was wrong: a copy of another request's answer is no answer.
 _NOT_STANDING_IN = (InvalidRequestError, NotFoundError)
 
@@ -64,6 +73,8 @@ class CacheStats:
     """What the cache did since it started: for the cost report, tests and metrics."""
 
     hits: int = 0
+    # Pages another process read, found in Redis.
+    shared_hits: int = 0
     misses: int = 0
     shared: int = 0
     stale: int = 0
@@ -75,44 +86,81 @@ def live_lists_version(unipile_id: str) -> str:
     return f"live:{unipile_id}"
 
 
+class SharedPages(Protocol):
+    """Where the processes of a deployment share the pages they read."""
+
+    async def get(self, key: str) -> bytes | str | None: ...
+
+    async def put(self, key: str, page: bytes, ttl: float) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class RedisSharedPages:
+    """Pages as UniPile's JSON in Redis, each for the rest of its freshness. Redis failing costs
+    a process its sharing, never a read."""
+
+    def __init__(self, url: str) -> None:
+        self._redis = redis.from_url(url)
+
+    async def get(self, key: str) -> bytes | str | None:
+        try:
+            value: bytes | str | None = await self._redis.get(_SHARED_PREFIX + key)
+        except RedisError:
+            log.warning("reading a shared live page failed", exc_info=True)
+            return None
+        return value
+
+    async def put(self, key: str, page: bytes, ttl: float) -> None:
+        try:
+            await self._redis.set(_SHARED_PREFIX + key, page, px=max(1, int(ttl * 1000)))
+        except RedisError:
+            log.warning("sharing a live page failed", exc_info=True)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def shared_pages_for(redis_url: str | None) -> SharedPages | None:
+    return None if redis_url is None else RedisSharedPages(redis_url)
+
+
 class LiveCache:
     def __init__(
         self,
         client: UnipileClient,
         versions: Versions,
         *,
+        shared: SharedPages | None = None,
         ttl: float = DEFAULT_TTL_SECONDS,
         entries: int = DEFAULT_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.versions = versions
+        self.shared = shared
         self.ttl = ttl
         self.size = entries
         self.clock = clock
         self.stats = CacheStats()
-        self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
-        self._flights: dict[tuple[CacheKey, int], asyncio.Future[Listing[Any]]] = {}
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._flights: dict[tuple[str, int], asyncio.Future[Listing[Any]]] = {}
 
     async def chats(
         self, unipile_id: str, *, unread: bool | None, limit: int | None, cursor: str | None
     ) -> Listing[Chat]:
-        def fetch() -> Awaitable[Page[Chat]]:
-            return self.client.list_chats(
-                account_id=unipile_id, unread=unread, limit=limit, cursor=cursor
-            )
-
-        return await self._read(unipile_id, ("chats", unipile_id, unread, limit, cursor), fetch)
+        call = self.client.chats_call(
+            account_id=unipile_id, unread=unread, limit=limit, cursor=cursor
+        )
+        return await self.read(unipile_id, call)
 
     async def emails(
         self, unipile_id: str, *, folder: str | None, limit: int | None, cursor: str | None
     ) -> Listing[Email]:
-        def fetch() -> Awaitable[Page[Email]]:
-            return self.client.list_emails(
-                account_id=unipile_id, folder=folder, meta_only=True, limit=limit, cursor=cursor
-            )
-
-        return await self._read(unipile_id, ("emails", unipile_id, folder, limit, cursor), fetch)
+        call = self.client.emails_call(
+            account_id=unipile_id, folder=folder, meta_only=True, limit=limit, cursor=cursor
+        )
+        return await self.read(unipile_id, call)
 
     async def invalidate(self, unipile_ids: Iterable[str]) -> None:
         """The accounts' lists changed upstream: every process reads them again."""
@@ -130,11 +178,13 @@ class LiveCache:
         for flight in flights:
             flight.cancel()
         await asyncio.gather(*flights, return_exceptions=True)
+        if self.shared is not None:
+            await self.shared.aclose()
 
-    async def _read(
-        self, unipile_id: str, key: CacheKey, fetch: Callable[[], Awaitable[Page[T]]]
-    ) -> Listing[T]:
+    async def read(self, unipile_id: str, call: ListCall[T]) -> Listing[T]:
+        """The account's page: cached while current, else read once however many ask."""
         [version] = await self.versions.current([live_lists_version(unipile_id)])
+        key = call.key
         entry = self._entries.get(key)
         if entry is not None and entry.version == version and self.clock() < entry.fresh_until:
             self.stats.hits += 1
@@ -144,36 +194,58 @@ class LiveCache:
         if flight is not None:
             self.stats.shared += 1
             return await asyncio.shield(flight)
-        self.stats.misses += 1
-        task = asyncio.ensure_future(self._fetch(key, version, fetch))
+        task = asyncio.ensure_future(self._fetch(unipile_id, call, version))
         self._flights[(key, version)] = task
         task.add_done_callback(lambda done: self._land((key, version), done))
         return await asyncio.shield(task)
 
-    def _land(self, flight: tuple[CacheKey, int], task: asyncio.Future[Listing[Any]]) -> None:
+    def _land(self, flight: tuple[str, int], task: asyncio.Future[Listing[Any]]) -> None:
         self._flights.pop(flight, None)
         # Every waiter may have gone (their requests cancelled): the failure is theirs, not a leak.
         if not task.cancelled():
             task.exception()
 
-    async def _fetch(
-        self, key: CacheKey, version: int, fetch: Callable[[], Awaitable[Page[T]]]
-    ) -> Listing[T]:
-        try:
-            page = await fetch()
-        except _NOT_STANDING_IN:
-            raise
-        except UnipileError as error:
-            last = self._entries.get(key)
-            if last is None:
+    async def _fetch(self, unipile_id: str, call: ListCall[T], version: int) -> Listing[T]:
+        shared_key = f"{unipile_id}:{version}:{call.key}"
+        listing: Listing[T] | None = await self._shared_listing(shared_key, call)
+        if listing is None:
+            self.stats.misses += 1
+            try:
+                data = await self.client.list_data(call)
+            except _NOT_STANDING_IN:
                 raise
-            self.stats.stale += 1
-            return Listing(last.listing.page, last.listing.fetched_at, error)
-        listing = Listing(page, datetime.now(UTC))
-        self._keep(key, _Entry(version, self.clock() + self.ttl, listing))
+            except UnipileError as error:
+                return self._stand_in(call.key, error)
+            listing = Listing(call.page(data), datetime.now(UTC))
+            await self._share(shared_key, listing.fetched_at, data)
+        age = (datetime.now(UTC) - listing.fetched_at).total_seconds()
+        self._keep(call.key, _Entry(version, self.clock() + self.ttl - age, listing))
         return listing
 
-    def _keep(self, key: CacheKey, entry: _Entry) -> None:
+    def _stand_in(self, key: str, error: UnipileError) -> Listing[Any]:
+        last = self._entries.get(key)
+        if last is None:
+            raise error
+        self.stats.stale += 1
+        return Listing(last.listing.page, last.listing.fetched_at, error)
+
+    async def _shared_listing(self, shared_key: str, call: ListCall[T]) -> Listing[T] | None:
+        if self.shared is None or self.ttl <= 0:
+            return None
+        found = await self.shared.get(shared_key)
+        if found is None:
+            return None
+        self.stats.shared_hits += 1
+        kept = orjson.loads(found)
+        return Listing(call.page(kept["data"]), datetime.fromisoformat(kept["fetched_at"]))
+
+    async def _share(self, shared_key: str, fetched_at: datetime, data: Any) -> None:
+        if self.shared is None or self.ttl <= 0:
+            return
+        page = orjson.dumps({"fetched_at": fetched_at.isoformat(), "data": data})
+        await self.shared.put(shared_key, page, self.ttl)
+
+    def _keep(self, key: str, entry: _Entry) -> None:
         current = self._entries.get(key)
         # A slower fetch under an older version must not replace a newer page.
         if current is not None and current.version > entry.version:

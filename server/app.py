@@ -26,7 +26,7 @@ from core.errors import RequestTooLarge
 from db.config import tortoise_config
 from db.migrate import pending_migrations
 from db.versions import versions_for
-from inbox.live_cache import LiveCache
+from inbox.live_cache import LiveCache, shared_pages_for
 from inbox.loaders import AttendeeCache
 from paging import paging_store_for
 from realtime.account_status import AccountStatusEvents
@@ -242,7 +242,11 @@ def create_app(settings: Settings) -> Starlette:
     pubsub = pubsub_for(settings.redis_url)
     versions = versions_for(settings.redis_url)
     live_cache = LiveCache(
-        client, versions, ttl=settings.live_cache_seconds, entries=settings.live_cache_entries
+        client,
+        versions,
+        shared=shared_pages_for(settings.redis_url),
+        ttl=settings.live_cache_seconds,
+        entries=settings.live_cache_entries,
     )
     attendee_cache = AttendeeCache()
     prefetcher = Prefetcher(live_cache, attendee_cache, pubsub)

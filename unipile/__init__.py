@@ -1,6 +1,13 @@
 """Async client for the UniPile REST API v1, plus a local sandbox of it (``unipile.sandbox``)."""
 
-from unipile._client import DEFAULT_TIMEOUT, Recipient, UnipileClient
+from unipile._client import (
+    DEFAULT_TIMEOUT,
+    ChatFilters,
+    EmailFilters,
+    ListCall,
+    Recipient,
+    UnipileClient,
+)
 from unipile._counting import RequestCounter, count_requests
 from unipile._errors import (
     AccountDisconnectedError,
@@ -56,10 +63,12 @@ __all__ = [
     "AuthenticationError",
     "Chat",
     "ChatAttendee",
+    "ChatFilters",
     "ChatType",
     "Email",
     "EmailAttachment",
     "EmailAttendee",
+    "EmailFilters",
     "EmailKind",
     "EmailReference",
     "EmailSent",
@@ -69,6 +78,7 @@ __all__ = [
     "IdentifierType",
     "InvalidIdError",
     "InvalidRequestError",
+    "ListCall",
     "Message",
     "MessageAttachment",
     "MessageSent",

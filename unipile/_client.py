@@ -7,8 +7,10 @@ import json
 import random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -41,7 +43,14 @@ from unipile._types import (
     Webhook,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "Recipient", "UnipileClient"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ChatFilters",
+    "EmailFilters",
+    "ListCall",
+    "Recipient",
+    "UnipileClient",
+]
 
 T = TypeVar("T")
 
@@ -100,6 +109,52 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _json(response: httpx.Response) -> Any:
     """``response.json()`` decoded by orjson (several times faster on a page of emails)."""
     return orjson.loads(response.content)
+
+
+class ChatFilters(TypedDict, total=False):
+    account_id: str | None
+    account_type: AccountType | str | None
+    unread: bool | None
+    before: datetime | None
+    after: datetime | None
+    limit: int | None
+    cursor: str | None
+
+
+class EmailFilters(TypedDict, total=False):
+    account_id: str | None
+    folder: str | None
+    from_: str | None
+    to: str | None
+    any_email: Sequence[str] | None
+    before: datetime | None
+    after: datetime | None
+    meta_only: bool | None
+    # Listed by the OpenAPI schema only, not by the SDK.
+    thread_id: str | None
+    limit: int | None
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListCall(Generic[T]):
+    """One page of a UniPile list, asked for but not yet sent: what a cache keys, shares and
+    keeps as UniPile's JSON (`page` parses it)."""
+
+    path: str
+    params: Mapping[str, str]
+    account_id: str | None
+    parse: Callable[[Mapping[str, Any]], T]
+
+    @property
+    def key(self) -> str:
+        """The request itself, the same for the same page whichever way it was asked for."""
+        return self.path + "?" + urlencode(sorted(self.params.items()))
+
+    def page(self, data: Mapping[str, Any]) -> Page[T]:
+        return Page(
+            items=tuple(map(self.parse, data.get("items") or ())), cursor=data.get("cursor")
+        )
 
 
 class _NotSent(httpx.ConnectTimeout):
@@ -236,27 +291,12 @@ class UnipileClient:
 
     # -- chats and messages ---------------------------------------------------------------
 
-    async def list_chats(
-        self,
-        *,
-        account_id: str | None = None,
-        account_type: AccountType | str | None = None,
-        unread: bool | None = None,
-        before: datetime | None = None,
-        after: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Page[Chat]:
-        params = _query(
-            account_id=account_id,
-            account_type=account_type,
-            unread=unread,
-            before=before,
-            after=after,
-            limit=limit,
-            cursor=cursor,
-        )
-        return await self._page("/chats", Chat.from_json, params, account_id=account_id)
+    def chats_call(self, **filters: Unpack[ChatFilters]) -> ListCall[Chat]:
+        account_id = filters.get("account_id")
+        return ListCall("/chats", _query(**filters), account_id, Chat.from_json)
+
+    async def list_chats(self, **filters: Unpack[ChatFilters]) -> Page[Chat]:
+        return await self.list_page(self.chats_call(**filters))
 
     async def get_chat(self, chat_id: str, *, account_id: str | None = None) -> Chat:
         data = await self._get(
@@ -311,36 +351,12 @@ class UnipileClient:
 
     # -- emails ---------------------------------------------------------------------------
 
-    async def list_emails(
-        self,
-        *,
-        account_id: str | None = None,
-        folder: str | None = None,
-        from_: str | None = None,
-        to: str | None = None,
-        any_email: Sequence[str] | None = None,
-        before: datetime | None = None,
-        after: datetime | None = None,
-        meta_only: bool | None = None,
-        thread_id: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Page[Email]:
-        # `thread_id` is listed by the OpenAPI schema only, not by the SDK.
-        params = _query(
-            account_id=account_id,
-            folder=folder,
-            thread_id=thread_id,
-            from_=from_,
-            to=to,
-            any_email=any_email,
-            before=before,
-            after=after,
-            meta_only=meta_only,
-            limit=limit,
-            cursor=cursor,
-        )
-        return await self._page("/emails", Email.from_json, params, account_id=account_id)
+    def emails_call(self, **filters: Unpack[EmailFilters]) -> ListCall[Email]:
+        account_id = filters.get("account_id")
+        return ListCall("/emails", _query(**filters), account_id, Email.from_json)
+
+    async def list_emails(self, **filters: Unpack[EmailFilters]) -> Page[Email]:
+        return await self.list_page(self.emails_call(**filters))
 
     async def get_email(self, email_id: str, *, account_id: str | None = None) -> Email:
         data = await self._get(
@@ -429,6 +445,13 @@ class UnipileClient:
 
     # -- transport ------------------------------------------------------------------------
 
+    async def list_data(self, call: ListCall[Any]) -> Any:
+        """The page's JSON as UniPile sent it."""
+        return await self._get(call.path, params=call.params, account_id=call.account_id)
+
+    async def list_page(self, call: ListCall[T]) -> Page[T]:
+        return call.page(await self.list_data(call))
+
     async def _page(
         self,
         path: str,
@@ -437,8 +460,7 @@ class UnipileClient:
         *,
         account_id: str | None = None,
     ) -> Page[T]:
-        data = await self._get(path, params=params, account_id=account_id)
-        return Page(items=tuple(map(parse, data.get("items") or ())), cursor=data.get("cursor"))
+        return await self.list_page(ListCall(path, params, account_id, parse))
 
     async def _get(
         self, path: str, *, params: Mapping[str, str] | None = None, account_id: str | None = None

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from db.versions import MemoryVersions, RedisVersions, Versions
-from inbox.live_cache import LiveCache
+from inbox.live_cache import LiveCache, RedisSharedPages
 from tests.inbox.conftest import SANDBOX_KEY
 from unipile import InvalidRequestError, UnipileClient, UpstreamUnavailableError
 
@@ -164,3 +164,36 @@ async def test_an_invalidation_in_one_process_reaches_the_other_through_redis(
     finally:
         for each in versions:
             await each.aclose()
+
+
+async def test_with_redis_a_page_one_process_read_serves_the_others(
+    client: UnipileClient, sandbox_url: str, redis_url: str
+) -> None:
+    versions = [RedisVersions(redis_url), RedisVersions(redis_url)]
+    here, there = (LiveCache(client, v, shared=RedisSharedPages(redis_url)) for v in versions)
+    try:
+        await here.invalidate([LINKEDIN])
+        await requests(sandbox_url)
+        read = await here.chats(LINKEDIN, unread=None, limit=7, cursor=None)
+        found = await there.chats(LINKEDIN, unread=None, limit=7, cursor=None)
+        assert await requests(sandbox_url) == 1
+        assert found.page == read.page and found.fetched_at == read.fetched_at
+        assert (there.stats.shared_hits, there.stats.misses) == (1, 0)
+        await here.invalidate([LINKEDIN])
+        await there.chats(LINKEDIN, unread=None, limit=7, cursor=None)
+        assert await requests(sandbox_url) == 1
+    finally:
+        for cache in (here, there):
+            await cache.aclose()
+            await cache.versions.aclose()
+
+
+async def test_redis_failing_costs_the_sharing_not_the_read(
+    client: UnipileClient, sandbox_url: str
+) -> None:
+    cache = LiveCache(client, MemoryVersions(), shared=RedisSharedPages("redis://127.0.0.1:1"))
+    try:
+        listing = await cache.chats(LINKEDIN, unread=None, limit=5, cursor=None)
+        assert listing.error is None and listing.page.items
+    finally:
+        await cache.aclose()
