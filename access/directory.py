@@ -21,7 +21,6 @@ from core.errors import BadUserInput, Conflict, Forbidden, NotFound
 from core.identity import Identity
 from core.vocabulary import Role
 from crm import Rejected, normalize_email
-from crm.caching import bumped_after, user_key
 from db.models import User, Workspace
 
 # Column sizes (db/models.py).
@@ -246,14 +245,12 @@ async def list_users(workspace: str | None = None) -> list[UserEntry]:
 
 async def set_user_active(email: str, active: bool) -> tuple[UserEntry, bool]:
     """Enables or disables the user with `email`; also whether that changed anything. A disabled
-        user's tokens are refused from the next request on, in every process (`access.scope` checks
-    every one, and a scope kept across requests is kept under the user's version, bumped here)."""
+    user's tokens are refused from the next request on (`access.scope` checks every one)."""
     user = await _user_by_email(email)
     changed = user.is_active != active
     if changed:
         user.is_active = active
-        async with bumped_after([user_key(user.id)]):
-            await user.save(update_fields=["is_active"])
+        await user.save(update_fields=["is_active"])
     return _user_entry(user, user.workspace.slug), changed
 
 

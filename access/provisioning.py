@@ -7,9 +7,7 @@ one whose insert loses to the other's unique constraint reads the winner's row.
 
 Steady state costs no query: the identity of claims seen lately is kept in process, so a request
 costs what one with Switchboard's own token does. That is safe because every operation verifies
-the user again (`access.scope.load_viewer_scope`): a disabled user is refused at once. A role the
-claims change bumps the user's version, so that no process serves the scope it kept with the old
-one.
+the user again (`access.scope.load_viewer_scope`): a disabled user is refused at once.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from access.crm_tokens import MAX_NAME, CrmClaims
 from access.tokens import TokenRefused
 from core.identity import Identity
 from core.vocabulary import Role
-from crm.caching import bumped_after, user_key
 from db.models import User, Workspace
 
 MAX_SLUG = 64
@@ -208,7 +205,6 @@ async def _keep_current(user: User, claims: CrmClaims) -> None:
     for field in changed:
         setattr(user, field, wanted[field])
     try:
-        async with bumped_after([user_key(user.id)]):
-            await user.save(update_fields=changed)
+        await user.save(update_fields=changed)
     except IntegrityError:
         raise TokenRefused("the token's email address belongs to another user") from None

@@ -1,6 +1,9 @@
 """The viewer: the token's user verified against the database, their workspace and the accounts
-they may see, read together in one query, and kept across requests while neither the user's row
-nor the workspace's accounts change (`crm.caching.user_key`, `workspace_key`)."""
+they may see, read together in one query per operation, with the versions of what the workspace
+keeps read across requests (`crm.caching`).
+
+The scope itself is never kept: it is what makes a token worth only what its user is now, whatever
+changed the user's row, and the one query a warm page costs."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from core.errors import Unauthenticated
 from core.identity import Identity
 from core.vocabulary import IdentifierKind, Role
 from crm import Identifier
-from crm.caching import VersionedCache, VersionSnapshot, user_key, workspace_key
+from crm.caching import Kept
 from db.models import Account, User, Workspace
 from db.sql import placeholders
 
@@ -24,7 +27,9 @@ from db.sql import placeholders
 # without accounts still gives one row.
 _SCOPE_SQL = """
 SELECT u.role AS viewer_role, w.id AS w_id, w.name AS w_name, w.slug AS w_slug,
-       w.default_region AS w_default_region, w.created_at AS w_created_at, a.*
+       w.default_region AS w_default_region, w.created_at AS w_created_at,
+       w.rules_version AS w_rules_version, w.crm_version AS w_crm_version,
+       w.stored_version AS w_stored_version, a.*
 FROM "user" u
 JOIN workspace w ON w.id = u.workspace_id
 LEFT JOIN account a ON a.workspace_id = u.workspace_id AND (a.owner_id = u.id OR a.shared)
@@ -53,50 +58,16 @@ class ViewerScope:
             for entry in account.own_identifiers
         ]
 
+    def versions(self, *kept: Kept) -> tuple[int, ...]:
+        """The versions of what the workspace keeps of each of `kept`, as of this request."""
+        return tuple(int(getattr(self.workspace, each.value)) for each in kept)
+
     def account(self, account_id: int) -> Account | None:
         return next((account for account in self.accounts if account.id == account_id), None)
 
 
-@dataclass(frozen=True, slots=True)
-class _ScopeRows:
-    """What the scope query read: the same for every token of the user."""
-
-    role: Role
-    workspace: Workspace
-    accounts: tuple[Account, ...]
-
-
-# Scopes by (user id, workspace id); a refused token's is never kept.
-ScopeCache = VersionedCache[tuple[int, int], _ScopeRows]
-
-
-def scope_keys(identity: Identity) -> list[str]:
-    """The version keys a viewer's scope is kept under."""
-    return [user_key(identity.user_id), workspace_key(identity.workspace_id)]
-
-
-async def load_viewer_scope(
-    identity: Identity,
-    cache: ScopeCache | None = None,
-    snapshot: VersionSnapshot | None = None,
-) -> ViewerScope | None:
-    """The scope of the token's user; None when the user no longer exists or is disabled.
-
-    With a `cache` and the request's `snapshot` of versions, a scope kept under the same versions
-    is served without a query."""
-    key = (identity.user_id, identity.workspace_id)
-    versions = None if snapshot is None else snapshot.of(scope_keys(identity))
-    found = None if cache is None else cache.get(key, versions)
-    if found is None:
-        found = await _read_scope(identity)
-        if found is not None and cache is not None:
-            cache.put(key, versions, found)
-    if found is None:
-        return None
-    return ViewerScope(replace(identity, role=found.role), found.workspace, found.accounts)
-
-
-async def _read_scope(identity: Identity) -> _ScopeRows | None:
+async def load_viewer_scope(identity: Identity) -> ViewerScope | None:
+    """The scope of the token's user; None when the user no longer exists or is disabled."""
     sql = _SCOPE_SQL.format(*placeholders(1, 2))
     rows = await get_connection("default").execute_query_dict(
         sql, [identity.user_id, identity.workspace_id]
@@ -106,7 +77,8 @@ async def _read_scope(identity: Identity) -> _ScopeRows | None:
     first = rows[0]
     workspace = _workspace(first)
     accounts = tuple(_account(row, workspace) for row in rows if row["id"] is not None)
-    return _ScopeRows(Role(first["viewer_role"]), workspace, accounts)
+    verified = replace(identity, role=Role(first["viewer_role"]))
+    return ViewerScope(verified, workspace, accounts)
 
 
 def _workspace(row: dict[str, Any]) -> Workspace:
@@ -116,6 +88,9 @@ def _workspace(row: dict[str, Any]) -> Workspace:
         slug=row["w_slug"],
         default_region=row["w_default_region"],
         created_at=row["w_created_at"],
+        rules_version=row["w_rules_version"],
+        crm_version=row["w_crm_version"],
+        stored_version=row["w_stored_version"],
     )
 
 

@@ -4,8 +4,7 @@ detached by a user, and attached again.
 An account belongs to the workspace that first attached it: one UniPile organisation may serve
 several workspaces, and an account attached to one is refused to every other. Detaching keeps the
 row (and what was stored of its conversations); attaching it again in the same workspace revives
-that row rather than making a second one. Every change bumps the workspace's version
-(`crm.caching.workspace_key`): the scopes kept across requests list its accounts.
+that row rather than making a second one.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from core.errors import Conflict
 from core.identity import Identity
 from core.vocabulary import AccountStatus, channel_for_provider
 from crm import Rejected, classify_participant
-from crm.caching import bump_versions, bumped_after, workspace_key
 from db.models import Account, User
 from db.text import storable_text
 from unipile import Account as UnipileAccount
@@ -121,7 +119,6 @@ async def attach(upstream: UnipileAccount, owner: User, status: AccountStatus) -
         except IntegrityError:
             # Attached by a concurrent call since the lookup: judge that row instead.
             return await attach(upstream, owner, status)
-        await bump_versions([workspace_key(owner.workspace_id)])
         return Attached(created, Attachment.ATTACHED)
     if existing.workspace_id != owner.workspace_id:
         raise AccountTaken(f"UniPile account {upstream.id} is attached to another workspace")
@@ -164,8 +161,7 @@ def _revived(status: AccountStatus) -> dict[str, Any]:
 
 
 async def _changed(account: Account, changes: dict[str, Any]) -> Account:
-    async with bumped_after([workspace_key(account.workspace_id)]):
-        await Account.filter(id=account.id).update(**changes)
+    await Account.filter(id=account.id).update(**changes)
     for name, value in changes.items():
         setattr(account, name, value)
     return account

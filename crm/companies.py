@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from core.errors import BadUserInput
 from crm import records
-from crm.caching import bumped_after, crm_records_key
+from crm.caching import Kept, bumped_after
 from crm.matching import CandidateKind
 from crm.rematch import link_stored_conversations
 from crm.writing import KEEP, Keep, delete_record, free_external_id, stored_record
@@ -43,7 +43,7 @@ async def create_company(workspace_id: int, changes: CompanyChanges) -> int:
     domains = await _free_domains(workspace_id, None, changes.domains or ())
     external_id = await free_external_id(Company, workspace_id, None, changes.external_id)
     async with (
-        bumped_after([crm_records_key(workspace_id)]),
+        bumped_after(workspace_id, Kept.CRM_RECORDS),
         _domain_races_reported(),
         in_transaction(),
     ):
@@ -73,7 +73,7 @@ async def update_company(workspace_id: int, company_id: int, changes: CompanyCha
             Company, workspace_id, company.id, changes.external_id
         )
     async with (
-        bumped_after([crm_records_key(workspace_id)]),
+        bumped_after(workspace_id, Kept.CRM_RECORDS),
         _domain_races_reported(),
         in_transaction(),
     ):

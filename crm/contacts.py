@@ -5,7 +5,7 @@ found in the workspace), then made in one transaction. When a contact gains iden
 stored conversations of the workspace that now match it get a MATCHER link, in the same
 transaction and in a fixed number of queries (`crm.rematch.link_stored_conversations`). Live
 conversations need nothing more: the matches kept across requests were read under the workspace's
-`crm.caching.crm_records_key`, which every write bumps once committed.
+`crm.caching.Kept.CRM_RECORDS`, whose version every write bumps once committed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 from core.errors import NotFound
 from core.vocabulary import IdentifierKind
 from crm import records
-from crm.caching import bumped_after, crm_records_key
+from crm.caching import Kept, bumped_after
 from crm.matching import CandidateKind
 from crm.normalize import Identifier
 from crm.rematch import link_stored_conversations
@@ -52,7 +52,7 @@ async def create_contact(workspace_id: int, changes: ContactChanges, company_id:
     last_name = records.name(changes.last_name or "", "lastName")
     company_id = await _company_of_workspace(workspace_id, company_id)
     external_id = await free_external_id(Contact, workspace_id, None, changes.external_id)
-    async with bumped_after([crm_records_key(workspace_id)]), in_transaction():
+    async with bumped_after(workspace_id, Kept.CRM_RECORDS), in_transaction():
         contact = await Contact.create(
             workspace_id=workspace_id,
             first_name=first_name,
@@ -85,7 +85,7 @@ async def update_contact(
         updates["external_id"] = await free_external_id(
             Contact, workspace_id, contact.id, changes.external_id
         )
-    async with bumped_after([crm_records_key(workspace_id)]), in_transaction():
+    async with bumped_after(workspace_id, Kept.CRM_RECORDS), in_transaction():
         if updates or identifiers:
             contact.update_from_dict(updates)
             # `updated_at` is `auto_now`: it changes only when it is among the fields saved.

@@ -327,10 +327,10 @@ async def resolve_cached(
     *,
     own_identifiers: Iterable[Identifier],
     cache: MatchCache,
-    versions: tuple[int, ...] | None,
+    versions: tuple[int, ...],
 ) -> dict[Identifier, Match]:
     """What `resolve` answers, the matches kept under `versions` (the workspace's
-    `crm.caching.crm_records_key`) taken from `cache` and the others read in one query."""
+    `crm.caching.Kept.CRM_RECORDS`) taken from `cache` and the others read in one query."""
     own_keys = _own_keys(own_identifiers)
     wanted = set(identifiers)
     own = {identifier for identifier in wanted if _is_own(identifier, own_keys)}

@@ -17,6 +17,7 @@ import phonenumbers
 from tortoise.connection import get_connection
 
 from core.vocabulary import IdentifierKind, LinkSource
+from crm.caching import Kept, bump
 from crm.matching import Candidate, CandidateKind, resolve
 from crm.normalize import Identifier, Rejected, classify_participant, unicode_host
 from db.models import Account, ConversationLink
@@ -209,4 +210,5 @@ async def link_upserted(
                 identifiers=identifiers.get(key, ()) if kind is CandidateKind.CONTACT else (),
                 domains=domains.get(key, ()) if kind is CandidateKind.COMPANY else (),
             )
+        await bump(workspace_id, Kept.STORED_CONVERSATIONS)
         await asyncio.sleep(0)

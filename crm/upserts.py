@@ -25,7 +25,7 @@ from tortoise.transactions import in_transaction
 
 from core.errors import BadUserInput, Conflict, NotFound, SwitchboardError
 from core.vocabulary import IdentifierKind
-from crm.caching import bumped_after, crm_records_key
+from crm.caching import Kept, bumped_after
 from crm.normalize import Identifier
 from crm.records import external_id as checked_external_id
 from crm.records import name as checked_name
@@ -156,7 +156,7 @@ async def upsert_contacts(
         lambda contact, stored: _differs(contact, stored, current.get(stored.id, {})),
         results,
     )
-    async with bumped_after([crm_records_key(workspace_id)]), _races_reported(), in_transaction():
+    async with bumped_after(workspace_id, Kept.CRM_RECORDS), _races_reported(), in_transaction():
         ids = await _create_contacts(workspace_id, fresh)
         await _update_contacts(changed)
         _written(results, fresh, ids, changed)
@@ -368,7 +368,7 @@ async def upsert_companies(
         ),
         results,
     )
-    async with bumped_after([crm_records_key(workspace_id)]), _races_reported(), in_transaction():
+    async with bumped_after(workspace_id, Kept.CRM_RECORDS), _races_reported(), in_transaction():
         ids = await _create_companies(workspace_id, fresh)
         await _update_companies(changed)
         _written(results, fresh, ids, changed)

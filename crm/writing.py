@@ -12,7 +12,7 @@ from typing import Literal, TypeVar
 
 from core.errors import Conflict, NotFound
 from crm import records
-from crm.caching import bumped_after, crm_records_key
+from crm.caching import Kept, bumped_after
 from db.models import Company, Contact, Workspace
 
 __all__ = [
@@ -51,7 +51,7 @@ async def stored_record(model: type[RecordT], workspace_id: int, pk: int) -> Rec
 
 async def delete_record(model: type[Contact] | type[Company], workspace_id: int, pk: int) -> None:
     """Delete a record; what belongs to it goes with it (the foreign keys cascade)."""
-    async with bumped_after([crm_records_key(workspace_id)]):
+    async with bumped_after(workspace_id, Kept.CRM_RECORDS):
         deleted = await model.filter(workspace_id=workspace_id, id=pk).delete()
     if not deleted:
         raise NotFound(f"no such {model.__name__.lower()}", argument="id")

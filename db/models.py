@@ -55,6 +55,12 @@ class Workspace(Model):
     external_id = fields.CharField(max_length=255, null=True, unique=True)
     default_region = fields.CharField(max_length=2, default="US")
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Bumped after each change to what kept reads of the workspace depend on (`crm.caching`): in
+    # the row the viewer's scope reads, every request learns them at no cost, and every process
+    # sees a bump made by any other, operator commands included.
+    rules_version = fields.BigIntField(default=0)
+    crm_version = fields.BigIntField(default=0)
+    stored_version = fields.BigIntField(default=0)
 
     class Meta:
         table = "workspace"

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 
 from aiodataloader import DataLoader
 
-from access.scope import ScopeCache, UserByIdLoader, ViewerScope, scope_keys
-from core.identity import Identity
+from access.scope import UserByIdLoader, ViewerScope
 from crm import Identifier, Match, MatchCache, StorageRules, load_storage_rules, resolve_cached
-from crm.caching import VersionedCache, VersionSnapshot, crm_records_key, storage_rules_key
+from crm.caching import Kept, VersionedCache
 from crm.loaders import CompanyByIdLoader, ContactByIdLoader
 from inbox.state import ConversationKey, ConversationState, conversation_states, states_and_rules
 from unipile import ChatAttendee, UnipileClient, UnipileError
@@ -22,10 +21,13 @@ ChatKey = tuple[str, str]
 ATTENDEE_TTL_SECONDS = 300.0
 ATTENDEE_CACHE_SIZE = 10_000
 ATTENDEE_CONCURRENCY = 8
-# How many viewers' scopes, workspaces' rules and identifiers' matches one process keeps.
-SCOPE_CACHE_SIZE = 10_000
+# How many workspaces' rules, identifiers' matches and conversations' states one process keeps.
 RULES_CACHE_SIZE = 10_000
 MATCH_CACHE_SIZE = 100_000
+STATE_CACHE_SIZE = 100_000
+
+# A conversation's state under its workspace: (workspace id, account id, external id).
+StateCache = VersionedCache[tuple[int, int, str], ConversationState]
 
 
 class AttendeeCache:
@@ -55,24 +57,14 @@ class AttendeeCache:
 
 @dataclass(slots=True)
 class ReadCaches:
-    """What one process keeps of database reads across requests, each entry under the versions
-    of the keys it was read with (`crm.caching`)."""
+    """What one process keeps of database reads across requests, each entry under the version
+    its workspace's row gave when it was read (`crm.caching`)."""
 
-    scopes: ScopeCache = field(default_factory=lambda: ScopeCache(SCOPE_CACHE_SIZE))
     rules: VersionedCache[int, StorageRules] = field(
         default_factory=lambda: VersionedCache(RULES_CACHE_SIZE)
     )
     matches: MatchCache = field(default_factory=lambda: MatchCache(MATCH_CACHE_SIZE))
-
-    @staticmethod
-    def keys_of(identity: Identity) -> list[str]:
-        """Every version key a request of this viewer may depend on: read in one round trip."""
-        workspace_id = identity.workspace_id
-        return [
-            *scope_keys(identity),
-            storage_rules_key(workspace_id),
-            crm_records_key(workspace_id),
-        ]
+    states: StateCache = field(default_factory=lambda: StateCache(STATE_CACHE_SIZE))
 
 
 @dataclass(slots=True)
@@ -82,7 +74,7 @@ class RequestRules:
 
     workspace_id: int
     cache: VersionedCache[int, StorageRules] | None = None
-    versions: tuple[int, ...] | None = None
+    versions: tuple[int, ...] = ()
     value: StorageRules | None = None
 
     def known(self) -> StorageRules | None:
@@ -109,7 +101,7 @@ class CrmMatchByIdentifierLoader(DataLoader[Identifier, Match]):
         workspace_id: int,
         own_identifiers: Iterable[Identifier],
         cache: MatchCache | None = None,
-        versions: tuple[int, ...] | None = None,
+        versions: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         self.workspace_id = workspace_id
@@ -130,21 +122,45 @@ class CrmMatchByIdentifierLoader(DataLoader[Identifier, Match]):
 
 
 class ConversationStateByKeyLoader(DataLoader[ConversationKey, ConversationState]):
-    """Stored copies and links; the storage rules too, in the same query, while the request has
-    not got them."""
+    """Stored copies and links, kept across requests under `versions`; the storage rules too, in
+    the same query, while the request has not got them."""
 
-    def __init__(self, workspace_id: int, rules: RequestRules | None = None) -> None:
+    def __init__(
+        self,
+        workspace_id: int,
+        rules: RequestRules | None = None,
+        cache: StateCache | None = None,
+        versions: tuple[int, ...] = (),
+    ) -> None:
         super().__init__()
         self.workspace_id = workspace_id
         self.rules = RequestRules(workspace_id) if rules is None else rules
+        # Without a cache of the process, one of the request: nothing is served from it.
+        self.kept = StateCache(0) if cache is None else cache
+        self.versions = versions
 
     async def batch_load_fn(self, keys: Sequence[ConversationKey]) -> list[ConversationState]:
-        if self.rules.known() is None:
-            states, rules = await states_and_rules(self.workspace_id, keys)
-            self.rules.keep(rules)
-        else:
-            states = await conversation_states(self.workspace_id, keys)
+        states = {
+            key: state
+            for key in keys
+            if (state := self.kept.get((self.workspace_id, *key), self.versions)) is not None
+        }
+        missing = [key for key in keys if key not in states]
+        if missing:
+            read = await self._read(missing)
+            for key, state in read.items():
+                self.kept.put((self.workspace_id, *key), self.versions, state)
+            states |= read
         return [states[key] for key in keys]
+
+    async def _read(
+        self, keys: Sequence[ConversationKey]
+    ) -> dict[ConversationKey, ConversationState]:
+        if self.rules.known() is not None:
+            return await conversation_states(self.workspace_id, keys)
+        states, rules = await states_and_rules(self.workspace_id, keys)
+        self.rules.keep(rules)
+        return states
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,28 +219,29 @@ class Loaders:
         unipile: UnipileClient,
         attendee_cache: AttendeeCache,
         caches: ReadCaches | None = None,
-        snapshot: VersionSnapshot | None = None,
     ) -> Loaders:
-        """With the process's `caches` and the request's `snapshot` of versions, what was kept
-        under the same versions is served without a query."""
+        """With the process's `caches`, what was kept under the versions the scope read is
+        served without a query."""
         workspace_id = scope.identity.workspace_id
-
-        def versions(key: str) -> tuple[int, ...] | None:
-            return None if snapshot is None else snapshot.of([key])
-
         rules = RequestRules(
             workspace_id,
             None if caches is None else caches.rules,
-            versions(storage_rules_key(workspace_id)),
+            scope.versions(Kept.STORAGE_RULES),
         )
         return cls(
             crm_match_by_identifier=CrmMatchByIdentifierLoader(
                 workspace_id,
                 scope.own_identifiers(),
                 None if caches is None else caches.matches,
-                versions(crm_records_key(workspace_id)),
+                scope.versions(Kept.CRM_RECORDS),
             ),
-            conversation_state_by_key=ConversationStateByKeyLoader(workspace_id, rules),
+            conversation_state_by_key=ConversationStateByKeyLoader(
+                workspace_id,
+                rules,
+                None if caches is None else caches.states,
+                # A link carries its contact's or company's name.
+                scope.versions(Kept.STORED_CONVERSATIONS, Kept.CRM_RECORDS),
+            ),
             attendees_by_chat=AttendeesByChatLoader(unipile, attendee_cache),
             contact_by_id=ContactByIdLoader(workspace_id),
             company_by_id=CompanyByIdLoader(workspace_id),

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from access.scope import ViewerScope
 from core.errors import SwitchboardError
 from crm import StorageRules
-from crm.caching import VersionSnapshot
 from inbox.loaders import AttendeeCache, Loaders, ReadCaches
 from unipile import UnipileClient
 
@@ -32,9 +31,8 @@ class Reading:
         problems: list[SwitchboardError] | None = None,
         *,
         caches: ReadCaches | None = None,
-        snapshot: VersionSnapshot | None = None,
     ) -> Reading:
-        loaders = Loaders.for_viewer(scope, unipile, attendee_cache, caches, snapshot)
+        loaders = Loaders.for_viewer(scope, unipile, attendee_cache, caches)
         return cls(scope, loaders, [] if problems is None else problems)
 
     async def rules(self) -> StorageRules:

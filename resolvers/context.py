@@ -15,7 +15,6 @@ from core.errors import Forbidden, SwitchboardError, Unauthenticated
 from core.identity import Identity
 from core.vocabulary import StorageReason
 from crm import StorageRules
-from crm.caching import VersionSnapshot, bind_versions, read_snapshot, watch_versions
 from inbox.loaders import AttendeeCache, Loaders, ReadCaches
 from inbox.reading import Reading
 from paging import Pager, PagingStore
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
     from accounts.hosted_auth import HostedAuth
-    from db.versions import Versions
     from inbox.live_cache import LiveCache
     from realtime.live_lists import Prefetcher
     from realtime.pubsub import PubSub
@@ -46,8 +44,6 @@ class Services:
     unipile: UnipileClient
     live_cache: LiveCache
     prefetcher: Prefetcher
-    # What caches of database reads check and writers bump (`db.versions`).
-    versions: Versions
     pubsub: PubSub
     auto_store: StoreScheduler
     paging: PagingStore
@@ -56,13 +52,8 @@ class Services:
     hosted_auth: HostedAuth | None = None
     attendee_cache: AttendeeCache = field(default_factory=AttendeeCache)
     shared_facts: SharedResults[Any] = field(default_factory=SharedResults)
-    # Scopes, storage rules and CRM matches kept across requests under `versions`.
+    # Storage rules and CRM matches kept across requests (`crm.caching`).
     read_caches: ReadCaches = field(default_factory=ReadCaches)
-
-    def __post_init__(self) -> None:
-        # Writers of the process (operator commands and webhooks too) bump what these caches
-        # check, whichever app they run under.
-        watch_versions(self.versions)
 
 
 @dataclass(slots=True)
@@ -76,8 +67,6 @@ class Context:
     partial_errors: list[SwitchboardError] = field(default_factory=list)
     _scope: ViewerScope | None = None
     _reading: Reading | None = None
-    # The versions of every key the caches of this request depend on, read once.
-    _versions: VersionSnapshot | None = None
 
     def fresh(self) -> Context:
         """The same viewer with empty caches: one per subscription event."""
@@ -97,14 +86,10 @@ class Context:
 
     async def authenticate(self) -> None:
         """Verify, once, that the token's user still exists and is active, reading their role and
-        scope with it (or taking the scope kept under the same versions); a token whose user is
-        gone leaves the context unauthenticated."""
+        scope with it; a token whose user is gone leaves the context unauthenticated."""
         if self.identity is None or self._scope is not None:
             return
-        caches = self.services.read_caches
-        bind_versions(self.services.versions)
-        self._versions = await read_snapshot(self.services.versions, caches.keys_of(self.identity))
-        scope = await load_viewer_scope(self.identity, caches.scopes, self._versions)
+        scope = await load_viewer_scope(self.identity)
         if scope is None:
             self.identity = None
             self.auth_problem = "the token's user no longer exists or is disabled"
@@ -139,7 +124,6 @@ class Context:
                 self.services.attendee_cache,
                 self.partial_errors,
                 caches=self.services.read_caches,
-                snapshot=self._versions,
             )
         return self._reading
 

@@ -257,7 +257,6 @@ def create_app(settings: Settings) -> Starlette:
         unipile=client,
         live_cache=live_cache,
         prefetcher=prefetcher,
-        versions=versions,
         attendee_cache=attendee_cache,
         pubsub=pubsub,
         auto_store=auto_store,

@@ -21,6 +21,7 @@ from crm import (
     normalize_company_domain,
     normalize_contact_identifier,
 )
+from crm.caching import Kept, bump
 from db.models import (
     Account,
     Company,
@@ -137,6 +138,8 @@ async def load_demo(seed: int) -> DemoSummary:
         companies = await _companies(workspace, demo.crm)
         for contact in demo.crm.contacts:
             await _contact(workspace, contact, companies)
+    # Loaded into a served database, the demo CRM is new to the matches its server kept.
+    await bump(workspace.id, Kept.CRM_RECORDS)
     return DemoSummary(
         workspace_id=workspace.id,
         user_id=users["alice"].id,

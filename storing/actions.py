@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 from core.errors import BadUserInput, Forbidden, NotFound
 from core.vocabulary import Channel, IdentifierKind, LinkSource, NeverStoreKind, StorageReason
 from crm import CandidateKind, Rejected, classify_participant, normalize_never_store_value
+from crm.caching import Kept, bumped_after
 from db.models import (
     Account,
     Company,
@@ -79,7 +80,7 @@ async def link(
         "conversation_external_id": external_id,
         **_target_filter(target),
     }
-    async with in_transaction():
+    async with bumped_after(account.workspace_id, Kept.STORED_CONVERSATIONS), in_transaction():
         existing = await ConversationLink.filter(**keys).select_for_update().first()
         if existing is None:
             created = await ConversationLink.create(
@@ -107,9 +108,10 @@ async def unlink(user_id: int, account: Account, external_id: str, target: Targe
         "conversation_external_id": external_id,
         **_target_filter(target),
     }
-    updated = await ConversationLink.filter(removed_at=None, **keys).update(
-        removed_at=datetime.now(UTC), removed_by_id=user_id
-    )
+    async with bumped_after(account.workspace_id, Kept.STORED_CONVERSATIONS):
+        updated = await ConversationLink.filter(removed_at=None, **keys).update(
+            removed_at=datetime.now(UTC), removed_by_id=user_id
+        )
     if not updated and not await ConversationLink.exists(**keys):
         raise NotFound("the conversation is not linked to it", argument="conversationId")
 
@@ -120,7 +122,7 @@ async def forget(user_id: int, account: Account, external_id: str, also_unlink: 
     active = ConversationLink.filter(
         account_id=account.id, conversation_external_id=external_id, removed_at=None
     )
-    async with in_transaction():
+    async with bumped_after(account.workspace_id, Kept.STORED_CONVERSATIONS), in_transaction():
         if await active.filter(source=LinkSource.USER).exists() and not also_unlink:
             raise Forbidden(
                 "the conversation is linked: unlink it first, or pass unlink: true",
@@ -181,7 +183,8 @@ async def forget_identifier(workspace_id: int, region: str, raw: str) -> int:
     )
     doomed_participants = [row["id"] for row in participants if involves(row["identifier"])]
     doomed_messages = [row["id"] for row in messages if _message_involves(row, involves)]
-    async with in_transaction():
+    # The never-store entry is one of the storage rules.
+    async with bumped_after(workspace_id, Kept.STORAGE_RULES), in_transaction():
         await ConversationParticipant.filter(id__in=doomed_participants).delete()
         await Message.filter(id__in=doomed_messages).delete()
         await NeverStoreEntry.get_or_create(workspace_id=workspace_id, kind=kind, value=value)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from tortoise.transactions import in_transaction
 
 from core.vocabulary import Channel, Direction, StorageReason
+from crm.caching import Kept, bumped_after
 from crm.storage import SyncLimits, sync_limits
 from db.models import Account, Conversation, ConversationParticipant, Message
 from db.text import storable
@@ -236,7 +237,7 @@ async def _write(account: Account, given: _Snapshot, reason: StorageReason) -> S
     # UniPile's text may hold what PostgreSQL refuses (NUL): made storable, never lost.
     snapshot = storable(given)
     record = snapshot.record
-    async with in_transaction():
+    async with bumped_after(account.workspace_id, Kept.STORED_CONVERSATIONS), in_transaction():
         conversation = await _locked_conversation(account, record, reason)
         await _add_participants(conversation.id, snapshot.participants)
         wanted = {message.external_id: message for message in snapshot.messages}

@@ -203,8 +203,8 @@ async def test_resolve_nodes_loads_each_type_in_one_query(
     alice = await User.get(email=DEMO_USERS["alice"][0])
     context = Context(
         request=None,
-        # Contacts, companies and users need no service.
-        services=cast(Any, SimpleNamespace(unipile=None, attendee_cache=None)),
+        # Contacts, companies and users need no service, nor reads kept across requests.
+        services=cast(Any, SimpleNamespace(unipile=None, attendee_cache=None, read_caches=None)),
         identity=Identity(alice.id, alice.workspace_id),
     )
     await context.scope()

@@ -269,10 +269,13 @@ def documents(draw: st.DrawFn) -> tuple[str, dict[str, bool]]:
 async def test_generated_selections_answer_the_same_bytes(inboxes: Inboxes) -> None:
     seen = {"errors": 0, "data": 0}
 
+    # The same examples on every run: generation leans to simple documents, and a random draw of
+    # 150 now and then holds too few error responses for the check below to mean anything.
     @settings(
         max_examples=150,
         deadline=None,
         database=None,
+        derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(documents())

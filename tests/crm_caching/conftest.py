@@ -1,0 +1,205 @@
+"""A served Switchboard over the sandbox's demo data, and the inbox page as these tests read it:
+each participant's identifier and CRM match, each conversation's account and storage decision."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.vocabulary import Channel, StoragePolicy
+from db.models import StoragePolicySetting, Workspace
+from server.app import create_app
+from tests.inbox.conftest import (
+    SANDBOX_KEY,
+    SIGNING_KEY,
+    WEBHOOK_SECRET,
+    Inbox,
+    inbox_settings,
+    issue_demo_tokens,
+)
+from unipile.sandbox import SandboxSettings
+from unipile.sandbox.testing import running_app, running_sandbox
+
+START_TIMEOUT = 30.0
+PAGE = """
+query Page($first: Int) {
+  conversations(first: $first) {
+    edges { node {
+      id externalId account { id externalId }
+      participants { identifier emailAddress isSelf crmMatch { contact { id } company { id } } }
+      storage { stored shouldStore reason }
+      links { source target { id name } }
+    } }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Page:
+    nodes: list[dict[str, Any]]
+    queries: int
+
+    def participants(self) -> list[dict[str, Any]]:
+        return [p for node in self.nodes for p in node["participants"] if not p["isSelf"]]
+
+    def match_of(self, email: str) -> dict[str, Any] | None:
+        """The CRM match of the participant with this address (the same wherever it appears)."""
+        found = {repr(p["crmMatch"]) for p in self.participants() if p["emailAddress"] == email}
+        assert len(found) == 1, f"{email} appears with {found}"
+        return next(p["crmMatch"] for p in self.participants() if p["emailAddress"] == email)
+
+    def accounts(self) -> set[str]:
+        return {node["account"]["externalId"] for node in self.nodes}
+
+
+async def read_page(inbox: Inbox, user: str = "alice", first: int = 50) -> Page:
+    result = await inbox.query(PAGE, {"first": first}, user=user)
+    assert "errors" not in result, result["errors"]
+    nodes = [edge["node"] for edge in result["data"]["conversations"]["edges"]]
+    return Page(nodes, result["extensions"]["cost"]["dbQueries"])
+
+
+async def warm_page(inbox: Inbox, user: str = "alice") -> Page:
+    """The page once its caches are warm: read twice, the second costing at most one query."""
+    await read_page(inbox, user)
+    page = await read_page(inbox, user)
+    assert page.queries <= 1
+    return page
+
+
+async def mutate(inbox: Inbox, mutation: str, user: str = "alice", **variables: Any) -> Any:
+    """The mutation's payload, which must carry no error."""
+    result = await inbox.query(mutation, variables, user=user)
+    assert "errors" not in result, result["errors"]
+    [payload] = result["data"].values()
+    assert payload.get("error") is None, payload
+    return payload
+
+
+async def hold_automatic_storage() -> None:
+    """Keep the job queue from storing email while a test compares pages."""
+    workspace = await Workspace.get(slug="demo")
+    await StoragePolicySetting.create(
+        workspace=workspace, channel=Channel.EMAIL, policy=StoragePolicy.MANUAL
+    )
+
+
+@pytest.fixture
+async def demo_tokens(database: str) -> dict[str, str]:
+    tokens = await issue_demo_tokens()
+    await hold_automatic_storage()
+    return tokens
+
+
+@pytest.fixture
+def sandbox_url() -> Iterator[str]:
+    with running_sandbox(SandboxSettings(api_key=SANDBOX_KEY)) as url:
+        yield url
+
+
+Serve = Callable[[], AbstractContextManager[Inbox]]
+
+
+@pytest.fixture
+def serve(database: str, demo_tokens: dict[str, str], sandbox_url: str, tmp_path: Path) -> Serve:
+    """A fresh app (its caches empty) on the test's database, as often as a test asks."""
+
+    @contextmanager
+    def served() -> Iterator[Inbox]:
+        app = create_app(inbox_settings(database, tmp_path, sandbox_url))
+        with running_app(app) as url:
+            yield Inbox(url=url, sandbox=sandbox_url, tokens=demo_tokens)
+
+    return served
+
+
+@pytest.fixture
+async def inbox(serve: Serve) -> AsyncIterator[Inbox]:
+    with serve() as served:
+        yield served
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become ready: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture
+def processes(
+    database: str,
+    demo_tokens: dict[str, str],
+    sandbox_url: str,
+    tmp_path: Path,
+) -> Iterator[list[Inbox]]:
+    """Two server processes on the test's database, without Redis: nothing but the database
+    tells one what the other changed."""
+    running: list[subprocess.Popen[bytes]] = []
+    logs = []
+    served = []
+    for name in ("a", "b"):
+        port = _free_port()
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database,
+            "UNIPILE_DSN": sandbox_url,
+            "UNIPILE_API_KEY": SANDBOX_KEY,
+            "JWT_SECRET": SIGNING_KEY,
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "SWITCHBOARD_REPORT_COST": "1",
+            "LIVE_CACHE_SECONDS": "0",
+            "PORT": str(port),
+            "DATA_DIR": str(tmp_path / name),
+            "LOG_LEVEL": "WARNING",
+        }
+        logs.append((tmp_path / f"{name}.log").open("wb"))
+        running.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "serve"],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=logs[-1],
+                start_new_session=True,
+            )
+        )
+        served.append(Inbox(f"http://127.0.0.1:{port}", sandbox_url, demo_tokens))
+    try:
+        for inbox, log in zip(served, logs, strict=True):
+            _wait_ready(inbox.url, Path(log.name))
+        yield served
+    finally:
+        for process in running:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in running:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for log in logs:
+            log.close()
