@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck schema bench graphiql-assets clean
+.PHONY: run test install lint typecheck schema bench graphiql-assets web clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "switchboard: Python 3.11 or newer is required" >&2; exit 1; }
@@ -44,6 +44,14 @@ bench: $(STAMP)
 # and rewrite their manifest of sha384 hashes; the versions are pinned in server/graphiql/refresh.py.
 graphiql-assets: $(STAMP)
 	$(BIN)/python -m server.graphiql.refresh
+
+# The reference frontend (web/): npm ci, operation types from schema.graphql (graphql-codegen),
+# tsc, vite build into server/web/dist/, then the stamp of its sources there (a test fails when
+# the build is stale). Needs Node 20.19+ and npm; `make run` serves the committed build.
+web: $(STAMP)
+	npm ci --prefix web --no-audit --no-fund
+	npm run --prefix web build
+	$(BIN)/python -m server.web.stamp
 
 clean:
 	rm -rf $(VENV) var

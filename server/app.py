@@ -42,6 +42,7 @@ from server.graphql import GraphQLView
 from server.hosted_auth import HOSTED_AUTH_PATH, hosted_auth_from_settings, hosted_auth_routes
 from server.settings import Settings, SettingsError
 from server.state import AppState
+from server.web import web_routes
 from server.webhooks import WEBHOOK_PATH, register_webhooks, webhook_routes
 from storing.automatic import AutoStore, KeepInStep
 from storing.jobs import StoreWorker
@@ -305,6 +306,8 @@ def create_app(settings: Settings) -> Starlette:
         asset_route(),
         *webhook_routes(secret=settings.webhook_key(), processor=processor),
         *hosted_auth_routes(hosted_auth, pubsub),
+        # The reference frontend at / (and its client paths), its files under /assets.
+        *web_routes(),
     ]
     # Inside CORS, so that a refused body's 413 still tells a browser page why.
     middleware = [cors(settings.cors_origins), body_limits(settings)]
