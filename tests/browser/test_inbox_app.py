@@ -11,35 +11,20 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
-import pytest
 
-from tests.browser.test_graphiql_browser import (
-    CHROMIUM,
-    REPORT_CSP,
-    ROOT,
-    Watch,
-    is_local,
-    jane_doe_jid,
-    playwright,  # noqa: F401 (fixture)
-)
-from tests.inbox.test_embedded_live_mode import made_run
+from tests.browser.inbox_app import api, screenshot, shown_ids, signed_in, wait_for_subscriptions
+from tests.browser.test_graphiql_browser import ROOT, jane_doe_jid
 from unipile.sandbox.demo import ALICE_WHATSAPP_ID, GMAIL_ID
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Dialog, Page, Playwright
+    from playwright.sync_api import Browser
 
-ARTIFACTS = Path(os.environ.get("SWITCHBOARD_ARTIFACTS", ROOT / "build" / "artifacts"))
 DOCS_SCREENSHOT = ROOT / "docs" / "inbox.png"
 PAGE = 50
 LIVE_WITHIN_SECONDS = 2.0
-ROW_IDS = "(rows) => rows.map((row) => row.dataset.conversationId)"
 INBOX = """query Inbox($after: String) {
   conversations(first: 50, after: $after) {
     edges { node { id storage { stored reason } links { target { name } } } }
@@ -66,105 +51,11 @@ REFUSED_HOSTILE = (
 )
 
 
-@dataclass
-class Session:
-    page: Page
-    watch: Watch
-    token: str
-    dialogs: list[str]
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """`make run` in a temporary folder, shared by this module's tests; each test asks the API
-    for what it compares, after the tests before it changed the demo."""
-    with made_run(tmp_path_factory.mktemp("inbox-app")) as (url, sandbox, _):
-        yield url, sandbox
-
-
-@pytest.fixture
-def browser(playwright: Playwright) -> Iterator[Browser]:  # noqa: F811 (the fixture)
-    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-    try:
-        yield launched
-    finally:
-        launched.close()
-
-
-def api(url: str, token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
-    answer = httpx.post(
-        f"{url}/graphql",
-        json={"query": query, "variables": variables or {}},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    ).json()
-    assert "errors" not in answer, answer
-    return answer["data"]
-
-
-def screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"inbox-app-{name}.png"
-    page.screenshot(path=str(path))
-    return path
-
-
-@contextmanager
-def signed_in(browser: Browser, url: str) -> Iterator[Session]:
-    """The app opened at / and signed in with the pre-filled demo token, its first page shown;
-    on the way out, the page did nothing it must not."""
-    watch = Watch()
-    dialogs: list[str] = []
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.route(lambda target: not is_local(target), watch.block)
-    context.route_web_socket(lambda target: not is_local(target), watch.block_socket)
-    context.add_init_script(REPORT_CSP)
-    page = context.new_page()
-    page.on("pageerror", lambda error: watch.page_errors.append(str(error)))
-    page.on("console", watch.on_console)
-    page.on("request", watch.on_request)
-    page.on("websocket", watch.on_socket)
-
-    def on_dialog(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    page.goto(f"{url}/")
-    token = page.locator("#token").input_value()
-    assert token.startswith("ey"), "the embedded mode pre-fills the demo token"
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_selector(".rows .row", timeout=30_000)
-    page.wait_for_function(
-        "() => !document.querySelector('.rows-end')?.textContent.includes('Loading')"
-    )
-    yield Session(page, watch, token, dialogs)
-    context.close()
-    assert not watch.foreign, f"requests to other hosts: {watch.foreign}"
-    assert not watch.page_errors, watch.page_errors
-    assert not watch.console_errors, watch.console_errors
-    assert not dialogs, dialogs
-
-
-def shown_ids(page: Page) -> list[str]:
-    ids: list[str] = page.eval_on_selector_all(".rows .row", ROW_IDS)
-    return ids
-
-
-def wait_for_subscriptions(session: Session) -> None:
-    """The app's three subscriptions are sent, and the server has read them."""
-    deadline = time.monotonic() + 10
-    while len(session.watch.sent_of_type("subscribe")) < 3:
-        assert time.monotonic() < deadline, session.watch.sent
-        session.page.wait_for_timeout(100)
-    session.page.wait_for_timeout(500)
-
-
 def test_the_inbox_shows_the_apis_pages_in_order_as_it_scrolls(
-    browser: Browser, served: tuple[str, str]
+    chromium: Browser, app_server: tuple[str, str]
 ) -> None:
-    url, _ = served
-    with signed_in(browser, url) as session:
+    url, _ = app_server
+    with signed_in(chromium, url) as session:
         page = session.page
         first = api(url, session.token, INBOX)["conversations"]
         expected = [edge["node"]["id"] for edge in first["edges"]]
@@ -188,10 +79,10 @@ def test_the_inbox_shows_the_apis_pages_in_order_as_it_scrolls(
 
 
 def test_opening_a_conversation_shows_its_messages(
-    browser: Browser, served: tuple[str, str]
+    chromium: Browser, app_server: tuple[str, str]
 ) -> None:
-    url, _ = served
-    with signed_in(browser, url) as session:
+    url, _ = app_server
+    with signed_in(chromium, url) as session:
         page = session.page
         chat = page.locator(".rows .row", has=page.locator(".channel", has_text="whatsapp")).first
         conversation_id = chat.get_attribute("data-conversation-id")
@@ -214,10 +105,10 @@ def test_opening_a_conversation_shows_its_messages(
 
 
 def test_linking_a_conversation_to_a_contact_changes_its_badge(
-    browser: Browser, served: tuple[str, str]
+    chromium: Browser, app_server: tuple[str, str]
 ) -> None:
-    url, _ = served
-    with signed_in(browser, url) as session:
+    url, _ = app_server
+    with signed_in(chromium, url) as session:
         page = session.page
         edges = api(url, session.token, INBOX)["conversations"]["edges"]
         [target, *_] = [
@@ -249,11 +140,11 @@ def test_linking_a_conversation_to_a_contact_changes_its_badge(
 
 
 def test_a_message_posted_to_the_sandbox_comes_to_the_top_within_two_seconds(
-    browser: Browser, served: tuple[str, str]
+    chromium: Browser, app_server: tuple[str, str]
 ) -> None:
-    url, sandbox = served
+    url, sandbox = app_server
     text = f"Live from the inbox test {time.time_ns()}"
-    with signed_in(browser, url) as session:
+    with signed_in(chromium, url) as session:
         page = session.page
         wait_for_subscriptions(session)
         before = shown_ids(page)
@@ -280,9 +171,9 @@ def test_a_message_posted_to_the_sandbox_comes_to_the_top_within_two_seconds(
         screenshot(page, "live")
 
 
-def test_a_hostile_email_body_runs_nothing(browser: Browser, served: tuple[str, str]) -> None:
-    url, sandbox = served
-    with signed_in(browser, url) as session:
+def test_a_hostile_email_body_runs_nothing(chromium: Browser, app_server: tuple[str, str]) -> None:
+    url, sandbox = app_server
+    with signed_in(chromium, url) as session:
         page = session.page
         wait_for_subscriptions(session)
         posted = httpx.post(

@@ -6,21 +6,17 @@ from the package folder."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
-
-from tests.inbox.test_embedded_live_mode import made_run
 
 TOKEN_META = re.compile(r'<meta name="switchboard-demo-token" content="([^"]+)">')
 VIEWER = "{ viewer { user { email } } }"
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with made_run(tmp_path_factory.mktemp("served")) as (url, _, _):
-        yield url
+@pytest.fixture
+def served(app_server: tuple[str, str]) -> str:
+    return app_server[0]
 
 
 def directives(policy: str) -> dict[str, list[str]]:
