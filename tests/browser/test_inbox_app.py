@@ -121,7 +121,9 @@ def test_linking_a_conversation_to_a_contact_changes_its_badge(
         row.locator(".row-body").click()
         page.get_by_role("button", name="Link…").click()
         page.get_by_label("Search contacts and companies").fill("Jane")
-        page.locator(".link-dialog .candidates button", has_text="Jane Doe").first.click()
+        page.get_by_role("list", name="Contacts").get_by_role(
+            "button", name="Jane Doe"
+        ).first.click()
 
         badge = row.locator('.storage-badge[data-stored="true"][data-reason="MANUAL_LINK"]')
         badge.wait_for(timeout=10_000)

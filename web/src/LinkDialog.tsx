@@ -42,8 +42,8 @@ export function LinkDialog({ title, onPick, onClose }: Props) {
       />
       {error && <p className="error">{requestFailure(error)}</p>}
       {fetching && !data && <p className="muted">Searching…</p>}
-      <h3>Contacts</h3>
-      <ul className="candidates">
+      <h3 id="link-contacts">Contacts</h3>
+      <ul className="candidates" aria-labelledby="link-contacts">
         {contacts.map((contact) => (
           <li key={contact.id}>
             <button
@@ -60,8 +60,8 @@ export function LinkDialog({ title, onPick, onClose }: Props) {
         ))}
         {data && contacts.length === 0 && <li className="muted">No contact found</li>}
       </ul>
-      <h3>Companies</h3>
-      <ul className="candidates">
+      <h3 id="link-companies">Companies</h3>
+      <ul className="candidates" aria-labelledby="link-companies">
         {companies.map((company) => (
           <li key={company.id}>
             <button
