@@ -1,4 +1,4 @@
-// `npm run dev` serves the app on http://localhost:5173 against the API at SWITCHBOARD_URL
+// `npm run dev` serves the app on http://localhost:5173 against the API at VITE_SWITCHBOARD_URL
 // (default http://127.0.0.1:8000), which allows this origin in the embedded mode
 // (CORS_ORIGINS); `vite build` writes the app that `switchboard serve` ships.
 import react from "@vitejs/plugin-react";

@@ -6,7 +6,13 @@ type Props = { html: string | null; text: string | null };
 
 export function MessageBody({ html, text }: Props) {
   if (html) {
-    return <iframe className="email-body" title="Email body" sandbox="" srcDoc={html} />;
+    return <iframe
+        className="email-body"
+        title="Email body"
+        sandbox=""
+        referrerPolicy="no-referrer"
+        srcDoc={html}
+      />;
   }
   return <p className="message-text">{text ?? ""}</p>;
 }

@@ -4,9 +4,12 @@
 import { cacheExchange, Client, fetchExchange, subscriptionExchange } from "urql";
 import { createClient as createSocketClient, type Client as SocketClient } from "graphql-ws";
 
-// Served by `switchboard serve`: the same origin. From the dev server: VITE_SWITCHBOARD_URL,
-// an origin that CORS_ORIGINS lets this page call.
-const API_ORIGIN: string = import.meta.env.VITE_SWITCHBOARD_URL ?? window.location.origin;
+// Served by `switchboard serve`: the same origin. From the dev server (`npm run dev`):
+// VITE_SWITCHBOARD_URL, by default `make run`'s API, which lets the dev server's origin call it
+// (CORS_ORIGINS in the embedded mode).
+const LOCAL_API = "http://127.0.0.1:8000";
+const API_ORIGIN: string =
+  import.meta.env.VITE_SWITCHBOARD_URL ?? (import.meta.env.DEV ? LOCAL_API : window.location.origin);
 export const GRAPHQL_URL = new URL("/graphql", API_ORIGIN).href;
 
 export function socketUrl(httpUrl: string): string {
