@@ -1,8 +1,16 @@
-"""One viewer's walk through one list: resuming from a sealed cursor, issuing one per edge."""
+"""One viewer's walk through one list: resuming from a sealed cursor, issuing one per edge.
+
+A page's record is named by a digest of what it holds, and a walk by a digest of its first page:
+the same page asked again (a reload, a poll) writes the record it wrote before, so steady load
+keeps the store's size flat. Two walks that began with the same first page share their shown
+threads, as a replayed cursor does within one walk, which the walk allows for
+(`inbox.merge.Lane._shown_above`).
+"""
 
 from __future__ import annotations
 
-import secrets
+import base64
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,9 +25,10 @@ _ID_BYTES = 12
 
 @dataclass(frozen=True, slots=True)
 class Resumed:
-    """Where a page starts: its walk (`session`) and each lane's state (none: the list's top)."""
+    """Where a page starts: its walk (`session`; None for a first page, whose record will name
+    the walk) and each lane's state (none: the list's top)."""
 
-    session: str
+    session: str | None = None
     states: dict[str, LaneState] = field(default_factory=dict)
 
 
@@ -34,7 +43,7 @@ class Pager:
 
     async def resume(self, after: str | None) -> Resumed:
         if after is None:
-            return Resumed(secrets.token_urlsafe(_ID_BYTES))
+            return Resumed()
         record_id, _, edge = self.codec.open(self.viewer_id, self.list_key, after).partition(".")
         raw = await self.store.get(record_id)
         if raw is None:
@@ -46,24 +55,35 @@ class Pager:
             raise InvalidCursor()
         return Resumed(record["s"], unpack_state(record, int(edge)))
 
-    async def shown(self, session: str, lane: str, threads: Sequence[str]) -> dict[str, Ordering]:
+    async def shown(
+        self, session: str | None, lane: str, threads: Sequence[str]
+    ) -> dict[str, Ordering]:
+        """Where this walk showed these threads; a new walk has shown nothing yet."""
+        if session is None:
+            return {}
         return await self.store.shown(session, lane, threads)
 
     async def issue(
         self,
-        session: str,
+        session: str | None,
         edge_states: Sequence[LaneStates],
         shown: Mapping[str, Mapping[str, Ordering]] | None = None,
     ) -> list[str]:
         """One cursor per edge, each resuming right after it; one write for the whole page."""
+        page = {"u": self.viewer_id, "l": self.list_key, **pack_states(edge_states)}
+        walk = _digest(orjson.dumps(page)) if session is None else session
         if shown:
-            await self.store.mark_shown(session, shown)
+            await self.store.mark_shown(walk, shown)
         if not edge_states:
             return []
-        record_id = secrets.token_urlsafe(_ID_BYTES)
-        record = {"u": self.viewer_id, "l": self.list_key, "s": session, **pack_states(edge_states)}
-        await self.store.put(record_id, orjson.dumps(record))
+        record = orjson.dumps({**page, "s": walk})
+        record_id = _digest(record)
+        await self.store.put(record_id, record)
         return [
             self.codec.seal(self.viewer_id, self.list_key, f"{record_id}.{index}")
             for index in range(len(edge_states))
         ]
+
+
+def _digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.blake2b(data, digest_size=_ID_BYTES).digest()).decode()

@@ -106,6 +106,31 @@ async def test_a_replayed_cursor_gives_the_same_page(inbox: Inbox) -> None:
     assert ids[0] == ids[1] and len(ids[0]) == 30
 
 
+async def test_the_same_page_asked_again_reissues_its_cursors(inbox: Inbox) -> None:
+    """Reloading the inbox adds no page record: its cursors name the record it wrote before."""
+    await hold_automatic_storage()
+    cursors = []
+    for _ in range(3):
+        result = await inbox.query(EDGES, {"first": 20})
+        cursors.append([edge["cursor"] for edge in result["data"]["conversations"]["edges"]])
+    assert cursors[0] == cursors[1] == cursors[2] and len(cursors[0]) == 20
+    after = cursors[0][-1]
+    second = await inbox.query(EDGES, {"first": 20, "after": after})
+    again = await inbox.query(EDGES, {"first": 20, "after": after})
+    assert second["data"] == again["data"]
+    assert [e["cursor"] for e in second["data"]["conversations"]["edges"]] != cursors[0]
+
+
+async def test_walks_that_began_alike_each_drop_and_repeat_nothing(inbox: Inbox) -> None:
+    """Two walks from the same first page share what they showed, one running ahead."""
+    await hold_automatic_storage()
+    reference = [edge["node"]["id"] for edge in await walk(inbox, 100)]
+    ahead = await walk(inbox, 15)
+    behind = await walk(inbox, 15)
+    for walked in (ahead, behind):
+        assert [edge["node"]["id"] for edge in walked] == reference
+
+
 @pytest.mark.parametrize(
     "filter",
     [None, {"unread": True}, {"channels": ["EMAIL"]}],
