@@ -6,7 +6,13 @@ import { forgetToken, savedToken, saveToken } from "./session";
 import { SignIn } from "./SignIn";
 import { Workspace } from "./Workspace";
 
-function SignedIn({ token, onSignOut }: { token: string; onSignOut: (problem: string | null) => void }) {
+function SignedIn({
+  token,
+  onSignOut,
+}: {
+  token: string;
+  onSignOut: (problem: string | null) => void;
+}) {
   const [session, setSession] = useState<Session | null>(null);
   useEffect(() => {
     const opened = openSession(token);
@@ -36,7 +42,11 @@ export function App() {
   }, []);
   return (
     <NoticeProvider>
-      {token ? <SignedIn token={token} onSignOut={signOut} /> : <SignIn problem={problem} onSignIn={signIn} />}
+      {token ? (
+        <SignedIn token={token} onSignOut={signOut} />
+      ) : (
+        <SignIn problem={problem} onSignIn={signIn} />
+      )}
     </NoticeProvider>
   );
 }

@@ -26,7 +26,9 @@ export function StorageBadge({ storage }: { storage: Row["storage"] }) {
       title={storage.storedAt ? `Stored ${storage.storedAt}` : undefined}
     >
       {label}
-      {storage.reason !== "NONE" && <small> · {storage.reason.toLowerCase().replace("_", " ")}</small>}
+      {storage.reason !== "NONE" && (
+        <small> · {storage.reason.toLowerCase().replace("_", " ")}</small>
+      )}
     </span>
   );
 }
@@ -44,7 +46,13 @@ export function CrmMatchLabel({ participant }: { participant: Participant }) {
   );
 }
 
-function ParticipantItem({ participant, showPhone }: { participant: Participant; showPhone: boolean }) {
+function ParticipantItem({
+  participant,
+  showPhone,
+}: {
+  participant: Participant;
+  showPhone: boolean;
+}) {
   return (
     <li className="participant">
       {participantName(participant)}

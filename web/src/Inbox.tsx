@@ -18,9 +18,24 @@ export type Filters = {
   matched: "" | "true" | "false";
 };
 
-export const NO_FILTERS: Filters = { channel: "", accountId: "", unread: "", stored: "", matched: "" };
+export const NO_FILTERS: Filters = {
+  channel: "",
+  accountId: "",
+  unread: "",
+  stored: "",
+  matched: "",
+};
 
-const CHANNELS: Channel[] = ["EMAIL", "WHATSAPP", "LINKEDIN", "INSTAGRAM", "TELEGRAM", "MESSENGER", "TWITTER", "SLACK"];
+const CHANNELS: Channel[] = [
+  "EMAIL",
+  "WHATSAPP",
+  "LINKEDIN",
+  "INSTAGRAM",
+  "TELEGRAM",
+  "MESSENGER",
+  "TWITTER",
+  "SLACK",
+];
 
 function flag(value: Filters["unread"]): boolean | null {
   return value === "" ? null : value === "true";
@@ -37,7 +52,11 @@ export function toServerFilter(filters: Filters): ConversationFilter {
 }
 
 type Account = { id: string; name: string };
-type BulkResult = { conversationId: string; conversation?: Row | null; error: { code: string; message: string; field?: string | null } | null };
+type BulkResult = {
+  conversationId: string;
+  conversation?: Row | null;
+  error: { code: string; message: string; field?: string | null } | null;
+};
 
 type Props = {
   inbox: InboxState;
@@ -50,8 +69,18 @@ type Props = {
   onChanged: (row: Row) => void;
 };
 
-function FlagSelect({ label, value, yes, no, onChange }: {
-  label: string; value: Filters["unread"]; yes: string; no: string; onChange: (value: Filters["unread"]) => void;
+function FlagSelect({
+  label,
+  value,
+  yes,
+  no,
+  onChange,
+}: {
+  label: string;
+  value: Filters["unread"];
+  yes: string;
+  no: string;
+  onChange: (value: Filters["unread"]) => void;
 }) {
   return (
     <label>
@@ -65,7 +94,16 @@ function FlagSelect({ label, value, yes, no, onChange }: {
   );
 }
 
-export function Inbox({ inbox, filters, accounts, openId, onFilters, onMore, onOpen, onChanged }: Props) {
+export function Inbox({
+  inbox,
+  filters,
+  accounts,
+  openId,
+  onFilters,
+  onMore,
+  onOpen,
+  onChanged,
+}: Props) {
   const notify = useNotify();
   const list = useRef<HTMLOListElement>(null);
   const end = useRef<HTMLLIElement>(null);
@@ -101,8 +139,13 @@ export function Inbox({ inbox, filters, accounts, openId, onFilters, onMore, onO
   function reportBulk(action: string, results: BulkResult[]) {
     const failed = results.filter((result) => result.error);
     results.forEach((result) => result.conversation && onChanged(result.conversation));
-    if (results.length > failed.length) notify.ok(`${action}: ${results.length - failed.length} of ${results.length} done`);
-    failed.forEach((result) => result.error && notify.error(`${action} failed for one conversation: ${mutationFailure(result.error)}`));
+    if (results.length > failed.length)
+      notify.ok(`${action}: ${results.length - failed.length} of ${results.length} done`);
+    failed.forEach(
+      (result) =>
+        result.error &&
+        notify.error(`${action} failed for one conversation: ${mutationFailure(result.error)}`),
+    );
     setSelected(new Set(failed.map((result) => result.conversationId)));
   }
 
@@ -130,32 +173,66 @@ export function Inbox({ inbox, filters, accounts, openId, onFilters, onMore, onO
       <form className="filters" onSubmit={(event) => event.preventDefault()}>
         <label>
           Channel
-          <select value={filters.channel} onChange={(event) => set({ channel: event.target.value as Filters["channel"] })}>
+          <select
+            value={filters.channel}
+            onChange={(event) => set({ channel: event.target.value as Filters["channel"] })}
+          >
             <option value="">all</option>
             {CHANNELS.map((channel) => (
-              <option key={channel} value={channel}>{channel.toLowerCase()}</option>
+              <option key={channel} value={channel}>
+                {channel.toLowerCase()}
+              </option>
             ))}
           </select>
         </label>
         <label>
           Account
-          <select value={filters.accountId} onChange={(event) => set({ accountId: event.target.value })}>
+          <select
+            value={filters.accountId}
+            onChange={(event) => set({ accountId: event.target.value })}
+          >
             <option value="">all</option>
             {accounts.map((account) => (
-              <option key={account.id} value={account.id}>{account.name}</option>
+              <option key={account.id} value={account.id}>
+                {account.name}
+              </option>
             ))}
           </select>
         </label>
-        <FlagSelect label="Unread" value={filters.unread} yes="unread" no="read" onChange={(unread) => set({ unread })} />
-        <FlagSelect label="CRM" value={filters.matched} yes="matched" no="unmatched" onChange={(matched) => set({ matched })} />
-        <FlagSelect label="Stored" value={filters.stored} yes="stored" no="not stored" onChange={(stored) => set({ stored })} />
+        <FlagSelect
+          label="Unread"
+          value={filters.unread}
+          yes="unread"
+          no="read"
+          onChange={(unread) => set({ unread })}
+        />
+        <FlagSelect
+          label="CRM"
+          value={filters.matched}
+          yes="matched"
+          no="unmatched"
+          onChange={(matched) => set({ matched })}
+        />
+        <FlagSelect
+          label="Stored"
+          value={filters.stored}
+          yes="stored"
+          no="not stored"
+          onChange={(stored) => set({ stored })}
+        />
       </form>
       {selected.size > 0 && (
         <div className="bulk" role="toolbar" aria-label="Selected conversations">
           <span>{selected.size} selected</span>
-          <button type="button" onClick={storeSelected}>Store selected</button>
-          <button type="button" onClick={() => setBulkLinking(true)}>Link selected…</button>
-          <button type="button" onClick={() => setSelected(new Set())}>Clear</button>
+          <button type="button" onClick={storeSelected}>
+            Store selected
+          </button>
+          <button type="button" onClick={() => setBulkLinking(true)}>
+            Link selected…
+          </button>
+          <button type="button" onClick={() => setSelected(new Set())}>
+            Clear
+          </button>
         </div>
       )}
       <ol className="rows" ref={list}>
@@ -172,7 +249,10 @@ export function Inbox({ inbox, filters, accounts, openId, onFilters, onMore, onO
         <li ref={end} className="rows-end muted">
           {inbox.error ? (
             <>
-              {inbox.error} <button type="button" onClick={onMore}>Retry</button>
+              {inbox.error}{" "}
+              <button type="button" onClick={onMore}>
+                Retry
+              </button>
             </>
           ) : inbox.loading ? (
             "Loading…"

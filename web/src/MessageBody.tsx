@@ -6,13 +6,15 @@ type Props = { html: string | null; text: string | null };
 
 export function MessageBody({ html, text }: Props) {
   if (html) {
-    return <iframe
+    return (
+      <iframe
         className="email-body"
         title="Email body"
         sandbox=""
         referrerPolicy="no-referrer"
         srcDoc={html}
-      />;
+      />
+    );
   }
   return <p className="message-text">{text ?? ""}</p>;
 }

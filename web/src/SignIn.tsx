@@ -16,13 +16,22 @@ export function SignIn({ problem, onSignIn }: Props) {
       <h1>Switchboard</h1>
       <form onSubmit={submit}>
         <label htmlFor="token">Bearer token</label>
-        <textarea id="token" rows={4} value={token} onChange={(event) => setToken(event.target.value)} />
+        <textarea
+          id="token"
+          rows={4}
+          value={token}
+          onChange={(event) => setToken(event.target.value)}
+        />
         <p className="muted">
           {demoToken()
             ? "Pre-filled with the demo token of alice@demo.switchboard.test."
             : "Print one with: switchboard token --email alice@demo.switchboard.test"}
         </p>
-        {problem && <p className="error" role="alert">{problem}</p>}
+        {problem && (
+          <p className="error" role="alert">
+            {problem}
+          </p>
+        )}
         <button type="submit">Sign in</button>
       </form>
     </main>

@@ -32,7 +32,10 @@ export function Workspace({ onSignOut }: Props) {
   const [refreshKey, setRefreshKey] = useState(0);
   // The filter of the pages being read: an answer for an older filter is dropped.
   const generation = useRef(0);
-  const cursor = useRef<{ endCursor: string | null; loading: boolean }>({ endCursor: null, loading: false });
+  const cursor = useRef<{ endCursor: string | null; loading: boolean }>({
+    endCursor: null,
+    loading: false,
+  });
   const serverFilter = useRef(toServerFilter(filters));
   const openRef = useRef(openId);
   openRef.current = openId;
@@ -43,7 +46,8 @@ export function Workspace({ onSignOut }: Props) {
 
   useEffect(() => {
     const code = viewerError?.graphQLErrors[0]?.extensions?.code;
-    if (code === "UNAUTHENTICATED") onSignOut(`The token was refused: ${requestFailure(viewerError!)}`);
+    if (code === "UNAUTHENTICATED")
+      onSignOut(`The token was refused: ${requestFailure(viewerError!)}`);
   }, [viewerError, onSignOut]);
 
   const loadPage = useCallback(async () => {
@@ -64,7 +68,10 @@ export function Workspace({ onSignOut }: Props) {
     // Accounts that failed upstream are named in errors beside the others' conversations.
     if (result.error && page) notify.error(requestFailure(result.error));
     if (!page) {
-      dispatch({ type: "failed", error: result.error ? requestFailure(result.error) : "No answer" });
+      dispatch({
+        type: "failed",
+        error: result.error ? requestFailure(result.error) : "No answer",
+      });
       return;
     }
     cursor.current.endCursor = page.pageInfo.endCursor ?? null;
@@ -124,9 +131,15 @@ export function Workspace({ onSignOut }: Props) {
         <span className="muted">{viewer?.viewer.workspace.name}</span>
         <Accounts accounts={accounts} />
         <span className="viewer">{user?.email}</span>
-        <button type="button" onClick={() => onSignOut(null)}>Sign out</button>
+        <button type="button" onClick={() => onSignOut(null)}>
+          Sign out
+        </button>
       </header>
-      {viewerError && !viewer && <p className="error" role="alert">{requestFailure(viewerError)}</p>}
+      {viewerError && !viewer && (
+        <p className="error" role="alert">
+          {requestFailure(viewerError)}
+        </p>
+      )}
       <Inbox
         inbox={inbox}
         filters={filters}

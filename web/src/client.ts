@@ -9,7 +9,8 @@ import { createClient as createSocketClient, type Client as SocketClient } from 
 // (CORS_ORIGINS in the embedded mode).
 const LOCAL_API = "http://127.0.0.1:8000";
 const API_ORIGIN: string =
-  import.meta.env.VITE_SWITCHBOARD_URL ?? (import.meta.env.DEV ? LOCAL_API : window.location.origin);
+  import.meta.env.VITE_SWITCHBOARD_URL ??
+  (import.meta.env.DEV ? LOCAL_API : window.location.origin);
 export const GRAPHQL_URL = new URL("/graphql", API_ORIGIN).href;
 
 export function socketUrl(httpUrl: string): string {

@@ -8,9 +8,7 @@ const FULL = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle
 export function shortTime(iso: string | null | undefined): string {
   if (!iso) return "";
   const when = new Date(iso);
-  return when.toDateString() === new Date().toDateString()
-    ? TIME.format(when)
-    : DATE.format(when);
+  return when.toDateString() === new Date().toDateString() ? TIME.format(when) : DATE.format(when);
 }
 
 export function fullTime(iso: string): string {

@@ -48,7 +48,10 @@ export function inboxReducer(state: InboxState, action: InboxAction): InboxState
     case "live":
       return { ...state, rows: moveToTop(state.rows, action.row, action.filter) };
     case "changed":
-      return { ...state, rows: state.rows.map((row) => (row.id === action.row.id ? action.row : row)) };
+      return {
+        ...state,
+        rows: state.rows.map((row) => (row.id === action.row.id ? action.row : row)),
+      };
     case "gone":
       return { ...state, rows: state.rows.filter((row) => row.id !== action.id) };
   }

@@ -30,7 +30,10 @@ export function NoticeProvider({ children }: { children: ReactNode }) {
     [dismiss],
   );
   const notify = useMemo(
-    () => ({ ok: (text: string) => push("ok", text), error: (text: string) => push("error", text) }),
+    () => ({
+      ok: (text: string) => push("ok", text),
+      error: (text: string) => push("error", text),
+    }),
     [push],
   );
   return (
