@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -22,6 +23,7 @@ from crm import CONFIDENCE, Candidate, Identifier, Match
 from inbox.conversations import ConversationPage
 from inbox.facts import ConversationFacts
 from inbox.filters import InboxFilter
+from inbox.html import sanitised_html
 from inbox.messages import MessageFacts, MessagePage
 from inbox.records import (
     CONVERSATION_FIELDS,
@@ -233,10 +235,34 @@ class Message(Node):
     )
     direction: Direction
     text: str | None
-    html: str | None = strawberry.field(description="The HTML body (email).")
+    html: strawberry.Private[str | None]
+    """The HTML body as UniPile gives it: the sender's, hostile."""
     sent_at: datetime
     is_read: bool
     attachments: list[Attachment]
+
+    @strawberry.field(
+        name="html",
+        description="The HTML body (email), sanitised on the server: formatting, tables, inline "
+        "layout styles, images (http(s), or data: PNG, GIF, JPEG, WebP) and links (http(s), "
+        "mailto:, tel:; opening a new tab, noopener noreferrer) are kept; scripts, style "
+        "sheets, event handlers, frames, forms, SVG, ids and classes, relative URLs and other "
+        "schemes are not. A body too deeply nested to parse cheaply comes back as its text. "
+        "`raw: true` gives the body as the sender wrote it.",
+    )
+    def html_body(
+        self,
+        raw: Annotated[
+            bool,
+            strawberry.argument(
+                description="The body unsanitised, as the sender wrote it: hostile input, "
+                "never to be put into a page as it is."
+            ),
+        ] = False,
+    ) -> str | None:
+        if raw or self.html is None:
+            return self.html
+        return sanitised_html(self.html)
 
     @classmethod
     def from_facts(cls, facts: MessageFacts) -> Message:
