@@ -3,7 +3,8 @@
 The sanitiser's own tests feed it what attackers send (scripts, handlers, obfuscated
 `javascript:` URLs, SVG, frames, forms, CSS expressions, meta refresh, very long and very deep
 bodies) and read what comes out with a parser of their own; the outside test sends such an email
-through the sandbox and reads it over GraphQL from the served app, live and stored.
+through the sandbox and reads it over GraphQL from the served app: live, stored, and as a
+subscription's event.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from hypothesis import strategies as st
 from db.models import Message as StoredMessage
 from inbox.html import PARSE_WORK_BUDGET, SanitisedBodies, sanitised_html
 from inbox.html_cost import parse_work
+from tests.graphql_ws import subscribe
 from tests.inbox.conftest import Inbox
 from tests.inbox.test_conversations import hold_automatic_storage
+from tests.inbox.test_live_messages import register
 
 # Elements that run, load, submit, navigate, or parse their content as something else.
 DANGEROUS_TAGS = frozenset(
@@ -429,3 +432,33 @@ async def test_a_hostile_email_is_served_sanitised_unless_raw_is_asked(inbox: In
         "html", flat=True
     ) == [RAW_BODY]
     assert await messages_of(inbox, conversation_id) == (True, [expected])
+
+
+LIVE_HTML = "subscription { messageReceived { message { externalId html } } }"
+LIVE_RAW = "subscription { messageReceived { message { externalId html(raw: true) } } }"
+
+
+async def test_subscribers_of_one_message_get_the_form_each_asks_for(inbox: Inbox) -> None:
+    # The server builds an event's message once for all its subscribers.
+    await hold_automatic_storage()
+    await register(inbox)
+    token = inbox.tokens["alice"]
+    async with (
+        subscribe(inbox.url, token, LIVE_HTML) as sanitised,
+        subscribe(inbox.url, token, LIVE_RAW) as raw,
+    ):
+        posted = await inbox.sandbox_post(
+            "/_sandbox/messages",
+            {
+                "account_id": GMAIL,
+                "thread_id": "hostile-thread-2",
+                "sender": "mallory@evil.example",
+                "text": HOSTILE_TEXT,
+            },
+        )
+        assert posted.status_code == 201, posted.text
+        sanitised_event = (await sanitised.next(seconds=10))["data"]["messageReceived"]
+        raw_event = (await raw.next(seconds=10))["data"]["messageReceived"]
+    email_id = posted.json()["id"]
+    assert sanitised_event == {"message": {"externalId": email_id, "html": SANITISED_BODY}}
+    assert raw_event == {"message": {"externalId": email_id, "html": RAW_BODY}}
