@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from tests.browser.inbox_app import api, screenshot, shown_ids, signed_in, wait_for_subscriptions
 from unipile.sandbox.demo import GMAIL_ID
@@ -60,22 +61,37 @@ def open_conversation(page: Page, conversation_id: str) -> Locator:
     return view
 
 
-def test_the_channel_filter_shows_what_the_api_gives_for_it(
-    chromium: Browser, app_server: tuple[str, str]
+@pytest.mark.parametrize(
+    ("label", "option", "server_filter"),
+    [
+        ("Channel", "EMAIL", {"channels": ["EMAIL"]}),
+        ("Unread", "true", {"unread": True}),
+        ("CRM", "true", {"matched": True}),
+        ("Stored", "false", {"stored": False}),
+    ],
+)
+def test_a_filter_shows_what_the_api_gives_for_it(
+    chromium: Browser,
+    app_server: tuple[str, str],
+    label: str,
+    option: str,
+    server_filter: dict[str, Any],
 ) -> None:
     url, _ = app_server
     with signed_in(chromium, url) as session:
         page = session.page
-        page.get_by_label("Channel").select_option("EMAIL")
-        expected = [r["id"] for r in rows(url, session.token, {"channels": ["EMAIL"]})]
+        page.get_by_label(label, exact=True).select_option(option)
+        expected = [r["id"] for r in rows(url, session.token, server_filter)]
+        assert expected, f"the demo has conversations for {server_filter}"
         page.wait_for_function(
             "(first) => document.querySelector('.rows .row')?.dataset.conversationId === first"
             " && !document.querySelector('.rows-end').textContent.includes('Loading')",
             arg=expected[0],
         )
         assert shown_ids(page)[: len(expected)] == expected
-        channels = page.locator(".rows .row .channel").all_inner_texts()
-        assert {channel.lower() for channel in channels} == {"email"}
+        if "channels" in server_filter:
+            channels = page.locator(".rows .row .channel").all_inner_texts()
+            assert {channel.lower() for channel in channels} == {"email"}
 
 
 def test_bulk_store_and_link_from_a_selection(

@@ -85,7 +85,11 @@ function FlagSelect({
   return (
     <label>
       {label}
-      <select value={value} onChange={(event) => onChange(event.target.value as Filters["unread"])}>
+      <select
+        aria-label={label}
+        value={value}
+        onChange={(event) => onChange(event.target.value as Filters["unread"])}
+      >
         <option value="">any</option>
         <option value="true">{yes}</option>
         <option value="false">{no}</option>
@@ -174,6 +178,7 @@ export function Inbox({
         <label>
           Channel
           <select
+            aria-label="Channel"
             value={filters.channel}
             onChange={(event) => set({ channel: event.target.value as Filters["channel"] })}
           >
@@ -188,6 +193,7 @@ export function Inbox({
         <label>
           Account
           <select
+            aria-label="Account"
             value={filters.accountId}
             onChange={(event) => set({ accountId: event.target.value })}
           >
