@@ -8,6 +8,7 @@ from strawberry.types import Info
 from access import scope as viewer_resolvers
 from core.errors import BadUserInput
 from core.ids import from_global_id
+from core.version import SWITCHBOARD_VERSION
 from inbox.conversations import conversation_key
 from resolvers.context import Context
 from resolvers.conversations import conversation_by_key, inbox_page
@@ -22,6 +23,10 @@ MAX_NODES = 100
 
 @strawberry.type
 class Query(CrmQuery):
+    @strawberry.field(description="The running server's version (what `/healthz` reports).")
+    def version(self) -> str:
+        return SWITCHBOARD_VERSION
+
     @strawberry.field(description="The authenticated user and their workspace.")
     async def viewer(self, info: Info[Context, None]) -> Viewer:
         scope = await info.context.scope()
@@ -39,7 +44,8 @@ class Query(CrmQuery):
         description=(
             "One inbox over every account the viewer may see, newest activity first, read live "
             "from UniPile. `first` is 1 to 100 (default 20). An account that fails upstream is "
-            "left out and named in an error; the others are returned."
+            "named in an error and served from its last good page or its stored conversations "
+            "(`source`); the others are live."
         )
     )
     async def conversations(

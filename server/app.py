@@ -23,6 +23,7 @@ from access.authentication import Authenticator
 from access.crm_tokens import CrmTokenSetupError
 from core.cursors import CursorCodec
 from core.errors import RequestTooLarge
+from core.version import SWITCHBOARD_VERSION
 from db.config import tortoise_config
 from db.migrate import pending_migrations
 from db.versions import versions_for
@@ -64,7 +65,7 @@ def unipile_endpoint(settings: Settings) -> tuple[str, str]:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "alive"})
+    return JSONResponse({"status": "alive", "version": SWITCHBOARD_VERSION})
 
 
 async def readyz(request: Request) -> JSONResponse:

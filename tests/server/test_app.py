@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib.metadata
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,10 @@ from server.settings import Settings
 from unipile.sandbox.testing import running_app
 
 KEY = "test-signing-key-0123456789-abcdefghij"
+# The newest released version in the changelog: the one the package must carry.
+CHANGELOG_VERSION = re.findall(
+    r"^## \[(\d+\.\d+\.\d+)\]", (Path(__file__).parents[2] / "CHANGELOG.md").read_text(), re.M
+)[0]
 VIEWER_QUERY = (
     "{ viewer { user { email } workspace { name slug } } accounts { externalId channel status "
     "shared isMine } }"
@@ -83,8 +89,16 @@ async def graphql(url: str, query: str, headers: dict[str, str] | None = None) -
 
 async def test_health_and_readiness(server: str) -> None:
     async with httpx.AsyncClient(base_url=server) as client:
-        assert (await client.get("/healthz")).json() == {"status": "alive"}
+        assert (await client.get("/healthz")).json() == {
+            "status": "alive",
+            "version": CHANGELOG_VERSION,
+        }
         assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_the_server_reports_the_version_of_its_changelog_to_anyone(server: str) -> None:
+    assert CHANGELOG_VERSION == importlib.metadata.version("switchboard")
+    assert await graphql(server, "{ version }") == {"data": {"version": CHANGELOG_VERSION}}
 
 
 async def test_the_viewer_sees_their_accounts_and_the_shared_ones(
