@@ -27,7 +27,7 @@ export function StorageBadge({ storage }: { storage: Row["storage"] }) {
     >
       {label}
       {storage.reason !== "NONE" && (
-        <small> · {storage.reason.toLowerCase().replace("_", " ")}</small>
+        <small> · {storage.reason.toLowerCase().replaceAll("_", " ")}</small>
       )}
     </span>
   );

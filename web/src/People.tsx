@@ -15,6 +15,7 @@ export function People({ participants, onCreateContact }: Props) {
           {participant.displayName && (
             <small className="muted"> {participant.phoneNumber ?? participant.identifier}</small>
           )}
+          {participant.isSelf && <small className="muted"> (this account)</small>}
           <CrmMatchLabel participant={participant} />
           {!participant.isSelf && !participant.crmMatch?.contact && (
             <button type="button" className="small" onClick={() => onCreateContact(participant)}>
