@@ -96,7 +96,10 @@ async def fetch_record(
 async def conversation_by_key(
     reading: Reading, unipile: UnipileClient, account_id: int, external_id: str
 ) -> ConversationFacts | None:
-    """One conversation, live; None when it does not exist or the viewer may not see it."""
+    """One conversation, live; None when it does not exist or the viewer may not see it.
+
+    When UniPile fails, a stored conversation is served from its copy (`source: STORED`) next to
+    the error that names the account; one that is not stored fails with that error."""
     account = reading.scope.account(account_id)
     if account is None:
         return None
@@ -105,11 +108,24 @@ async def conversation_by_key(
     except NotFoundError:
         return None
     except UnipileError as error:
-        raise upstream_error(account, error) from None
+        problem = upstream_error(account, error)
+        record = await stored_record_of(account, external_id)
+        if record is None:
+            raise problem from None
+        reading.problems.append(problem)
     if record is None:
         return None
     [facts] = await load_facts(reading, [record])
     return facts
+
+
+async def stored_record_of(account: Account, external_id: str) -> ConversationRecord | None:
+    """The account's stored copy of the conversation, in the live shape; None if not stored."""
+    stored = await Conversation.get_or_none(account_id=account.id, external_id=external_id)
+    if stored is None:
+        return None
+    [record] = await stored_records({account.id: account}, [stored])
+    return record
 
 
 def conversation_key(key: str) -> tuple[int, str] | None:

@@ -59,7 +59,11 @@ class Query(CrmQuery):
         return ConversationConnection.from_page(page, info.context.viewer().user_id)
 
     @strawberry.field(
-        description="One conversation by id, live; null if missing or not the viewer's."
+        description=(
+            "One conversation by id, live; null if missing or not the viewer's. While its "
+            "account fails upstream, a stored one is served from its copy (`source: STORED`) "
+            "next to the error naming the account."
+        )
     )
     async def conversation(
         self, info: Info[Context, None], id: strawberry.ID

@@ -277,6 +277,39 @@ async def test_without_a_copy_a_failing_account_is_served_from_its_stored_conver
         assert (node["fetchedAt"] is None) == gmail
 
 
+ONE = """query($id: ID!) { conversation(id: $id) {
+  id source fetchedAt account { externalId }
+  messages(first: 5) { edges { node { id text } } } } }"""
+
+
+async def test_a_stored_conversation_opens_from_its_copy_while_its_account_fails(
+    inbox: Inbox,
+) -> None:
+    await hold_automatic_storage()
+    gmail = [
+        n
+        for n in nodes(await inbox.query(LIVE, {"first": 50}))
+        if n["account"]["externalId"] == GMAIL
+    ]
+    kept, unkept = gmail[0]["id"], gmail[1]["id"]
+    assert "errors" not in await mutate(inbox, STORE, {"conversationId": kept})
+    opened = await inbox.query(ONE, {"id": kept})
+    assert "errors" not in opened and opened["data"]["conversation"]["source"] == "LIVE"
+    await inbox.sandbox_post("/_sandbox/faults", {"disconnected_accounts": [GMAIL]})
+    try:
+        down = await inbox.query(ONE, {"id": kept})
+        missing = await inbox.query(ONE, {"id": unkept})
+    finally:
+        await inbox.sandbox_post("/_sandbox/faults", {"disconnected_accounts": []})
+    assert codes_by_account(down) == {GMAIL: "ACCOUNT_DISCONNECTED"}
+    conversation = down["data"]["conversation"]
+    assert (conversation["source"], conversation["fetchedAt"]) == ("STORED", None)
+    assert conversation["messages"] == opened["data"]["conversation"]["messages"]
+    assert conversation["messages"]["edges"], "the stored copy has its messages"
+    assert codes_by_account(missing) == {GMAIL: "ACCOUNT_DISCONNECTED"}
+    assert missing["data"] == {"conversation": None}
+
+
 async def test_a_connected_user_opens_the_inbox_without_an_upstream_call(cached: Inbox) -> None:
     await hold_automatic_storage()
     await list_calls(cached)
