@@ -1,13 +1,15 @@
 """The built frontend in the package (server/web/dist/) against its sources, with no Node: it is
 complete (index.html names assets that are there) and made from the sources as they are now
-(the stamp `make web` writes); and the staleness check itself notices a changed, a new and a
-removed source file."""
+(the stamp `make web` writes); the staleness check itself notices a changed, a new and a
+removed source file; and the operations the app sends are valid against schema.graphql."""
 
 from __future__ import annotations
 
 import re
 import shutil
 from pathlib import Path
+
+from graphql import OperationDefinitionNode, build_schema, parse, validate
 
 from server.web import DIST
 from server.web.stamp import ROOT, source_paths, staleness, write_stamp
@@ -57,3 +59,17 @@ def test_a_changed_new_or_removed_source_makes_the_build_stale(tmp_path: Path) -
     assert stale.added == ("web/src/Extra.tsx",)
     assert stale.removed == ("web/index.html",)
     assert "run `make web`" in stale.describe()
+
+
+def app_documents() -> list[str]:
+    """The GraphQL the app sends: every graphql(`…`) in web/src/operations.ts."""
+    source = (ROOT / "web" / "src" / "operations.ts").read_text(encoding="utf-8")
+    return re.findall(r"graphql\(`(.*?)`\)", source, re.S)
+
+
+def test_every_operation_the_app_sends_is_valid_against_the_committed_schema() -> None:
+    schema = build_schema((ROOT / "schema.graphql").read_text(encoding="utf-8"))
+    document = parse("\n".join(app_documents()))
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    assert len(operations) >= 15, "the inbox, the conversation, the search, the mutations, live"
+    assert not validate(schema, document), [str(error) for error in validate(schema, document)]
