@@ -306,7 +306,7 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         asset_route(),
         *webhook_routes(secret=settings.webhook_key(), processor=processor),
-        *hosted_auth_routes(hosted_auth, pubsub),
+        *hosted_auth_routes(hosted_auth, pubsub, live_cache),
         # The reference frontend at / (and its client paths), its files under /assets.
         *web_routes(),
     ]

@@ -25,7 +25,9 @@ from accounts.hosted_auth import (
     Refusal,
 )
 from db.models import Account
+from inbox.live_cache import LiveCache
 from realtime.account_status import status_publications
+from realtime.live_lists import live_lists_changed
 from realtime.pubsub import PubSub
 from realtime.receipts import parse_webhook
 from server.settings import Settings
@@ -69,9 +71,10 @@ def hosted_auth_from_settings(settings: Settings, client: UnipileClient, dsn: st
 
 
 class HostedAuthCallback:
-    def __init__(self, hosted_auth: HostedAuth, pubsub: PubSub) -> None:
+    def __init__(self, hosted_auth: HostedAuth, pubsub: PubSub, live_cache: LiveCache) -> None:
         self._hosted_auth = hosted_auth
         self._pubsub = pubsub
+        self._live_cache = live_cache
 
     async def receive(self, request: Request) -> JSONResponse:
         try:
@@ -90,9 +93,15 @@ class HostedAuthCallback:
         return JSONResponse({"status": completion.outcome.value, "account_id": account.unipile_id})
 
     async def _announce(self, account: Account) -> None:
+        """The account's new status to its watchers; its lists, cached while it failed, read
+        again (and pre-fetched again for connected users)."""
         publications = status_publications(
             account, account.status, account.last_error, account.status_changed_at
         )
+        try:
+            publications.append(await live_lists_changed(self._live_cache, account))
+        except Exception:  # Redis failing: the cached lists end with their freshness instead
+            log.exception("invalidating the live lists of %s failed", account.unipile_id)
         for publication in publications:
             try:
                 await self._pubsub.publish(publication.topic, publication.payload)
@@ -100,6 +109,8 @@ class HostedAuthCallback:
                 log.exception("publishing to %s failed", publication.topic)
 
 
-def hosted_auth_routes(hosted_auth: HostedAuth, pubsub: PubSub) -> list[Route]:
-    callback = HostedAuthCallback(hosted_auth, pubsub)
+def hosted_auth_routes(
+    hosted_auth: HostedAuth, pubsub: PubSub, live_cache: LiveCache
+) -> list[Route]:
+    callback = HostedAuthCallback(hosted_auth, pubsub, live_cache)
     return [Route(HOSTED_AUTH_PATH, callback.receive, methods=["POST"])]

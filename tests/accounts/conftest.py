@@ -113,14 +113,21 @@ async def second_workspace_token() -> str:
 
 @pytest.fixture
 async def connected(
+    request: pytest.FixtureRequest,
     database: str,
     demo_tokens: dict[str, str],  # noqa: F811
     sandbox_url: str,  # noqa: F811
     tmp_path: Path,
 ) -> AsyncIterator[Connected]:
+    """The served app; a test may ask for the live cache's freshness in seconds by indirect
+    parametrisation (0 by default: every read goes to UniPile)."""
     port = free_port()
+    freshness = str(getattr(request, "param", 0))
     settings = inbox_settings(
-        database, tmp_path, sandbox_url, {"PUBLIC_URL": f"http://127.0.0.1:{port}"}
+        database,
+        tmp_path,
+        sandbox_url,
+        {"PUBLIC_URL": f"http://127.0.0.1:{port}", "LIVE_CACHE_SECONDS": freshness},
     )
     app = create_app(settings)
     tokens = {**demo_tokens, "eve": await second_workspace_token()}

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from core.ids import to_global_id
 from core.vocabulary import AccountStatus, ReceiptState
@@ -150,3 +151,34 @@ async def test_reconnect(connected: Connected) -> None:
         await asyncio.sleep(0.05)
     assert (await connected.wait_for_account(account["externalId"]))["status"] == "OK"
     assert await Account.filter(unipile_id=account["externalId"]).count() == 1
+
+
+async def _reconnect_through_hosted_auth(connected: Connected, account: dict[str, Any]) -> None:
+    async with httpx.AsyncClient(base_url=connected.sandbox) as sandbox:
+        await sandbox.post(
+            f"/_sandbox/accounts/{account['externalId']}/status", json={"status": "CREDENTIALS"}
+        )
+    await Account.filter(unipile_id=account["externalId"]).update(status=AccountStatus.CREDENTIALS)
+    link = await _run(connected, RECONNECT, "alice", accountId=account["id"])
+    async with httpx.AsyncClient(timeout=30) as browser:
+        assert (await browser.post(link["url"], json={})).status_code == 200
+    assert (await connected.wait_for_account(account["externalId"]))["status"] == "OK"
+
+
+async def _list_calls(connected: Connected, account: dict[str, Any]) -> int:
+    """The account's chat list calls for one inbox page of it."""
+    await connected.upstream_stats()
+    result = await connected.query(FIRST_CONVERSATION, {"ids": [account["id"]]})
+    assert "errors" not in result, result
+    stats = await connected.upstream_stats()
+    return int(stats["requests"].get("GET /api/v1/chats", 0))
+
+
+@pytest.mark.parametrize("connected", [60], indirect=True, ids=["cached"])
+async def test_a_reconnected_accounts_lists_are_read_again(connected: Connected) -> None:
+    """Its lists, cached while it failed, are read fresh once hosted auth reconnects it."""
+    account = await connected.connect("WHATSAPP")
+    assert await _list_calls(connected, account) == 1
+    assert await _list_calls(connected, account) == 0, "the page is cached"
+    await _reconnect_through_hosted_auth(connected, account)
+    assert await _list_calls(connected, account) == 1
