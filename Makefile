@@ -8,16 +8,35 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck schema bench graphiql-assets web clean
+.PHONY: run test install lock lint typecheck schema bench graphiql-assets web clean
 
-$(STAMP): pyproject.toml
+# Exact versions with hashes, from pyproject.toml's ranges (`make lock`): the runtime lock is the
+# one the image installs, the dev lock adds the dev extra on top of the same runtime versions.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+# pip-compile in a venv of its own, so that its dependencies never enter the locked one.
+LOCK_VENV := $(VENV)/pip-tools
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet \
+	--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+
+$(STAMP): pyproject.toml $(LOCK) $(DEV_LOCK)
 	@test -n "$(PYTHON)" || { echo "switchboard: Python 3.11 or newer is required" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	@$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-pin both locks after a change to pyproject.toml's dependencies, keeping every pin that still
+# fits; `make lock LOCK_ARGS=--upgrade` moves each to its newest version in range.
+lock:
+	@test -n "$(PYTHON)" || { echo "switchboard: Python 3.11 or newer is required" >&2; exit 1; }
+	@test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_VENV)/bin/python -m pip install --quiet pip-tools==7.6.2; }
+	$(PIP_COMPILE) $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
+	$(PIP_COMPILE) $(LOCK_ARGS) --extra dev --constraint $(LOCK) --output-file $(DEV_LOCK) pyproject.toml
 
 run: $(STAMP)
 	@$(BIN)/switchboard migrate
