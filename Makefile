@@ -12,12 +12,13 @@ STAMP := $(VENV)/.installed
 
 # Exact versions with hashes, from pyproject.toml's ranges (`make lock`): the runtime lock is the
 # one the image installs, the dev lock adds the dev extra on top of the same runtime versions.
+# Both are universal (uv's markers), so that one lock serves every Python 3.11+ and platform.
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
-# pip-compile in a venv of its own, so that its dependencies never enter the locked one.
-LOCK_VENV := $(VENV)/pip-tools
-PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet \
-	--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+# uv in a venv of its own, so that it never enters the locked one.
+LOCK_VENV := $(VENV)/lock-tools
+UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile --quiet --universal --generate-hashes \
+	--custom-compile-command "make lock"
 
 $(STAMP): pyproject.toml $(LOCK) $(DEV_LOCK)
 	@test -n "$(PYTHON)" || { echo "switchboard: Python 3.11 or newer is required" >&2; exit 1; }
@@ -33,10 +34,10 @@ install: $(STAMP)
 # fits; `make lock LOCK_ARGS=--upgrade` moves each to its newest version in range.
 lock:
 	@test -n "$(PYTHON)" || { echo "switchboard: Python 3.11 or newer is required" >&2; exit 1; }
-	@test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
-		$(LOCK_VENV)/bin/python -m pip install --quiet pip-tools==7.6.2; }
-	$(PIP_COMPILE) $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
-	$(PIP_COMPILE) $(LOCK_ARGS) --extra dev --constraint $(LOCK) --output-file $(DEV_LOCK) pyproject.toml
+	@test -x $(LOCK_VENV)/bin/uv || { $(PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_VENV)/bin/python -m pip install --quiet uv==0.13.8; }
+	$(UV_COMPILE) $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
+	$(UV_COMPILE) $(LOCK_ARGS) --extra dev --constraints $(LOCK) --output-file $(DEV_LOCK) pyproject.toml
 
 run: $(STAMP)
 	@$(BIN)/switchboard migrate

@@ -15,8 +15,10 @@ from packaging.version import Version
 ROOT = Path(__file__).parents[2]
 RUNTIME_LOCK = ROOT / "requirements.lock"
 DEV_LOCK = ROOT / "requirements-dev.lock"
-# One pinned requirement: its name and version, then its continuation lines (hashes, comments).
-PIN = re.compile(r"^([A-Za-z0-9._-]+)==(\S+)((?:\s*\\\n\s+--hash=\S+)*)", re.MULTILINE)
+# One pinned requirement: its name and version, its environment marker if any, then its hashes.
+PIN = re.compile(
+    r"^([A-Za-z0-9._-]+)==([^\s;]+)(?: ;[^\\\n]*)?((?:\s*\\\n\s+--hash=\S+)*)", re.MULTILINE
+)
 
 
 def project() -> dict[str, object]:
