@@ -41,6 +41,10 @@ from schema.schema import build_schema
 from server.graphiql import asset_route
 from server.graphql import GraphQLView
 from server.hosted_auth import HOSTED_AUTH_PATH, hosted_auth_from_settings, hosted_auth_routes
+from server.observability import receipts
+from server.observability.logs import install_logging
+from server.observability.requests import ObserveRequests
+from server.observability.upstream import ObservedTransport
 from server.settings import Settings, SettingsError
 from server.state import AppState
 from server.web import web_routes
@@ -210,18 +214,22 @@ def schema_limits(settings: Settings) -> Limits:
 
 def receipt_processor(services: Services, auto_store: AutoStore) -> ReceiptProcessor:
     processor = ReceiptProcessor(services.pubsub)
-    processor.on("account_status", AccountStatusEvents(services.live_cache).apply)
     events = MessageEvents(
         services.unipile,
         services.attendee_cache,
         services.live_cache,
         on_new_message=[KeepInStep(services.unipile, services.attendee_cache, auto_store)],
     )
-    processor.on("message_received", events.chat_message)
-    processor.on("mail_received", events.email)
-    processor.on("mail_sent", events.email)
-    processor.on("message_read", events.chat_read)
-    processor.on("message_reaction", events.chat_reaction)
+    handlers = {
+        "account_status": AccountStatusEvents(services.live_cache).apply,
+        "message_received": events.chat_message,
+        "mail_received": events.email,
+        "mail_sent": events.email,
+        "message_read": events.chat_read,
+        "message_reaction": events.chat_reaction,
+    }
+    for kind, handler in handlers.items():
+        processor.on(kind, receipts.observed(handler))
     return processor
 
 
@@ -239,7 +247,10 @@ def create_app(settings: Settings) -> Starlette:
     graphql = GraphQLView(schema, allowed_origins=settings.cors_origins)
     dsn, api_key = unipile_endpoint(settings)
     # Built here so that the routes can name the processor; opened and closed by the lifespan.
-    http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, limits=UPSTREAM_LIMITS)
+    http = httpx.AsyncClient(
+        timeout=UPSTREAM_TIMEOUT,
+        transport=ObservedTransport(httpx.AsyncHTTPTransport(limits=UPSTREAM_LIMITS)),
+    )
     client = UnipileClient(http, dsn, api_key)
     pubsub = pubsub_for(settings.redis_url)
     versions = versions_for(settings.redis_url)
@@ -271,6 +282,8 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Here rather than at import: uvicorn configures its loggers as it starts.
+        install_logging(settings.log_level, settings.log_format)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(
                 RegisterTortoise(app, config=tortoise_config(settings.database_url))
@@ -310,6 +323,11 @@ def create_app(settings: Settings) -> Starlette:
         # The reference frontend at / (and its client paths), its files under /assets.
         *web_routes(),
     ]
-    # Inside CORS, so that a refused body's 413 still tells a browser page why.
-    middleware = [cors(settings.cors_origins), body_limits(settings)]
+    # Inside CORS, so that a refused body's 413 still tells a browser page why; every answer,
+    # CORS refusals included, under a request id.
+    middleware = [
+        Middleware(ObserveRequests),
+        cors(settings.cors_origins),
+        body_limits(settings),
+    ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

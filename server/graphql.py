@@ -33,6 +33,7 @@ from core.errors import ErrorCode
 from resolvers.context import Context
 from schema.extensions import code_request_error
 from server.graphiql import graphiql_page
+from server.observability.operations import observed_operation
 from server.state import app_state
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -208,6 +209,26 @@ class GraphQLView(GraphQL[Context, None]):
             )
         acknowledged: UnsetType = UNSET
         return acknowledged
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, with the operation's name, outcome and duration observed."""
+        with observed_operation(request_data.operation_name, context) as observation:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+            for error in result.errors or ():
+                if error.path is None:
+                    code_request_error(error)
+            observation.result = result
+        return result
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL from this server's own files, not Strawberry's CDN page (`server/graphiql/`),

@@ -25,6 +25,7 @@ MIN_SECRET_LENGTH = 32
 PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
 CRM_ALGORITHMS = ("HS256", *PUBLIC_KEY_ALGORITHMS)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
 # Frontend dev servers: Vite (dev and preview), Create React App and Next.js, Vue CLI and webpack,
 # Angular. Allowed from a browser by default in the embedded set-up only.
 LOCAL_DEV_PORTS = (5173, 4173, 3000, 8080, 4200)
@@ -140,6 +141,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HOST", "127.0.0.1", "Interface to serve on."),
     Variable("PORT", "8000", "Port to serve on."),
     Variable("LOG_LEVEL", "INFO", "One of DEBUG, INFO, WARNING, ERROR, CRITICAL."),
+    Variable(
+        "LOG_FORMAT",
+        "text",
+        "`json`: one JSON object a line (the container image sets it), `text`: for a terminal. "
+        "Each line carries its request id.",
+    ),
     Variable("DATA_DIR", "var", "Folder for the SQLite file and generated secrets."),
     Variable(
         "CORS_ORIGINS",
@@ -257,6 +264,7 @@ class Settings:
     host: str
     port: int
     log_level: str
+    log_format: str
     data_dir: Path
     report_cost: bool
     cors_origins: tuple[str, ...]
@@ -302,6 +310,7 @@ class Settings:
             host=host,
             port=port,
             log_level=_parse(values, "LOG_LEVEL", _log_level),
+            log_format=_parse(values, "LOG_FORMAT", _log_format),
             data_dir=Path(_text(values, "DATA_DIR")),
             report_cost=_parse(values, "SWITCHBOARD_REPORT_COST", _flag),
             cors_origins=_optional(values, "CORS_ORIGINS", _origins)
@@ -526,3 +535,10 @@ def _log_level(value: str) -> str:
     if level not in LOG_LEVELS:
         raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
     return level
+
+
+def _log_format(value: str) -> str:
+    log_format = value.lower()
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"expected one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return log_format

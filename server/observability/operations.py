@@ -1,0 +1,93 @@
+"""Each GraphQL operation's name and outcome, bounded for labels: clients name their operations
+as they like, so only names that look like GraphQL names count, and only the first
+`MAX_OPERATION_NAMES` of them in a process; the others are `other`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from cross_web import HTTPException
+from graphql import GraphQLError
+from strawberry.types.execution import ExecutionResult
+
+from core.errors import ErrorCode
+from resolvers.context import Context
+from server.observability.requests import current_request
+
+MAX_OPERATION_NAMES = 200
+ANONYMOUS = "anonymous"
+OTHER = "other"
+OK = "ok"
+_GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
+# Codes set on request errors before execution (schema.extensions), beside ErrorCode's.
+_REQUEST_CODES = ("GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_REQUEST")
+OUTCOMES = frozenset({OK, *(code.value for code in ErrorCode), *_REQUEST_CODES})
+
+
+class OperationNames:
+    """The label for each operation name a client sends."""
+
+    def __init__(self, limit: int = MAX_OPERATION_NAMES) -> None:
+        self._limit = limit
+        self._seen: set[str] = set()
+
+    def label(self, name: str | None) -> str:
+        if not name:
+            return ANONYMOUS
+        if name in self._seen:
+            return name
+        if not _GRAPHQL_NAME.fullmatch(name) or len(self._seen) >= self._limit:
+            return OTHER
+        self._seen.add(name)
+        return name
+
+
+def outcome(result: ExecutionResult) -> str:
+    """`ok`, or the code of the result's first error (`other` for an unknown one)."""
+    if not result.errors:
+        return OK
+    return error_outcome(result.errors[0])
+
+
+def error_outcome(error: GraphQLError) -> str:
+    code = (error.extensions or {}).get("code")
+    return code if isinstance(code, str) and code in OUTCOMES else OTHER
+
+
+@dataclass(slots=True)
+class Observation:
+    """An operation under way; the endpoint sets `result` once it has one."""
+
+    name: str
+    result: ExecutionResult | None = None
+
+
+_names = OperationNames()
+
+
+@contextmanager
+def observed_operation(name: str | None, context: Context) -> Iterator[Observation]:
+    """Observe one operation: its name and outcome go to the request's log line."""
+    observation = Observation(_names.label(name))
+    try:
+        yield observation
+    except HTTPException:
+        _done(observation.name, "BAD_REQUEST", context, errors_logged=False)
+        raise
+    except BaseException:
+        _done(observation.name, ErrorCode.INTERNAL_SERVER_ERROR.value, context, errors_logged=True)
+        raise
+    result = observation.result
+    errors = result is not None and bool(result.errors)
+    _done(
+        observation.name, OK if result is None else outcome(result), context, errors_logged=errors
+    )
+
+
+def _done(name: str, result: str, context: Context, *, errors_logged: bool) -> None:
+    request = current_request()
+    if request is not None:
+        request.operation_done(name, result, context.identity, errors_logged=errors_logged)
