@@ -50,12 +50,17 @@ def export_schema(settings: Settings, arguments: argparse.Namespace) -> None:
 
 
 def serve(settings: Settings, arguments: argparse.Namespace) -> None:
-    from server.serve import run_forever
+    from server.serve import run_forever, run_workers, workers_problem
 
+    if arguments.workers > 1 and (problem := workers_problem(settings)):
+        raise CommandError(problem)
     _prepare_data_dir(settings)
     asyncio.run(with_database(settings, _nothing))
     configure_logging(settings)
-    run_forever(settings)
+    if arguments.workers > 1:
+        run_workers(settings, arguments.workers)
+    else:
+        run_forever(settings)
 
 
 async def _nothing() -> None:
@@ -105,6 +110,13 @@ def webhooks_register(settings: Settings, arguments: argparse.Namespace) -> None
     print(f"webhooks registered for {settings.public_url}: {', '.join(ids)}")
 
 
+def _worker_count(value: str) -> int:
+    count = int(value) if value.isdigit() else 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {value!r}")
+    return count
+
+
 Command = Callable[[Settings, argparse.Namespace], None]
 
 
@@ -114,9 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser(
+    serve_parser = commands.add_parser(
         "serve", help="serve the API (and the embedded sandbox when UNIPILE_DSN is unset)"
-    ).set_defaults(run=serve)
+    )
+    serve_parser.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=1,
+        help="processes serving on one port; more than 1 needs UNIPILE_DSN and REDIS_URL",
+    )
+    serve_parser.set_defaults(run=serve)
     commands.add_parser("migrate", help="apply the database migrations").set_defaults(run=migrate)
     commands.add_parser(
         "seed-demo", help="load the demo workspace, users, accounts and CRM (idempotent)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -32,17 +33,20 @@ def run_forever(settings: Settings) -> None:
         runner.run(serve_forever(settings))
 
 
-def _server(app: ASGIApp, settings: Settings, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        lifespan="on",
+def _config(settings: Settings, port: int) -> dict[str, Any]:
+    """uvicorn's settings for one app, in one process or in several."""
+    return {
+        "host": settings.host,
+        "port": port,
+        "log_level": settings.log_level.lower(),
+        "lifespan": "on",
         # A compression context per socket costs more memory than a subscriber's traffic saves.
-        ws_per_message_deflate=False,
-    )
-    return uvicorn.Server(config)
+        "ws_per_message_deflate": False,
+    }
+
+
+def _server(app: ASGIApp, settings: Settings, port: int) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(app, **_config(settings, port)))
 
 
 def embedded_sandbox(settings: Settings) -> uvicorn.Server:
@@ -90,3 +94,39 @@ async def serve_forever(settings: Settings) -> None:
     for server in servers:
         server.should_exit = True
     await asyncio.gather(*tasks)
+
+
+def workers_problem(settings: Settings) -> str | None:
+    """Why `settings` cannot serve from several processes, if they cannot: each would start an
+    embedded sandbox on the same port, and without Redis an event published in one process
+    never reaches a subscriber of another."""
+    if settings.uses_sandbox:
+        return "--workers needs UNIPILE_DSN and UNIPILE_API_KEY (no embedded sandbox per worker)"
+    if settings.redis_url is None:
+        return "--workers needs REDIS_URL: the workers share events and the job queue through it"
+    return None
+
+
+def run_workers(settings: Settings, workers: int) -> None:
+    """`workers` processes accepting on one socket, each building its app from the environment
+    (`worker_app`); uvicorn's supervisor restarts one that dies."""
+    # Generated secrets, when unset, are created here once rather than raced for by the workers.
+    settings.signing_key()
+    settings.webhook_key()
+    print(
+        f"GraphiQL: http://{settings.host}:{settings.port}/graphql ({workers} workers)", flush=True
+    )
+    uvicorn.run(
+        "server.serve:worker_app", factory=True, workers=workers, **_config(settings, settings.port)
+    )
+
+
+def worker_app() -> ASGIApp:
+    """One worker's app: a new process, which reads the settings and sets up logging itself."""
+    from server.cli import configure_logging, load_settings
+
+    settings = load_settings()
+    configure_logging(settings)
+    app = create_app(settings)
+    tune_garbage_collection()
+    return app
