@@ -1,9 +1,10 @@
 """docker-compose.yml as the compose CLI reads it (`config`: no Docker engine needed): the
 secrets and UniPile settings required, migrations before the app, the app scalable behind one
-published port, restart policies and health checks."""
+published port (docker/Caddyfile, as Caddy reads it), restart policies and health checks."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -100,9 +101,29 @@ def test_migrations_complete_before_the_app_starts(services: dict[str, Any]) -> 
 def test_only_the_proxy_publishes_a_port_so_the_app_scales(services: dict[str, Any]) -> None:
     published = {name for name, service in services.items() if service.get("ports")}
     assert published == {"proxy"}
-    caddyfile = (ROOT / "docker" / "Caddyfile").read_text(encoding="utf-8")
-    assert "name app" in caddyfile
-    assert "port 8000" in caddyfile
+    # Compose v1 writes a volume as one string, v2 as a mapping: either names the Caddyfile.
+    assert str(ROOT / "docker" / "Caddyfile") in json.dumps(services["proxy"]["volumes"])
+
+
+def test_the_proxy_balances_over_every_app_replica_found_by_name() -> None:
+    """The Caddyfile as Caddy reads it (Debian's caddy; the image runs a later 2.x)."""
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        require_service("caddy", "no caddy on PATH to read docker/Caddyfile")
+        raise AssertionError("unreachable")
+    adapted = subprocess.run(
+        [caddy, "adapt", "--config", str(ROOT / "docker" / "Caddyfile"), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    server = json.loads(adapted.stdout)["apps"]["http"]["servers"]["srv0"]
+    assert server["listen"] == [":8000"]
+    (handler,) = server["routes"][0]["handle"]
+    assert handler["handler"] == "reverse_proxy"
+    upstreams = handler["dynamic_upstreams"]
+    assert (upstreams["source"], upstreams["name"], upstreams["port"]) == ("a", "app", "8000")
 
 
 def test_long_running_services_restart_and_report_health(services: dict[str, Any]) -> None:
