@@ -136,7 +136,8 @@ def test_serve_with_migrate_on_start_becomes_ready_as_an_unprivileged_user(
         SANDBOX_PORT=str(free_port()),
         **SECRETS,
     )
-    log = data_dir.parent / f"{data_dir.name}.log"
+    # Written by this process, beside the server's files, and removed with them.
+    log = data_dir / "serve.log"
     with log.open("wb") as output:
         server = subprocess.Popen(
             [str(ENTRYPOINT), "serve"],
@@ -163,4 +164,3 @@ def test_serve_with_migrate_on_start_becomes_ready_as_an_unprivileged_user(
         os.killpg(server.pid, signal.SIGTERM)
         # uvicorn shuts down, then ends by the signal it caught (so its parent sees which).
         assert server.wait(timeout=15) == -signal.SIGTERM
-        log.unlink()
