@@ -3,19 +3,12 @@ each participant's identifier and CRM match, each conversation's account and sto
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from core.vocabulary import Channel, StoragePolicy
@@ -29,6 +22,7 @@ from tests.inbox.conftest import (
     inbox_settings,
     issue_demo_tokens,
 )
+from tests.processes import served_processes
 from unipile.sandbox import SandboxSettings
 from unipile.sandbox.testing import running_app, running_sandbox
 
@@ -132,24 +126,6 @@ async def inbox(serve: Serve) -> AsyncIterator[Inbox]:
         yield served
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become ready: {log.read_text()[-2000:]}")
-
-
 @pytest.fixture
 def processes(
     database: str,
@@ -159,47 +135,15 @@ def processes(
 ) -> Iterator[list[Inbox]]:
     """Two server processes on the test's database, without Redis: nothing but the database
     tells one what the other changed."""
-    running: list[subprocess.Popen[bytes]] = []
-    logs = []
-    served = []
-    for name in ("a", "b"):
-        port = _free_port()
-        environment = {
-            **os.environ,
-            "DATABASE_URL": database,
-            "UNIPILE_DSN": sandbox_url,
-            "UNIPILE_API_KEY": SANDBOX_KEY,
-            "JWT_SECRET": SIGNING_KEY,
-            "WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "SWITCHBOARD_REPORT_COST": "1",
-            "LIVE_CACHE_SECONDS": "0",
-            "PORT": str(port),
-            "DATA_DIR": str(tmp_path / name),
-            "LOG_LEVEL": "WARNING",
-        }
-        logs.append((tmp_path / f"{name}.log").open("wb"))
-        running.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve"],
-                env=environment,
-                stdout=subprocess.DEVNULL,
-                stderr=logs[-1],
-                start_new_session=True,
-            )
-        )
-        served.append(Inbox(f"http://127.0.0.1:{port}", sandbox_url, demo_tokens))
-    try:
-        for inbox, log in zip(served, logs, strict=True):
-            _wait_ready(inbox.url, Path(log.name))
-        yield served
-    finally:
-        for process in running:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in running:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        for log in logs:
-            log.close()
+    environment = {
+        "DATABASE_URL": database,
+        "UNIPILE_DSN": sandbox_url,
+        "UNIPILE_API_KEY": SANDBOX_KEY,
+        "JWT_SECRET": SIGNING_KEY,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SWITCHBOARD_REPORT_COST": "1",
+        "LIVE_CACHE_SECONDS": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    with served_processes(("a", "b"), environment, tmp_path) as urls:
+        yield [Inbox(url, sandbox_url, demo_tokens) for url in urls]
