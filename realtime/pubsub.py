@@ -22,6 +22,7 @@ from contextlib import AbstractAsyncContextManager, suppress
 from typing import Any, Protocol
 
 import orjson
+from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub as RedisSubscription
 from redis.exceptions import RedisError
@@ -30,6 +31,15 @@ log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 DEFAULT_QUEUE_SIZE = 100
+SUBSCRIBERS = Gauge(
+    "switchboard_pubsub_subscribers",
+    "Open subscribers: one per GraphQL subscription, and one per process that pre-fetches.",
+    multiprocess_mode="livesum",
+)
+DROPPED = Counter(
+    "switchboard_pubsub_dropped_subscribers_total",
+    "Subscribers dropped for falling a full queue behind.",
+)
 
 
 class SubscriberDropped(Exception):
@@ -75,10 +85,12 @@ class Subscription:
 
     async def __aenter__(self) -> Subscription:
         self._fanout.add(self._topic, self)
+        SUBSCRIBERS.inc()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._fanout.remove(self._topic, self)
+        SUBSCRIBERS.dec()
 
     def offer(self, message: Message, limit: int) -> bool:
         """Pass `message` on without waiting; False if `limit` were queued and it was dropped."""
@@ -129,6 +141,7 @@ class Fanout:
         subscribers = self._topics.get(topic, ())
         dropped = [s for s in subscribers if not s.offer(message, self._queue_size)]
         for subscription in dropped:
+            DROPPED.inc()
             log.warning("dropped a slow subscriber of %s", topic)
             self.remove(topic, subscription)
 

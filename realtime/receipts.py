@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Unpack
 
 import orjson
+from prometheus_client import Counter
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
@@ -53,6 +54,23 @@ EVENT_ID_FIELDS = {
 KEY_LENGTH = 255  # WebhookReceipt.event_key
 ERROR_LENGTH = 2000
 """How much of a failure's description `last_error` keeps."""
+# The kinds UniPile sends; any other is counted as `other`, so a label stays bounded.
+KNOWN_EVENTS = frozenset(
+    {
+        ACCOUNT_STATUS,
+        *EVENT_ID_FIELDS,
+        "message_read",
+        "message_reaction",
+        "message_edited",
+        "message_deleted",
+        "message_delivered",
+    }
+)
+RECEIPTS = Counter(
+    "switchboard_webhook_receipts_total",
+    "Webhook deliveries by event kind, `recorded` (new) or `duplicate` (a redelivery).",
+    ["event", "result"],
+)
 
 
 def parse_webhook(body: bytes) -> object:
@@ -105,6 +123,7 @@ def _by_content(kind: str, payload: Mapping[str, Any]) -> EventIdentity:
 async def record_receipt(identity: EventIdentity, payload: Mapping[str, Any]) -> bool:
     """Record the event unless it already is; True when this call recorded it. The payload is
     stored as `db.text.storable` makes it."""
+    event = identity.kind if identity.kind in KNOWN_EVENTS else "other"
     try:
         await WebhookReceipt.create(
             event_key=storable_text(identity.key),
@@ -112,7 +131,9 @@ async def record_receipt(identity: EventIdentity, payload: Mapping[str, Any]) ->
             payload=storable(dict(payload)),
         )
     except IntegrityError:
+        RECEIPTS.labels(event, "duplicate").inc()
         return False
+    RECEIPTS.labels(event, "recorded").inc()
     return True
 
 

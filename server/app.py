@@ -42,7 +42,14 @@ from server.graphiql import asset_route
 from server.graphql import GraphQLView
 from server.hosted_auth import HOSTED_AUTH_PATH, hosted_auth_from_settings, hosted_auth_routes
 from server.observability import receipts
+from server.observability.db_queries import count_queries_into_metrics
 from server.observability.logs import install_logging
+from server.observability.metrics import (
+    METRICS_PATH,
+    CacheStatsExporter,
+    metrics_endpoint,
+    process_exited,
+)
 from server.observability.requests import ObserveRequests
 from server.observability.upstream import ObservedTransport
 from server.settings import Settings, SettingsError
@@ -279,15 +286,20 @@ def create_app(settings: Settings) -> Starlette:
     )
     processor = receipt_processor(services, auto_store)
     authenticator = build_authenticator(settings)
+    count_queries_into_metrics()
+    cache_metrics = CacheStatsExporter(live_cache.stats)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Here rather than at import: uvicorn configures its loggers as it starts.
         install_logging(settings.log_level, settings.log_format)
         async with AsyncExitStack() as stack:
+            stack.callback(process_exited)
             await stack.enter_async_context(
                 RegisterTortoise(app, config=tortoise_config(settings.database_url))
             )
+            cache_sync = asyncio.create_task(cache_metrics.keep_synced())
+            stack.callback(cache_sync.cancel)
             stack.push_async_callback(http.aclose)
             stack.push_async_callback(live_cache.aclose)
             stack.push_async_callback(paging.aclose)
@@ -315,6 +327,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route(METRICS_PATH, metrics_endpoint(settings.metrics_token, cache_metrics)),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         asset_route(),

@@ -147,6 +147,11 @@ VARIABLES: tuple[Variable, ...] = (
         "`json`: one JSON object a line (the container image sets it), `text`: for a terminal. "
         "Each line carries its request id.",
     ),
+    Variable(
+        "METRICS_TOKEN",
+        "",
+        "Bearer token `/metrics` requires (32 characters or more); unset: `/metrics` is open.",
+    ),
     Variable("DATA_DIR", "var", "Folder for the SQLite file and generated secrets."),
     Variable(
         "CORS_ORIGINS",
@@ -265,6 +270,7 @@ class Settings:
     port: int
     log_level: str
     log_format: str
+    metrics_token: str | None
     data_dir: Path
     report_cost: bool
     cors_origins: tuple[str, ...]
@@ -311,6 +317,7 @@ class Settings:
             port=port,
             log_level=_parse(values, "LOG_LEVEL", _log_level),
             log_format=_parse(values, "LOG_FORMAT", _log_format),
+            metrics_token=_optional(values, "METRICS_TOKEN", _secret),
             data_dir=Path(_text(values, "DATA_DIR")),
             report_cost=_parse(values, "SWITCHBOARD_REPORT_COST", _flag),
             cors_origins=_optional(values, "CORS_ORIGINS", _origins)

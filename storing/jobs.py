@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Unpack
 
+from prometheus_client import Counter
 from tortoise.connection import get_connection
 from tortoise.expressions import Q
 
@@ -39,6 +40,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+STORE_JOBS = Counter(
+    "switchboard_store_jobs_total",
+    "Runs of automatic-storage jobs by outcome: `done`, `retried` (failed, to run again) or "
+    "`given_up` (failed its last attempt).",
+    ["outcome"],
+)
 
 # One statement: the insert creates the row if missing (without failing when another process just
 # did), and on conflict arms the row, unless it is forgotten, or waiting to run with that reason
@@ -157,6 +165,7 @@ class StoreWorker(LeasedQueue[StoreJob]):
             self.counters.failed += 1
             if retry_at is None:
                 self.counters.given_up += 1
+            STORE_JOBS.labels("given_up" if retry_at is None else "retried").inc()
             log.log(
                 logging.ERROR if retry_at is None else logging.WARNING,
                 "storing %s of account %s failed, attempt %d of %d%s: %.300r",
@@ -179,6 +188,7 @@ class StoreWorker(LeasedQueue[StoreJob]):
                 self._announce(job)
             return
         self.counters.succeeded += 1
+        STORE_JOBS.labels("done").inc()
         await self._record(
             job,
             claim,

@@ -44,7 +44,9 @@ from unipile._types import (
 )
 
 __all__ = [
+    "ATTEMPT_EXTENSION",
     "DEFAULT_TIMEOUT",
+    "Attempt",
     "ChatFilters",
     "EmailFilters",
     "ListCall",
@@ -57,6 +59,18 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 # A retry is not worth starting with less time than this left before the operation's deadline.
 MIN_ATTEMPT_SECONDS = 0.05
+
+ATTEMPT_EXTENSION = "switchboard.unipile.attempt"
+"""The httpx request extension naming each attempt (`Attempt`), for a transport that observes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    account_id: str | None
+    """UniPile's id of the account the call is for, when the call names it."""
+    retry: int
+    """0 for a call's first attempt, then 1, 2... for its retries."""
+
 
 Recipient = str | EmailAttendee
 """An email recipient: a bare address, or an attendee whose display name is sent along."""
@@ -483,7 +497,9 @@ class UnipileClient:
         while True:
             deadline = current_deadline()
             try:
-                response = await self._attempt(method, path, account_id, request, deadline)
+                response = await self._attempt(
+                    method, path, Attempt(account_id, attempt), request, deadline
+                )
             except UnipileError as error:
                 delay = self._retry_delay(error, attempt, idempotent)
                 if delay is None or not _ends_in_time(delay + MIN_ATTEMPT_SECONDS, deadline):
@@ -497,7 +513,7 @@ class UnipileClient:
         self,
         method: str,
         path: str,
-        account_id: str | None,
+        attempt: Attempt,
         request: Mapping[str, Any],
         deadline: float | None,
     ) -> httpx.Response:
@@ -514,10 +530,15 @@ class UnipileClient:
         try:
             # The deadline cuts off the wait for a slot and the request alike: a hung call
             # gives its slot back at the deadline.
-            async with asyncio.timeout_at(deadline), self._account_slot(account_id):
+            async with asyncio.timeout_at(deadline), self._account_slot(attempt.account_id):
                 sent = True
                 response = await self._http.request(
-                    method, self._base_url + path, headers=self._headers, timeout=timeout, **request
+                    method,
+                    self._base_url + path,
+                    headers=self._headers,
+                    timeout=timeout,
+                    extensions={ATTEMPT_EXTENSION: attempt},
+                    **request,
                 )
         except httpx.TimeoutException as exc:
             raise UpstreamTimeoutError(f"UniPile {method} {path} timed out") from exc

@@ -5,8 +5,10 @@ as they like, so only names that look like GraphQL names count, and only the fir
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from cross_web import HTTPException
@@ -15,6 +17,7 @@ from strawberry.types.execution import ExecutionResult
 
 from core.errors import ErrorCode
 from resolvers.context import Context
+from server.observability import metrics
 from server.observability.requests import current_request
 
 MAX_OPERATION_NAMES = 200
@@ -63,31 +66,54 @@ class Observation:
 
     name: str
     result: ExecutionResult | None = None
+    queries: int = 0
+    """Database statements sent for it, its child tasks' included."""
 
 
 _names = OperationNames()
+_current: ContextVar[Observation | None] = ContextVar("switchboard_operation", default=None)
+
+
+def current_operation() -> Observation | None:
+    return _current.get()
 
 
 @contextmanager
 def observed_operation(name: str | None, context: Context) -> Iterator[Observation]:
-    """Observe one operation: its name and outcome go to the request's log line."""
+    """Observe one operation: its name and outcome go to the request's log line, its count,
+    duration and database queries to the metrics."""
     observation = Observation(_names.label(name))
+    token = _current.set(observation)
+    started = time.perf_counter()
     try:
         yield observation
     except HTTPException:
-        _done(observation.name, "BAD_REQUEST", context, errors_logged=False)
+        _done(observation, "BAD_REQUEST", context, started, errors_logged=False)
         raise
     except BaseException:
-        _done(observation.name, ErrorCode.INTERNAL_SERVER_ERROR.value, context, errors_logged=True)
+        failed = ErrorCode.INTERNAL_SERVER_ERROR.value
+        _done(observation, failed, context, started, errors_logged=True)
         raise
+    finally:
+        _current.reset(token)
     result = observation.result
+    answered = OK if result is None else outcome(result)
     errors = result is not None and bool(result.errors)
-    _done(
-        observation.name, OK if result is None else outcome(result), context, errors_logged=errors
-    )
+    _done(observation, answered, context, started, errors_logged=errors)
 
 
-def _done(name: str, result: str, context: Context, *, errors_logged: bool) -> None:
+def _done(
+    observation: Observation,
+    answered: str,
+    context: Context,
+    started: float,
+    *,
+    errors_logged: bool,
+) -> None:
+    name = observation.name
+    metrics.GRAPHQL_OPERATIONS.labels(name, answered).inc()
+    metrics.GRAPHQL_LATENCY.labels(name).observe(time.perf_counter() - started)
+    metrics.GRAPHQL_DB_QUERIES.labels(name).observe(observation.queries)
     request = current_request()
     if request is not None:
-        request.operation_done(name, result, context.identity, errors_logged=errors_logged)
+        request.operation_done(name, answered, context.identity, errors_logged=errors_logged)

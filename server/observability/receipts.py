@@ -1,14 +1,17 @@
 """Webhook receipts processed under request ids of their own: whatever a receipt's processing
-logs, and the UniPile calls it makes, carry one id, next to the receipt's id in its log lines."""
+logs, and the UniPile calls it makes, carry one id, next to the receipt's id in its log lines.
+Each attempt is counted by outcome, and its lag since the receipt measured."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from db.models import WebhookReceipt
 from realtime.receipts import Handler, Publication
+from server.observability import metrics
 from server.observability.request_ids import new_request_id, request_id_scope
 
 log = logging.getLogger("switchboard.receipts")
@@ -26,6 +29,9 @@ def observed(handler: Handler) -> Handler:
                 outcome = "processed"
                 return publications
             finally:
+                metrics.WEBHOOK_PROCESSING.labels(receipt.event, outcome).inc()
+                lag = metrics.seconds_since(receipt.received_at, datetime.now(UTC))
+                metrics.WEBHOOK_LAG.labels(receipt.event).observe(lag)
                 fields = {
                     "receipt_id": receipt.id,
                     "event": receipt.event,
