@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.inbox.test_two_processes import free_port, wait_ready
+from tests.processes import free_port, wait_ready
 
 ROOT = Path(__file__).parents[2]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"

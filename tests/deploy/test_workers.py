@@ -26,7 +26,8 @@ from tests.inbox.conftest import (
     demo_tokens,  # noqa: F401 (a fixture)
     sandbox_url,  # noqa: F401 (a fixture)
 )
-from tests.inbox.test_two_processes import MESSAGES, free_port, message_webhook, wait_ready
+from tests.inbox.test_two_processes import MESSAGES, message_webhook
+from tests.processes import free_port, wait_ready
 
 WORKERS = 2
 START_TIMEOUT = 30.0

@@ -25,7 +25,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.inbox.test_two_processes import free_port, wait_ready
+from tests.processes import free_port, wait_ready
 
 ISSUER = "https://crm.example.test"
 AUDIENCE = "switchboard"

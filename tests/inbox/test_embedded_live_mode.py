@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.graphql_ws import subscribe
-from tests.inbox.test_two_processes import free_port, wait_ready
+from tests.processes import free_port, wait_ready
 
 MESSAGES = """subscription { messageReceived { message { text sender { crmMatch { contact { name }
   } } } conversation { externalId } } }"""

@@ -26,7 +26,7 @@ from server.graphiql import ASSETS, PLACEHOLDER_HEADERS
 from server.graphiql.refresh import OWN_FILES, PACKAGES
 from server.settings import Settings
 from tests.inbox.conftest import inbox_settings
-from tests.inbox.test_two_processes import free_port
+from tests.processes import free_port
 from unipile.sandbox import SandboxSettings
 from unipile.sandbox.testing import running_app, running_sandbox
 
