@@ -50,6 +50,7 @@ from server.observability.metrics import (
     metrics_endpoint,
     process_exited,
 )
+from server.observability.request_ids import REQUEST_ID_HEADER
 from server.observability.requests import ObserveRequests
 from server.observability.upstream import ObservedTransport
 from server.settings import Settings, SettingsError
@@ -127,13 +128,16 @@ class ListedOriginsCORS(CORSMiddleware):
 
 
 def cors(origins: tuple[str, ...]) -> Middleware:
-    """Pages on `origins` may call the API with credentials, the bearer token and JSON."""
+    """Pages on `origins` may call the API with credentials, the bearer token, JSON and their
+    own request id, and read the id back."""
     return Middleware(
         ListedOriginsCORS,
         allow_origins=origins,
         allow_methods=("GET", "POST", "OPTIONS"),
-        allow_headers=("Authorization", "Content-Type"),
+        allow_headers=("Authorization", "Content-Type", REQUEST_ID_HEADER),
         allow_credentials=True,
+        # A page may read the id of its request, to quote it in a bug report.
+        expose_headers=(REQUEST_ID_HEADER,),
     )
 
 

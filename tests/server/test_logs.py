@@ -151,6 +151,30 @@ def test_another_log_format_stops_the_start(tmp_path: Path) -> None:
         Settings.from_environ({"LOG_FORMAT": "xml"}, env_file=None)
 
 
+async def test_a_page_of_a_listed_origin_may_send_and_read_the_request_id(
+    database: str, upstream: tuple[str, RecordedHeaders], tmp_path: Path
+) -> None:
+    origin = "https://crm.example.com"
+    settings = inbox_settings(database, tmp_path, upstream[0], {"CORS_ORIGINS": origin})
+    with running_app(create_app(settings)) as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            preflight = await client.options(
+                "/graphql",
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization, x-request-id",
+                },
+            )
+            answered = await client.get(
+                "/healthz", headers={"Origin": origin, "X-Request-ID": "page-1"}
+            )
+    assert preflight.status_code == 200
+    assert "x-request-id" in preflight.headers["access-control-allow-headers"].lower()
+    assert answered.headers["x-request-id"] == "page-1"
+    assert answered.headers["access-control-expose-headers"].lower() == "x-request-id"
+
+
 async def test_a_sane_request_id_is_kept(
     served: Served, capsys: pytest.CaptureFixture[str]
 ) -> None:
