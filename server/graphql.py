@@ -34,6 +34,7 @@ from resolvers.context import Context
 from schema.extensions import code_request_error
 from server.graphiql import graphiql_page
 from server.observability.operations import observed_operation
+from server.observability.requests import current_request
 from server.state import app_state
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -207,6 +208,8 @@ class GraphQLView(GraphQL[Context, None]):
             raise ConnectionRejectionError(
                 {"message": context.auth_problem, "code": "UNAUTHENTICATED"}
             )
+        if (request := current_request()) is not None:
+            request.viewer_is(context.identity)
         acknowledged: UnsetType = UNSET
         return acknowledged
 

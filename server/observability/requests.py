@@ -45,6 +45,10 @@ class RequestRecord:
         self.operations.append(name)
         self.outcomes.append(outcome)
         self.errors_logged = self.errors_logged or errors_logged
+        self.viewer_is(identity)
+
+    def viewer_is(self, identity: Identity | None) -> None:
+        """The viewer the request authenticated as (a WebSocket's, at its `connection_init`)."""
         if identity is not None:
             self.viewer_id = identity.user_id
             self.workspace_id = identity.workspace_id

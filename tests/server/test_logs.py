@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from db.models import User
 from server.app import create_app
 from server.settings import Settings, SettingsError
+from tests.graphql_ws import subscribe
 from tests.inbox.conftest import SANDBOX_KEY, WEBHOOK_SECRET, inbox_settings, issue_demo_tokens
 from unipile.sandbox import SandboxSettings, create_sandbox_app
 from unipile.sandbox.testing import running_app
@@ -173,6 +174,25 @@ async def test_a_page_of_a_listed_origin_may_send_and_read_the_request_id(
     assert "x-request-id" in preflight.headers["access-control-allow-headers"].lower()
     assert answered.headers["x-request-id"] == "page-1"
     assert answered.headers["access-control-expose-headers"].lower() == "x-request-id"
+
+
+async def test_a_websocket_line_names_its_viewer_once_closed(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subscription = "subscription Live { messageReceived { message { id } } }"
+    async with subscribe(served.url, served.tokens["bob"], subscription):
+        pass
+    bob = await User.get(email="bob@demo.switchboard.test")
+
+    def socket_line(line: dict[str, Any]) -> bool:
+        return line["logger"] == "switchboard.requests" and line["method"] == "WEBSOCKET"
+
+    line = await wait_for_line(capsys, socket_line)
+    assert line["path"] == "/graphql"
+    assert line["status"] == 101
+    assert line["viewer_id"] == bob.id
+    assert line["workspace_id"] == bob.workspace_id
+    assert len(line["request_id"]) == 32
 
 
 async def test_a_sane_request_id_is_kept(
