@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.version import SWITCHBOARD_VERSION
+from realtime.pubsub import InProcessPubSub, SubscriberDropped
 from server.app import create_app
 from server.webhooks import register_webhooks
 from tests.graphql_ws import subscribe
@@ -270,3 +271,22 @@ async def test_failing_upstream_calls_are_counted_with_their_retries(served: Ser
     assert retries >= 1
     # Every attempt but the first of each call was a retry.
     assert failed == retries + 1
+
+
+async def test_a_dropped_slow_subscriber_is_counted(served: Served) -> None:
+    """A subscriber of this process (the served app's registry is the process's) that reads
+    nothing while more than its queue holds arrives."""
+    dropped = "switchboard_pubsub_dropped_subscribers_total"
+    subscribers = "switchboard_pubsub_subscribers"
+    before = await served.scrape()
+    pubsub = InProcessPubSub(queue_size=2)
+    async with pubsub.subscribe("metrics-test") as subscription:
+        for number in range(3):
+            await pubsub.publish("metrics-test", {"n": number})
+        during = await served.scrape()
+        with pytest.raises(SubscriberDropped):
+            await anext(subscription)
+    after = await served.scrape()
+    assert value(during, dropped) - value(before, dropped) == 1
+    assert value(during, subscribers) - value(before, subscribers) == 1
+    assert value(after, subscribers) == value(before, subscribers)
