@@ -66,7 +66,9 @@ class TextFormatter(logging.Formatter):
         if getattr(record, "request_id", None) is None:
             record.request_id = "-"
         text = super().format(record)
-        extra = " ".join(f"{key}={value}" for key, value in record_fields(record).items())
+        extra = " ".join(
+            f"{key}={value}" for key, value in record_fields(record).items() if value is not None
+        )
         return f"{text} {extra}" if extra else text
 
 
