@@ -17,8 +17,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from db.models import User
 from server.app import create_app
 from server.settings import Settings, SettingsError
+from server.webhooks import register_webhooks
 from tests.graphql_ws import subscribe
 from tests.inbox.conftest import SANDBOX_KEY, WEBHOOK_SECRET, inbox_settings, issue_demo_tokens
+from unipile import UnipileClient
 from unipile.sandbox import SandboxSettings, create_sandbox_app
 from unipile.sandbox.testing import running_app
 
@@ -282,6 +284,29 @@ async def test_a_receipts_processing_logs_its_own_id_and_the_receipt(
     assert isinstance(receipt_line["receipt_id"], int)
     # Its own id: the delivery's request is over, the processing is another unit of work.
     assert receipt_line["request_id"] not in (None, "delivery-0001")
+
+
+async def test_a_receipts_upstream_calls_carry_its_processing_id(
+    served: Served, upstream: tuple[str, RecordedHeaders], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, recorder = upstream
+    async with httpx.AsyncClient() as http:
+        client = UnipileClient(http, sandbox, SANDBOX_KEY)
+        await register_webhooks(client, url=served.url, secret=WEBHOOK_SECRET)
+        chats = await client.list_chats(account_id=WHATSAPP, limit=5)
+        async with httpx.AsyncClient(base_url=sandbox) as admin:
+            posted = await admin.post(
+                "/_sandbox/messages",
+                json={"account_id": WHATSAPP, "chat_id": chats.items[0].id, "text": "Salut"},
+            )
+    assert posted.status_code == 201
+
+    def processed(line: dict[str, Any]) -> bool:
+        return line["logger"] == "switchboard.receipts" and line["event"] == "message_received"
+
+    line = await wait_for_line(capsys, processed)
+    assert line["outcome"] == "processed"
+    assert line["request_id"] in recorder.request_ids
 
 
 async def wait_for_line(capsys: pytest.CaptureFixture[str], wanted: Any) -> dict[str, Any]:
