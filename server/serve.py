@@ -83,6 +83,7 @@ async def serve_forever(settings: Settings) -> None:
     if settings.uses_sandbox:
         servers.append(embedded_sandbox(settings))
         print(f"UniPile sandbox: http://{settings.host}:{settings.sandbox_port}/api/v1", flush=True)
+    print(f"Inbox app: http://{settings.host}:{settings.port}/", flush=True)
     print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql", flush=True)
     # Loaded here rather than in `serve()` (which skips a loaded config) to name its HTTP parser.
     servers[0].config.load()
