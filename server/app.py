@@ -43,7 +43,7 @@ from server.graphql import GraphQLView
 from server.hosted_auth import HOSTED_AUTH_PATH, hosted_auth_from_settings, hosted_auth_routes
 from server.observability import receipts
 from server.observability.db_queries import count_queries_into_metrics
-from server.observability.logs import install_logging
+from server.observability.logs import installed_logging
 from server.observability.metrics import (
     METRICS_PATH,
     CacheStatsExporter,
@@ -295,9 +295,9 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Here rather than at import: uvicorn configures its loggers as it starts.
-        install_logging(settings.log_level, settings.log_format)
         async with AsyncExitStack() as stack:
+            # Here rather than at import: uvicorn configures its loggers as it starts.
+            stack.enter_context(installed_logging(settings.log_format))
             stack.callback(process_exited)
             await stack.enter_async_context(
                 RegisterTortoise(app, config=tortoise_config(settings.database_url))

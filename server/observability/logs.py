@@ -8,8 +8,8 @@ JSON lines carry them as keys, text lines as `key=value` after the message.
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,15 +30,19 @@ def record_fields(record: logging.LogRecord) -> Mapping[str, object]:
     return fields if isinstance(fields, Mapping) else {}
 
 
-_base_record_factory = logging.getLogRecordFactory()
+RecordFactory = Callable[..., logging.LogRecord]
 
 
-def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
-    """A record stamped, when made, with the request id current where it was logged: every
-    handler sees it, whichever formats it."""
-    record = _base_record_factory(*args, **kwargs)
-    record.request_id = current_request_id()
-    return record
+def _stamping(factory: RecordFactory) -> RecordFactory:
+    """`factory`, its records stamped, when made, with the request id current where they were
+    logged: every handler sees it, whichever formats it."""
+
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.request_id = current_request_id()
+        return record
+
+    return make
 
 
 class JsonFormatter(logging.Formatter):
@@ -76,36 +80,34 @@ def formatter_for(log_format: str) -> logging.Formatter:
     return JsonFormatter() if log_format == "json" else TextFormatter()
 
 
-class SwitchboardHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The one handler this module installs, told apart from others' on the same loggers. It
-    writes to whatever `sys.stderr` is when it writes, as `logging.lastResort` does, so that a
-    replaced stderr (a test's capture) is followed rather than kept once closed."""
-
-    def __init__(self) -> None:
-        logging.Handler.__init__(self)
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
+def _console_handlers() -> list[logging.Handler]:
+    """The handlers writing the process's log to its console: the root logger's plain stream
+    handler (`logging.basicConfig`'s, which the CLI sets up with `LOG_LEVEL`) and uvicorn's."""
+    root = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    uvicorn = [h for name in UVICORN_LOGGERS for h in logging.getLogger(name).handlers]
+    return list(dict.fromkeys([*root, *uvicorn]))
 
 
-def install_logging(level: str, log_format: str) -> None:
-    """Send the root logger's and uvicorn's records to stderr as `log_format` says (`json` or
-    `text`, the settings' `LOG_FORMAT`), replacing the
-    text handler `logging.basicConfig` gave the root logger (the CLI's) and uvicorn's own; other
-    handlers (a test's capture) stay. Idempotent: run in the app's lifespan, after uvicorn
-    configured its loggers."""
-    logging.setLogRecordFactory(_record_with_request_id)
-    handler = SwitchboardHandler()
-    handler.setFormatter(formatter_for(log_format))
-    root = logging.getLogger()
-    for previous in list(root.handlers):
-        if type(previous) in (logging.StreamHandler, SwitchboardHandler):
-            root.removeHandler(previous)
-    root.addHandler(handler)
-    root.setLevel(level)
-    for name in UVICORN_LOGGERS:
-        uvicorn_logger = logging.getLogger(name)
-        uvicorn_logger.handlers = [handler]
-        uvicorn_logger.propagate = False
-    logging.getLogger(UVICORN_ACCESS_LOGGER).disabled = True
+@contextmanager
+def installed_logging(log_format: str) -> Iterator[None]:
+    """Inside the block, the console's log lines are formatted as `log_format` says (`json` or
+    `text`, the settings' `LOG_FORMAT`), each with its request id, and uvicorn's access line is
+    off (the request line replaces it). Where lines go and from which level stays the CLI's
+    choice; other handlers (a test's capture) are left alone. For the app's lifespan, which
+    starts after uvicorn configured its loggers; after it, logging is as it was."""
+    formatter = formatter_for(log_format)
+    formatted = [(handler, handler.formatter) for handler in _console_handlers()]
+    access = logging.getLogger(UVICORN_ACCESS_LOGGER)
+    access_was_disabled = access.disabled
+    factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(_stamping(factory))
+    for handler, _ in formatted:
+        handler.setFormatter(formatter)
+    access.disabled = True
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(factory)
+        for handler, previous in formatted:
+            handler.setFormatter(previous)
+        access.disabled = access_was_disabled

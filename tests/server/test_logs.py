@@ -1,10 +1,14 @@
-"""Structured logs from the outside: a served app with `LOG_FORMAT=json`, its stderr read line by
-line, each line found by the request id its response returned."""
+"""Structured logs from the outside: a served app with `LOG_FORMAT=json`, its console read line
+by line, each line found by the request id its response returned. The console is what
+`switchboard serve` sets up (`logging.basicConfig`: a stream handler on the root logger at
+`LOG_LEVEL`), writing here to a buffer the test reads."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +62,35 @@ def upstream() -> Iterator[tuple[str, RecordedHeaders]]:
         yield url, recorder
 
 
+class Console:
+    """A stream handler on the root logger, as `logging.basicConfig` installs one."""
+
+    def __init__(self) -> None:
+        self._stream = io.StringIO()
+        self._read = 0
+        self.handler = logging.StreamHandler(self._stream)
+
+    def read(self) -> str:
+        """What was written since the last read."""
+        text = self._stream.getvalue()
+        new, self._read = text[self._read :], len(text)
+        return new
+
+
+@pytest.fixture
+def console() -> Iterator[Console]:
+    root = logging.getLogger()
+    level = root.level
+    console = Console()
+    root.addHandler(console.handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield console
+    finally:
+        root.removeHandler(console.handler)
+        root.setLevel(level)
+
+
 @pytest.fixture
 def log_format() -> str:
     return "json"
@@ -65,7 +98,11 @@ def log_format() -> str:
 
 @pytest.fixture
 async def served(
-    database: str, upstream: tuple[str, RecordedHeaders], tmp_path: Path, log_format: str
+    database: str,
+    upstream: tuple[str, RecordedHeaders],
+    tmp_path: Path,
+    log_format: str,
+    console: Console,
 ) -> AsyncIterator[Served]:
     tokens = await issue_demo_tokens()
     url, recorder = upstream
@@ -94,16 +131,14 @@ async def post(
 
 
 async def test_a_request_line_carries_the_id_the_response_returned(
-    served: Served, capsys: pytest.CaptureFixture[str]
+    served: Served, console: Console
 ) -> None:
     response = await post(served, INBOX)
     assert response.status_code == 200
     request_id = response.headers["x-request-id"]
     assert len(request_id) == 32
 
-    lines = [
-        line for line in json_lines(capsys.readouterr().err) if line["request_id"] == request_id
-    ]
+    lines = [line for line in json_lines(console.read()) if line["request_id"] == request_id]
     request_line = next(line for line in lines if line["logger"] == "switchboard.requests")
     alice = await User.get(email="alice@demo.switchboard.test")
     assert request_line["operation"] == "Inbox"
@@ -120,11 +155,11 @@ async def test_a_request_line_carries_the_id_the_response_returned(
 
 
 async def test_a_refused_requests_one_line_carries_its_request_id(
-    served: Served, capsys: pytest.CaptureFixture[str]
+    served: Served, console: Console
 ) -> None:
     response = await post(served, VIEWER, {"Authorization": "Bearer forged-token-77aa"})
     request_id = response.headers["x-request-id"]
-    captured = capsys.readouterr().err
+    captured = console.read()
     lines = [line for line in json_lines(captured) if line["request_id"] == request_id]
     assert [line["logger"] for line in lines] == ["schema.schema"]
     assert "UNAUTHENTICATED" in lines[0]["message"]
@@ -132,12 +167,10 @@ async def test_a_refused_requests_one_line_carries_its_request_id(
 
 
 @pytest.mark.parametrize("log_format", ["text"])
-async def test_text_lines_carry_the_request_id_and_fields(
-    served: Served, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_text_lines_carry_the_request_id_and_fields(served: Served, console: Console) -> None:
     response = await post(served, VIEWER)
     request_id = response.headers["x-request-id"]
-    lines = [line for line in capsys.readouterr().err.splitlines() if f"[{request_id}]" in line]
+    lines = [line for line in console.read().splitlines() if f"[{request_id}]" in line]
     request_line = next(line for line in lines if " switchboard.requests " in line)
     assert "POST /graphql 200" in request_line
     assert "operation=Viewer" in request_line and "outcome=ok" in request_line
@@ -179,7 +212,7 @@ async def test_a_page_of_a_listed_origin_may_send_and_read_the_request_id(
 
 
 async def test_a_websocket_line_names_its_viewer_once_closed(
-    served: Served, capsys: pytest.CaptureFixture[str]
+    served: Served, console: Console
 ) -> None:
     subscription = "subscription Live { messageReceived { message { id } } }"
     async with subscribe(served.url, served.tokens["bob"], subscription):
@@ -189,7 +222,7 @@ async def test_a_websocket_line_names_its_viewer_once_closed(
     def socket_line(line: dict[str, Any]) -> bool:
         return line["logger"] == "switchboard.requests" and line["method"] == "WEBSOCKET"
 
-    line = await wait_for_line(capsys, socket_line)
+    line = await wait_for_line(console, socket_line)
     assert line["path"] == "/graphql"
     assert line["status"] == 101
     assert line["viewer_id"] == bob.id
@@ -197,13 +230,11 @@ async def test_a_websocket_line_names_its_viewer_once_closed(
     assert len(line["request_id"]) == 32
 
 
-async def test_a_sane_request_id_is_kept(
-    served: Served, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_a_sane_request_id_is_kept(served: Served, console: Console) -> None:
     offered = "edge-7f3a.2b:01"
     response = await post(served, VIEWER, {"X-Request-ID": offered})
     assert response.headers["x-request-id"] == offered
-    lines = json_lines(capsys.readouterr().err)
+    lines = json_lines(console.read())
     assert any(line["request_id"] == offered and line["operation"] == "Viewer" for line in lines)
 
 
@@ -212,20 +243,20 @@ async def test_a_sane_request_id_is_kept(
     ["a" * 129, "two words", "<script>", "id\u00e9", 'x"}, {"level": "ERROR', ""],
 )
 async def test_a_forged_or_oversized_request_id_is_replaced(
-    served: Served, capsys: pytest.CaptureFixture[str], forged: str
+    served: Served, console: Console, forged: str
 ) -> None:
     response = await post(served, VIEWER, {"X-Request-ID": forged.encode()})
     replaced = response.headers["x-request-id"]
     assert replaced != forged
     assert len(replaced) == 32 and int(replaced, 16) >= 0
-    captured = capsys.readouterr().err
+    captured = console.read()
     assert any(line["request_id"] == replaced for line in json_lines(captured))
     if forged:
         assert forged not in captured
 
 
 async def test_no_line_holds_a_token_variables_or_a_message(
-    served: Served, capsys: pytest.CaptureFixture[str]
+    served: Served, console: Console
 ) -> None:
     secret_text = "a message body nobody may log 5f1c"
     async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
@@ -248,7 +279,7 @@ async def test_no_line_holds_a_token_variables_or_a_message(
     await post(served, VIEWER)
     assert refused.status_code == 200
     assert webhook.status_code < 300
-    captured = capsys.readouterr().err
+    captured = console.read()
     assert json_lines(captured)
     for forbidden in (
         served.tokens["alice"],
@@ -261,7 +292,7 @@ async def test_no_line_holds_a_token_variables_or_a_message(
 
 
 async def test_a_receipts_processing_logs_its_own_id_and_the_receipt(
-    served: Served, capsys: pytest.CaptureFixture[str]
+    served: Served, console: Console
 ) -> None:
     async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
         webhook = await client.post(
@@ -277,7 +308,7 @@ async def test_a_receipts_processing_logs_its_own_id_and_the_receipt(
         )
     assert webhook.status_code < 300
     receipt_line = await wait_for_line(
-        capsys, lambda line: line["logger"] == "switchboard.receipts"
+        console, lambda line: line["logger"] == "switchboard.receipts"
     )
     assert receipt_line["event"] == "account_status"
     assert receipt_line["outcome"] == "processed"
@@ -287,7 +318,7 @@ async def test_a_receipts_processing_logs_its_own_id_and_the_receipt(
 
 
 async def test_a_receipts_upstream_calls_carry_its_processing_id(
-    served: Served, upstream: tuple[str, RecordedHeaders], capsys: pytest.CaptureFixture[str]
+    served: Served, upstream: tuple[str, RecordedHeaders], console: Console
 ) -> None:
     sandbox, recorder = upstream
     async with httpx.AsyncClient() as http:
@@ -304,15 +335,15 @@ async def test_a_receipts_upstream_calls_carry_its_processing_id(
     def processed(line: dict[str, Any]) -> bool:
         return line["logger"] == "switchboard.receipts" and line["event"] == "message_received"
 
-    line = await wait_for_line(capsys, processed)
+    line = await wait_for_line(console, processed)
     assert line["outcome"] == "processed"
     assert line["request_id"] in recorder.request_ids
 
 
-async def wait_for_line(capsys: pytest.CaptureFixture[str], wanted: Any) -> dict[str, Any]:
+async def wait_for_line(console: Console, wanted: Any) -> dict[str, Any]:
     seen = ""
     for _ in range(100):
-        seen += capsys.readouterr().err
+        seen += console.read()
         for line in json_lines(seen):
             if wanted(line):
                 return line
