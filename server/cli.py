@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 from db.migrate import apply_migrations
 from server.commands import accounts, crm, directory
 from server.commands._database import CommandError, with_database
+from server.observability.logs import configure_logging
 from server.settings import Settings, SettingsError
 
 SCHEMA_FILE = Path("schema.graphql")
@@ -24,12 +24,6 @@ SCHEMA_FILE = Path("schema.graphql")
 
 def load_settings() -> Settings:
     return Settings.from_environ(os.environ)
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 def _prepare_data_dir(settings: Settings) -> None:
@@ -56,7 +50,7 @@ def serve(settings: Settings, arguments: argparse.Namespace) -> None:
         raise CommandError(problem)
     _prepare_data_dir(settings)
     asyncio.run(with_database(settings, _nothing))
-    configure_logging(settings)
+    configure_logging(settings.log_level)
     if arguments.workers > 1:
         run_workers(settings, arguments.workers)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from server.app import create_app
+from server.observability.logs import configure_logging
 from server.settings import Settings
 from unipile.sandbox import SandboxSettings, create_sandbox_app
 
@@ -124,10 +126,8 @@ def run_workers(settings: Settings, workers: int) -> None:
 
 def worker_app() -> ASGIApp:
     """One worker's app: a new process, which reads the settings and sets up logging itself."""
-    from server.cli import configure_logging, load_settings
-
-    settings = load_settings()
-    configure_logging(settings)
+    settings = Settings.from_environ(os.environ)
+    configure_logging(settings.log_level)
     app = create_app(settings)
     tune_garbage_collection()
     return app

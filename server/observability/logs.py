@@ -111,3 +111,9 @@ def installed_logging(log_format: str) -> Iterator[None]:
         for handler, previous in formatted:
             handler.setFormatter(previous)
         access.disabled = access_was_disabled
+
+
+def configure_logging(level: str) -> None:
+    """The process's console log at `level`, for a command or a worker; an app served in it
+    formats the lines as `LOG_FORMAT` says while it runs (`installed_logging`)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
