@@ -1,11 +1,11 @@
 """Database reads kept across requests: the versions they are kept under, the bounded cache that
-holds them, and the bump every writer makes after changing what they hold.
+holds them, and the bump every writer makes when it changes what they hold.
 
 A workspace's row carries one version per kind of kept read (`Kept`): the viewer's scope reads
 the row on every request, so a request learns the versions at no extra query, before any kept
-read is used. An entry is served only while its version is unchanged; a writer bumps after its
-change is committed, so a copy read before the change is never taken for current, and the bump,
-made in the database, is seen by every process (operator commands included) without Redis.
+read is used. An entry is served only while its version is unchanged; a writer bumps in the
+transaction of its change, so a copy read before the change is never taken for current, and the
+bump, made in the database, is seen by every process (operator commands included) without Redis.
 A write made around the writers (an operator's SQL) is seen at the latest `MAX_AGE_SECONDS` on.
 """
 
@@ -88,12 +88,12 @@ class VersionedCache(Generic[K, V]):
 
 @asynccontextmanager
 async def bumped_after(workspace_id: int, kept: Kept) -> AsyncIterator[None]:
-    """Bump once the block is over, outside any transaction it opens: also when it fails, since
-    a bump too many costs one read, and one too few serves a stale copy."""
-    try:
-        yield
-    finally:
-        await bump(workspace_id, kept)
+    """Bump once the block has succeeded. Inside a transaction, as its last statement: the
+    change and its version commit together, so no reader sees the one without the other (a
+    reader that read the version before the commit read the data before it too), and the
+    workspace's row stays locked only while the commit is made."""
+    yield
+    await bump(workspace_id, kept)
 
 
 async def bump(workspace_id: int, kept: Kept) -> None:

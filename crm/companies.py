@@ -43,9 +43,9 @@ async def create_company(workspace_id: int, changes: CompanyChanges) -> int:
     domains = await _free_domains(workspace_id, None, changes.domains or ())
     external_id = await free_external_id(Company, workspace_id, None, changes.external_id)
     async with (
-        bumped_after(workspace_id, Kept.CRM_RECORDS),
         _domain_races_reported(),
         in_transaction(),
+        bumped_after(workspace_id, Kept.CRM_RECORDS),
     ):
         company = await Company.create(
             workspace_id=workspace_id, name=name, external_id=external_id
@@ -73,9 +73,9 @@ async def update_company(workspace_id: int, company_id: int, changes: CompanyCha
             Company, workspace_id, company.id, changes.external_id
         )
     async with (
-        bumped_after(workspace_id, Kept.CRM_RECORDS),
         _domain_races_reported(),
         in_transaction(),
+        bumped_after(workspace_id, Kept.CRM_RECORDS),
     ):
         if updates:
             company.update_from_dict(updates)

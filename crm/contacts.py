@@ -52,7 +52,7 @@ async def create_contact(workspace_id: int, changes: ContactChanges, company_id:
     last_name = records.name(changes.last_name or "", "lastName")
     company_id = await _company_of_workspace(workspace_id, company_id)
     external_id = await free_external_id(Contact, workspace_id, None, changes.external_id)
-    async with bumped_after(workspace_id, Kept.CRM_RECORDS), in_transaction():
+    async with in_transaction(), bumped_after(workspace_id, Kept.CRM_RECORDS):
         contact = await Contact.create(
             workspace_id=workspace_id,
             first_name=first_name,
@@ -85,7 +85,7 @@ async def update_contact(
         updates["external_id"] = await free_external_id(
             Contact, workspace_id, contact.id, changes.external_id
         )
-    async with bumped_after(workspace_id, Kept.CRM_RECORDS), in_transaction():
+    async with in_transaction(), bumped_after(workspace_id, Kept.CRM_RECORDS):
         if updates or identifiers:
             contact.update_from_dict(updates)
             # `updated_at` is `auto_now`: it changes only when it is among the fields saved.

@@ -156,7 +156,7 @@ async def upsert_contacts(
         lambda contact, stored: _differs(contact, stored, current.get(stored.id, {})),
         results,
     )
-    async with bumped_after(workspace_id, Kept.CRM_RECORDS), _races_reported(), in_transaction():
+    async with _races_reported(), in_transaction(), bumped_after(workspace_id, Kept.CRM_RECORDS):
         ids = await _create_contacts(workspace_id, fresh)
         await _update_contacts(changed)
         _written(results, fresh, ids, changed)
@@ -368,7 +368,7 @@ async def upsert_companies(
         ),
         results,
     )
-    async with bumped_after(workspace_id, Kept.CRM_RECORDS), _races_reported(), in_transaction():
+    async with _races_reported(), in_transaction(), bumped_after(workspace_id, Kept.CRM_RECORDS):
         ids = await _create_companies(workspace_id, fresh)
         await _update_companies(changed)
         _written(results, fresh, ids, changed)

@@ -80,7 +80,7 @@ async def link(
         "conversation_external_id": external_id,
         **_target_filter(target),
     }
-    async with bumped_after(account.workspace_id, Kept.STORED_CONVERSATIONS), in_transaction():
+    async with in_transaction(), bumped_after(account.workspace_id, Kept.STORED_CONVERSATIONS):
         existing = await ConversationLink.filter(**keys).select_for_update().first()
         if existing is None:
             created = await ConversationLink.create(
@@ -122,7 +122,7 @@ async def forget(user_id: int, account: Account, external_id: str, also_unlink: 
     active = ConversationLink.filter(
         account_id=account.id, conversation_external_id=external_id, removed_at=None
     )
-    async with bumped_after(account.workspace_id, Kept.STORED_CONVERSATIONS), in_transaction():
+    async with in_transaction(), bumped_after(account.workspace_id, Kept.STORED_CONVERSATIONS):
         if await active.filter(source=LinkSource.USER).exists() and not also_unlink:
             raise Forbidden(
                 "the conversation is linked: unlink it first, or pass unlink: true",
@@ -184,7 +184,7 @@ async def forget_identifier(workspace_id: int, region: str, raw: str) -> int:
     doomed_participants = [row["id"] for row in participants if involves(row["identifier"])]
     doomed_messages = [row["id"] for row in messages if _message_involves(row, involves)]
     # The never-store entry is one of the storage rules.
-    async with bumped_after(workspace_id, Kept.STORAGE_RULES), in_transaction():
+    async with in_transaction(), bumped_after(workspace_id, Kept.STORAGE_RULES):
         await ConversationParticipant.filter(id__in=doomed_participants).delete()
         await Message.filter(id__in=doomed_messages).delete()
         await NeverStoreEntry.get_or_create(workspace_id=workspace_id, kind=kind, value=value)

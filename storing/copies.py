@@ -237,7 +237,7 @@ async def _write(account: Account, given: _Snapshot, reason: StorageReason) -> S
     # UniPile's text may hold what PostgreSQL refuses (NUL): made storable, never lost.
     snapshot = storable(given)
     record = snapshot.record
-    async with bumped_after(account.workspace_id, Kept.STORED_CONVERSATIONS), in_transaction():
+    async with in_transaction(), bumped_after(account.workspace_id, Kept.STORED_CONVERSATIONS):
         conversation = await _locked_conversation(account, record, reason)
         await _add_participants(conversation.id, snapshot.participants)
         wanted = {message.external_id: message for message in snapshot.messages}
