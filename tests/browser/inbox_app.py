@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.browser.test_graphiql_browser import CHROMIUM, REPORT_CSP, ROOT, Watch, is_local
+from tests.browser.test_graphiql_browser import CHROMIUM, ROOT, Watch
 from tests.inbox.test_embedded_live_mode import made_run
 
 if TYPE_CHECKING:
@@ -77,14 +77,7 @@ def signed_in(browser: Browser, url: str) -> Iterator[Session]:
     watch = Watch()
     dialogs: list[str] = []
     context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.route(lambda target: not is_local(target), watch.block)
-    context.route_web_socket(lambda target: not is_local(target), watch.block_socket)
-    context.add_init_script(REPORT_CSP)
-    page = context.new_page()
-    page.on("pageerror", lambda error: watch.page_errors.append(str(error)))
-    page.on("console", watch.on_console)
-    page.on("request", watch.on_request)
-    page.on("websocket", watch.on_socket)
+    page = watch.page(context)
 
     def on_dialog(dialog: Dialog) -> None:
         dialogs.append(dialog.message)

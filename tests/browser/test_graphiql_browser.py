@@ -26,6 +26,7 @@ from unipile.sandbox.demo import ALICE_WHATSAPP_ID
 
 if TYPE_CHECKING:
     from playwright.sync_api import (
+        BrowserContext,
         ConsoleMessage,
         Page,
         Playwright,
@@ -109,6 +110,19 @@ class Watch:
 
         socket.on("framesent", sent)
 
+    def page(self, context: BrowserContext) -> Page:
+        """A page of `context` watched: other hosts blocked, CSP violations reported, errors,
+        console messages, requests and WebSocket frames recorded here."""
+        context.route(lambda target: not is_local(target), self.block)
+        context.route_web_socket(lambda target: not is_local(target), self.block_socket)
+        context.add_init_script(REPORT_CSP)
+        page = context.new_page()
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.on("console", self.on_console)
+        page.on("request", self.on_request)
+        page.on("websocket", self.on_socket)
+        return page
+
     def sent_of_type(self, kind: str) -> list[dict[str, Any]]:
         return [message for message in self.sent if message.get("type") == kind]
 
@@ -152,15 +166,7 @@ def test_graphiql_runs_the_inbox_and_a_subscription_offline(
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
     watch = Watch()
     try:
-        context = browser.new_context()
-        context.route(lambda target: not is_local(target), watch.block)
-        context.route_web_socket(lambda target: not is_local(target), watch.block_socket)
-        context.add_init_script(REPORT_CSP)
-        page = context.new_page()
-        page.on("pageerror", lambda error: watch.page_errors.append(str(error)))
-        page.on("console", watch.on_console)
-        page.on("request", watch.on_request)
-        page.on("websocket", watch.on_socket)
+        page = watch.page(browser.new_context())
 
         page.goto(f"{url}/graphql")
         page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=20_000)
