@@ -141,39 +141,29 @@ async def test_concurrent_identical_reads_share_one_upstream_call(cached: Inbox)
     assert await list_calls(cached) == dict.fromkeys(ALICE_ACCOUNTS, 1)
 
 
-async def test_a_new_message_webhook_ends_its_account_cached_page(cached: Inbox) -> None:
+@pytest.mark.parametrize(
+    ("account", "key", "text"),
+    [(LINKEDIN, "chat_id", "fresh off the wire"), (GMAIL, "thread_id", "a reply")],
+    ids=["message", "email"],
+)
+async def test_a_new_message_or_email_webhook_ends_its_account_cached_page(
+    cached: Inbox, account: str, key: str, text: str
+) -> None:
     await hold_automatic_storage()
-    chat = await first_chat(cached, LINKEDIN)
+    conversation = await first_chat(cached, account)
     await list_calls(cached)
     before = await WebhookReceipt.filter(state=ReceiptState.PROCESSED).count()
-    # The sandbox delivers the message_received webhook to the server, as UniPile does.
+    # The sandbox delivers the message_received or mail_received webhook, as UniPile does.
     await cached.sandbox_post(
         "/_sandbox/messages",
-        {"account_id": LINKEDIN, "chat_id": chat["externalId"], "text": "fresh off the wire"},
+        {"account_id": account, key: conversation["externalId"], "text": text},
     )
     await processed(before)
     await list_calls(cached)
     page = nodes(await cached.query(LIVE, {"first": 50}))
-    assert page[0]["externalId"] == chat["externalId"]
-    assert page[0]["lastMessageAt"] > chat["lastMessageAt"]
-    assert await list_calls(cached) == {LINKEDIN: 1}
-
-
-async def test_a_new_email_webhook_ends_its_mailbox_cached_page(cached: Inbox) -> None:
-    await hold_automatic_storage()
-    thread = await first_chat(cached, GMAIL)
-    await list_calls(cached)
-    before = await WebhookReceipt.filter(state=ReceiptState.PROCESSED).count()
-    await cached.sandbox_post(
-        "/_sandbox/messages",
-        {"account_id": GMAIL, "thread_id": thread["externalId"], "text": "a reply"},
-    )
-    await processed(before)
-    await list_calls(cached)
-    page = nodes(await cached.query(LIVE, {"first": 50}))
-    assert page[0]["externalId"] == thread["externalId"]
-    assert page[0]["lastMessageAt"] > thread["lastMessageAt"]
-    assert await list_calls(cached) == {GMAIL: 1}
+    assert page[0]["externalId"] == conversation["externalId"]
+    assert page[0]["lastMessageAt"] > conversation["lastMessageAt"]
+    assert await list_calls(cached) == {account: 1}
 
 
 @pytest.mark.parametrize("event", ["message_read", "message_reaction"])
