@@ -1,8 +1,8 @@
 """Version counters that say when cached data went out of date: in Redis across processes, or in
 process memory.
 
-A cache keeps what it read with the versions of the keys it depends on (an account's live lists, a
-user's scope, a workspace's rules); whoever changes the data bumps the key, and every cache of every
+The live cache keeps what it read with the versions of the keys it depends on (an account's live
+lists); whoever changes the data bumps the key, and every cache of every
 process that reads the versions again sees its copy is out of date. A counter never goes back, so a
 copy taken under an older version is never taken for current. Redis keeps the counters without
 expiry: an expired counter would start again at 0 and make an old copy look current.
