@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 from starlette.applications import Starlette
@@ -60,6 +61,9 @@ from server.webhooks import WEBHOOK_PATH, register_webhooks, webhook_routes
 from storing.automatic import AutoStore, KeepInStep
 from storing.jobs import StoreWorker
 from unipile import UnipileClient, UnipileError
+
+if TYPE_CHECKING:
+    from server.observability.traces import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +256,20 @@ def build_authenticator(settings: Settings) -> Authenticator:
         raise SettingsError(error.variable, error.problem) from None
 
 
-def create_app(settings: Settings) -> Starlette:
+def tracing_for(settings: Settings) -> Tracing | None:
+    """Traces to the configured collector, or none."""
+    if settings.otlp_endpoint is None:
+        return None
+    # Imported here, not at the top: with no collector, nothing of tracing is loaded.
+    from server.observability.traces import Tracing
+
+    return Tracing.exporting_to(settings.otlp_endpoint)
+
+
+def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
+    """The app; `tracing` replaces the one the settings configure (a test's in-memory
+    exporter)."""
+    tracing = tracing or tracing_for(settings)
     # Browsers apply no CORS to WebSockets: the same origins are checked at the handshake.
     schema = build_schema(report_cost=settings.report_cost, limits=schema_limits(settings))
     graphql = GraphQLView(schema, allowed_origins=settings.cors_origins)
@@ -260,7 +277,7 @@ def create_app(settings: Settings) -> Starlette:
     # Built here so that the routes can name the processor; opened and closed by the lifespan.
     http = httpx.AsyncClient(
         timeout=UPSTREAM_TIMEOUT,
-        transport=ObservedTransport(httpx.AsyncHTTPTransport(limits=UPSTREAM_LIMITS)),
+        transport=ObservedTransport(httpx.AsyncHTTPTransport(limits=UPSTREAM_LIMITS), tracing),
     )
     client = UnipileClient(http, dsn, api_key)
     pubsub = pubsub_for(settings.redis_url)
@@ -298,6 +315,10 @@ def create_app(settings: Settings) -> Starlette:
         async with AsyncExitStack() as stack:
             # Here rather than at import: uvicorn configures its loggers as it starts.
             stack.enter_context(installed_logging(settings.log_format))
+            if tracing is not None:
+                # Shut down last, so that the spans of everything that stops before are sent.
+                stack.callback(tracing.shutdown)
+                stack.enter_context(tracing.database_traced())
             stack.callback(process_exited)
             await stack.enter_async_context(
                 RegisterTortoise(app, config=tortoise_config(settings.database_url))
@@ -322,6 +343,7 @@ def create_app(settings: Settings) -> Starlette:
                 services=services,
                 signing_key=settings.signing_key(),
                 authenticator=authenticator,
+                tracing=tracing,
             )
             if settings.uses_sandbox:
                 registration = asyncio.create_task(register_with_sandbox(client, settings))
@@ -341,8 +363,9 @@ def create_app(settings: Settings) -> Starlette:
         *web_routes(),
     ]
     # Inside CORS, so that a refused body's 413 still tells a browser page why; every answer,
-    # CORS refusals included, under a request id.
+    # CORS refusals included, under a request id, and in a trace when tracing.
     middleware = [
+        *([] if tracing is None else [Middleware(tracing.around_app)]),
         Middleware(ObserveRequests),
         cors(settings.cors_origins),
         body_limits(settings),

@@ -223,7 +223,8 @@ class GraphQLView(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """Strawberry's, with the operation's name, outcome and duration observed."""
-        with observed_operation(request_data.operation_name, context) as observation:
+        tracing = app_state(request).tracing
+        with observed_operation(request_data.operation_name, context, tracing) as observation:
             result = await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
             )

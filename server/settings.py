@@ -152,6 +152,13 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         "Bearer token `/metrics` requires (32 characters or more); unset: `/metrics` is open.",
     ),
+    Variable(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "",
+        "OpenTelemetry collector's OTLP/HTTP base URL (`http://collector:4318`): traces go to its "
+        "`/v1/traces`, and the SDK's other `OTEL_*` variables (`OTEL_SERVICE_NAME`, "
+        "`OTEL_EXPORTER_OTLP_HEADERS`...) apply. Unset: no traces, and nothing of tracing loaded.",
+    ),
     Variable("DATA_DIR", "var", "Folder for the SQLite file and generated secrets."),
     Variable(
         "CORS_ORIGINS",
@@ -271,6 +278,7 @@ class Settings:
     log_level: str
     log_format: str
     metrics_token: str | None
+    otlp_endpoint: str | None
     data_dir: Path
     report_cost: bool
     cors_origins: tuple[str, ...]
@@ -318,6 +326,7 @@ class Settings:
             log_level=_parse(values, "LOG_LEVEL", _log_level),
             log_format=_parse(values, "LOG_FORMAT", _log_format),
             metrics_token=_optional(values, "METRICS_TOKEN", _secret),
+            otlp_endpoint=_optional(values, "OTEL_EXPORTER_OTLP_ENDPOINT", _http_url),
             data_dir=Path(_text(values, "DATA_DIR")),
             report_cost=_parse(values, "SWITCHBOARD_REPORT_COST", _flag),
             cors_origins=_optional(values, "CORS_ORIGINS", _origins)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
 from access.authentication import Authenticator
 from resolvers.context import Services
 from server.settings import Settings
+
+if TYPE_CHECKING:
+    from server.observability.traces import Tracing
 
 
 @dataclass(slots=True)
@@ -17,6 +21,8 @@ class AppState:
     services: Services
     signing_key: str
     authenticator: Authenticator
+    tracing: Tracing | None
+    """None unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set."""
 
 
 def app_state(connection: HTTPConnection) -> AppState:

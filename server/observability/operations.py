@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cross_web import HTTPException
 from graphql import GraphQLError
@@ -19,6 +20,10 @@ from core.errors import ErrorCode
 from resolvers.context import Context
 from server.observability import metrics
 from server.observability.requests import current_request
+from server.observability.spans import Outcome, untraced
+
+if TYPE_CHECKING:
+    from server.observability.traces import Tracing
 
 MAX_OPERATION_NAMES = 200
 ANONYMOUS = "anonymous"
@@ -79,27 +84,33 @@ def current_operation() -> Observation | None:
 
 
 @contextmanager
-def observed_operation(name: str | None, context: Context) -> Iterator[Observation]:
+def observed_operation(
+    name: str | None, context: Context, tracing: Tracing | None = None
+) -> Iterator[Observation]:
     """Observe one operation: its name and outcome go to the request's log line, its count,
-    duration and database queries to the metrics."""
+    duration and database queries to the metrics, and a span to the trace when tracing."""
     observation = Observation(_names.label(name))
+    span: AbstractContextManager[Outcome] = (
+        untraced() if tracing is None else tracing.operation_span(observation.name)
+    )
     token = _current.set(observation)
     started = time.perf_counter()
-    try:
-        yield observation
-    except HTTPException:
-        _done(observation, "BAD_REQUEST", context, started, errors_logged=False)
-        raise
-    except BaseException:
-        failed = ErrorCode.INTERNAL_SERVER_ERROR.value
-        _done(observation, failed, context, started, errors_logged=True)
-        raise
-    finally:
-        _current.reset(token)
-    result = observation.result
-    answered = OK if result is None else outcome(result)
-    errors = result is not None and bool(result.errors)
-    _done(observation, answered, context, started, errors_logged=errors)
+    with span as traced:
+        try:
+            yield observation
+        except HTTPException:
+            _done(observation, "BAD_REQUEST", context, started, traced, errors_logged=False)
+            raise
+        except BaseException:
+            failed = ErrorCode.INTERNAL_SERVER_ERROR.value
+            _done(observation, failed, context, started, traced, errors_logged=True)
+            raise
+        finally:
+            _current.reset(token)
+        result = observation.result
+        answered = OK if result is None else outcome(result)
+        errors = result is not None and bool(result.errors)
+        _done(observation, answered, context, started, traced, errors_logged=errors)
 
 
 def _done(
@@ -107,10 +118,12 @@ def _done(
     answered: str,
     context: Context,
     started: float,
+    traced: Outcome,
     *,
     errors_logged: bool,
 ) -> None:
     name = observation.name
+    traced(answered, answered != OK)
     metrics.GRAPHQL_OPERATIONS.labels(name, answered).inc()
     metrics.GRAPHQL_LATENCY.labels(name).observe(time.perf_counter() - started)
     metrics.GRAPHQL_DB_QUERIES.labels(name).observe(observation.queries)

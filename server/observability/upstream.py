@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 import httpx
 
 from server.observability import metrics
 from server.observability.request_ids import REQUEST_ID_HEADER, current_request_id
+from server.observability.spans import Outcome, untraced
 from unipile._client import ATTEMPT_EXTENSION, Attempt
+
+if TYPE_CHECKING:
+    from server.observability.traces import Tracing
 
 API_PREFIX = "/api/v1/"
 NO_ACCOUNT = "none"
@@ -44,41 +50,52 @@ def endpoint_template(raw_path: bytes) -> str:
 
 
 class ObservedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
+    """Counts and times each attempt, and traces it when tracing (the inner transport is then
+    the httpx instrumentation's, whose client span goes under this one)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, tracing: Tracing | None = None) -> None:
+        self._inner = inner if tracing is None else tracing.around_transport(inner)
+        self._tracing = tracing
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         request_id = current_request_id()
         if request_id is not None:
             request.headers[REQUEST_ID_HEADER] = request_id
         attempt = request.extensions.get(ATTEMPT_EXTENSION)
-        account = NO_ACCOUNT
-        if isinstance(attempt, Attempt):
-            account = attempt.account_id or NO_ACCOUNT
+        if not isinstance(attempt, Attempt):
+            attempt = Attempt(None, 0)
+        account = attempt.account_id or NO_ACCOUNT
         endpoint = endpoint_template(request.url.raw_path)
-        if isinstance(attempt, Attempt) and attempt.retry > 0:
+        if attempt.retry > 0:
             metrics.UNIPILE_RETRIES.labels(endpoint, account).inc()
+        span: AbstractContextManager[Outcome] = (
+            untraced()
+            if self._tracing is None
+            else self._tracing.unipile_span(request.method, endpoint, account, attempt.retry)
+        )
         status = "error"
         started = time.perf_counter()
-        try:
-            response = await self._inner.handle_async_request(request)
-            status = str(response.status_code)
-            return response
-        except httpx.TimeoutException:
-            status = "timeout"
-            raise
-        except httpx.TransportError:
-            status = "connection_error"
-            raise
-        except asyncio.CancelledError:
-            # Cut off at the operation's deadline, or the caller went away.
-            status = "cancelled"
-            raise
-        finally:
-            metrics.UNIPILE_REQUESTS.labels(endpoint, request.method, status, account).inc()
-            metrics.UNIPILE_LATENCY.labels(endpoint, request.method).observe(
-                time.perf_counter() - started
-            )
+        with span as traced:
+            try:
+                response = await self._inner.handle_async_request(request)
+                status = str(response.status_code)
+                return response
+            except httpx.TimeoutException:
+                status = "timeout"
+                raise
+            except httpx.TransportError:
+                status = "connection_error"
+                raise
+            except asyncio.CancelledError:
+                # Cut off at the operation's deadline, or the caller went away.
+                status = "cancelled"
+                raise
+            finally:
+                metrics.UNIPILE_REQUESTS.labels(endpoint, request.method, status, account).inc()
+                metrics.UNIPILE_LATENCY.labels(endpoint, request.method).observe(
+                    time.perf_counter() - started
+                )
+                traced(status, not status.startswith("2"))
 
     async def aclose(self) -> None:
         await self._inner.aclose()
