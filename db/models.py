@@ -412,6 +412,9 @@ class StoreJob(Model):
     claimed_at = fields.DatetimeField(null=True)
     next_attempt_at = fields.DatetimeField(null=True)
     forgotten_at = fields.DatetimeField(null=True)
+    request_id = fields.CharField(max_length=128, null=True)
+    """The id of the request (or webhook receipt) that last armed the job: its runs log and
+    call UniPile under it."""
 
     class Meta:
         table = "store_job"

@@ -24,6 +24,7 @@ from access.authentication import Authenticator
 from access.crm_tokens import CrmTokenSetupError
 from core.cursors import CursorCodec
 from core.errors import RequestTooLarge
+from core.request_ids import REQUEST_ID_HEADER
 from core.version import SWITCHBOARD_VERSION
 from db.config import tortoise_config
 from db.migrate import pending_migrations
@@ -51,7 +52,6 @@ from server.observability.metrics import (
     metrics_endpoint,
     process_exited,
 )
-from server.observability.request_ids import REQUEST_ID_HEADER
 from server.observability.requests import ObserveRequests
 from server.observability.upstream import ObservedTransport
 from server.settings import Settings, SettingsError

@@ -19,6 +19,7 @@ from contextlib import suppress
 
 from access.scope import load_viewer_scope
 from core.identity import Identity
+from core.request_ids import current_request_id, request_id_scope
 from core.vocabulary import StorageReason
 from db.models import Account
 from inbox.facts import load_facts
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 BACKLOG = 10_000
 DEDUPE_SECONDS = 300.0
 
-StoreRequest = tuple[int, str, StorageReason]
+StoreRequest = tuple[int, str, StorageReason, str | None]
+"""A conversation to queue, with the id of the request that asked (its job runs under it)."""
 StoreKey = tuple[int, str]
 
 
@@ -58,7 +60,7 @@ class AutoStore:
         if key in self._pending:
             return
         try:
-            self._requests.put_nowait((account_id, external_id, reason))
+            self._requests.put_nowait((account_id, external_id, reason, current_request_id()))
         except asyncio.QueueFull:
             # The next read or webhook that sees the conversation schedules it again.
             log.warning(
@@ -108,9 +110,10 @@ class AutoStore:
             await self._enqueue_scheduled(await self._requests.get())
 
     async def _enqueue_scheduled(self, request: StoreRequest) -> None:
-        account_id, external_id, reason = request
+        account_id, external_id, reason, request_id = request
         try:
-            await self.enqueue(account_id, external_id, reason)
+            with request_id_scope(request_id):
+                await self.enqueue(account_id, external_id, reason)
         except Exception:  # a failed enqueue must not stop the ones after it
             # The next read that sees the conversation schedules it again.
             self._pending.pop((account_id, external_id), None)

@@ -25,6 +25,7 @@ from prometheus_client import Counter
 from tortoise.connection import get_connection
 from tortoise.expressions import Q
 
+from core.request_ids import current_request_id, new_request_id, request_id_scope
 from core.vocabulary import JobState, StorageReason
 from db.claims import LeasedQueue, QueueTuning
 from db.models import Account, StoreJob
@@ -54,10 +55,12 @@ STORE_JOBS = Counter(
 # conversation afresh anyway. A claimed row is armed again, so that the run under way, which may
 # have fetched the conversation before this news, does not mark it done.
 _ENQUEUE_SQL = """
-INSERT INTO store_job (account_id, external_id, reason, state, generation, attempts, enqueued_at)
-VALUES ({0}, {1}, {2}, 'PENDING', 1, 0, {3})
+INSERT INTO store_job
+    (account_id, external_id, reason, state, generation, attempts, enqueued_at, request_id)
+VALUES ({0}, {1}, {2}, 'PENDING', 1, 0, {3}, {4})
 ON CONFLICT (account_id, external_id) DO UPDATE SET
     reason = excluded.reason,
+    request_id = excluded.request_id,
     state = 'PENDING',
     generation = store_job.generation + 1,
     attempts = 0,
@@ -96,10 +99,11 @@ async def enqueue_store(account_id: int, external_id: str, reason: StorageReason
     Idempotent, in one statement: a conversation already waiting to run stays queued once (with
     the latest reason); one stored or given up before is queued again with fresh attempts; one a
     user forgot is left alone. Raises nothing on a concurrent enqueue, so it may run inside the
-    caller's transaction. A process running a `StoreWorker` should `wake()` it afterwards.
+    caller's transaction. A process running a `StoreWorker` should `wake()` it afterwards. The
+    job's runs carry the current request id (the enqueuing request's, or webhook receipt's).
     """
-    sql = _ENQUEUE_SQL.format(*placeholders(1, 4))
-    values = [account_id, external_id, reason.value, datetime.now(UTC)]
+    sql = _ENQUEUE_SQL.format(*placeholders(1, 5))
+    values = [account_id, external_id, reason.value, datetime.now(UTC), current_request_id()]
     await get_connection("default").execute_query(sql, values)
 
 
@@ -153,6 +157,11 @@ class StoreWorker(LeasedQueue[StoreJob]):
         )
 
     async def _process(self, job: StoreJob, claim: str) -> None:
+        # A job armed outside any request (a command, a test) runs under an id of its own.
+        with request_id_scope(job.request_id or new_request_id()):
+            await self._store(job, claim)
+
+    async def _store(self, job: StoreJob, claim: str) -> None:
         attempts = job.attempts + 1
         try:
             account = await Account.get(id=job.account_id)
@@ -189,6 +198,7 @@ class StoreWorker(LeasedQueue[StoreJob]):
             return
         self.counters.succeeded += 1
         STORE_JOBS.labels("done").inc()
+        log.info("stored %s of account %s, attempt %d", job.external_id, job.account_id, attempts)
         await self._record(
             job,
             claim,

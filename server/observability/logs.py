@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from server.observability.request_ids import current_request_id
+from core.request_ids import current_request_id
 
 # uvicorn's own loggers, which it configures with handlers of their own and no propagation.
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")

@@ -9,10 +9,10 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from core.request_ids import new_request_id, request_id_scope
 from db.models import WebhookReceipt
 from realtime.receipts import Handler, Publication
 from server.observability import metrics
-from server.observability.request_ids import new_request_id, request_id_scope
 
 log = logging.getLogger("switchboard.receipts")
 

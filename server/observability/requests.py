@@ -19,7 +19,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.identity import Identity
-from server.observability.request_ids import (
+from core.request_ids import (
     REQUEST_ID_HEADER,
     accepted_request_id,
     request_id_scope,

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from core.request_ids import REQUEST_ID_HEADER, current_request_id
 from server.observability import metrics
-from server.observability.request_ids import REQUEST_ID_HEADER, current_request_id
 from server.observability.spans import Outcome, untraced
 from unipile._client import ATTEMPT_EXTENSION, Attempt
 

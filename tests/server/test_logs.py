@@ -31,6 +31,10 @@ from unipile.sandbox.testing import running_app
 VIEWER = "query Viewer { viewer { user { email } } }"
 INBOX = "query Inbox { conversations(first: 5) { edges { node { id } } } }"
 WHATSAPP = "acc_whatsapp_demo_0001"
+STORAGE = (
+    "query Storage { conversations(first: 50) "
+    "{ edges { node { storage { stored shouldStore } } } } }"
+)
 
 
 @dataclass
@@ -349,3 +353,24 @@ async def wait_for_line(console: Console, wanted: Any) -> dict[str, Any]:
                 return line
         await asyncio.sleep(0.1)
     raise AssertionError("no such line in the server's log")
+
+
+async def test_a_store_job_runs_under_the_id_of_the_request_that_enqueued_it(
+    served: Served, console: Console
+) -> None:
+    """alice's inbox shows emails of CRM contacts not stored yet: the read enqueues their storage,
+    which a worker runs after the response; its lines and UniPile calls carry the read's id."""
+    response = await post(served, STORAGE, {"X-Request-ID": "inbox-read-0001"})
+    storage = [
+        edge["node"]["storage"] for edge in response.json()["data"]["conversations"]["edges"]
+    ]
+    assert {"stored": False, "shouldStore": True} in storage
+    served.upstream.request_ids.clear()
+
+    def stored(line: dict[str, Any]) -> bool:
+        return line["logger"] == "storing.jobs" and line["message"].startswith("stored ")
+
+    line = await wait_for_line(console, stored)
+    assert line["request_id"] == "inbox-read-0001"
+    # Storing fetched the conversation's messages from UniPile, under the same id.
+    assert "inbox-read-0001" in served.upstream.request_ids

@@ -35,8 +35,9 @@ def current_request_id() -> str | None:
 
 
 @contextmanager
-def request_id_scope(request_id: str) -> Iterator[str]:
-    """Make `request_id` the current id inside the block (and the tasks it starts)."""
+def request_id_scope(request_id: str | None) -> Iterator[str | None]:
+    """Make `request_id` the current id inside the block (and the tasks it starts); None: no
+    id, as outside any request."""
     token = _current.set(request_id)
     try:
         yield request_id
