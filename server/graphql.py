@@ -33,7 +33,7 @@ from core.errors import ErrorCode
 from resolvers.context import Context
 from schema.extensions import code_request_error
 from server.graphiql import graphiql_page
-from server.observability.operations import observed_operation
+from server.observability.operations import observed_operation, observed_stream
 from server.observability.requests import current_request
 from server.state import app_state
 
@@ -117,7 +117,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def _send_result_stream(
         self, operation: Operation[Context, None], result_source: StreamResult
     ) -> None:
-        async with aclosing(request_errors_as_results(result_source)) as results:
+        coded = request_errors_as_results(result_source)
+        observed = observed_stream(operation.operation_name, self.context, coded)
+        async with aclosing(observed) as results:
             await super()._send_result_stream(operation, results)
 
     @staticmethod
@@ -149,7 +151,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                 context_value=self.context,
                 root_value=self.root_value,
             )
-            async with aclosing(request_errors_as_results(source)) as results:
+            coded = request_errors_as_results(source)
+            observed = observed_stream(operation_name, self.context, coded)
+            async with aclosing(observed) as results:
                 self.subscriptions[operation_id] = results
                 first = True
                 async for result in results:

@@ -72,12 +72,16 @@ async def start(
     operation_id: str,
     query: str,
     variables: dict[str, Any] | None = None,
+    operation_name: str | None = None,
 ) -> None:
     """Sends an operation: `subscribe` on graphql-transport-ws, `start` on graphql-ws."""
+    payload: dict[str, Any] = {"query": query, "variables": variables or {}}
+    if operation_name is not None:
+        payload["operationName"] = operation_name
     message = {
         "id": operation_id,
         "type": "subscribe" if protocol == TRANSPORT_WS else "start",
-        "payload": {"query": query, "variables": variables or {}},
+        "payload": payload,
     }
     await socket.send(json.dumps(message))
 
@@ -90,9 +94,10 @@ async def subscribe(
     variables: dict[str, Any] | None = None,
     protocol: str = TRANSPORT_WS,
     origin: str | None = None,
+    operation_name: str | None = None,
 ) -> AsyncIterator[LiveSubscription]:
     async with connect(base_url, token, protocol, origin) as socket:
-        await start(socket, protocol, "1", query, variables)
+        await start(socket, protocol, "1", query, variables, operation_name)
         # The protocol has no acknowledgement of a subscription: give the server a moment to listen.
         await asyncio.sleep(SUBSCRIBED_GRACE)
         yield LiveSubscription(socket, protocol)

@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, aclosing, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cross_web import HTTPException
 from graphql import GraphQLError
+from strawberry.schema.schema import StreamResult
 from strawberry.types.execution import ExecutionResult
 
 from core.errors import ErrorCode
@@ -127,6 +128,35 @@ def _done(
     metrics.GRAPHQL_OPERATIONS.labels(name, answered).inc()
     metrics.GRAPHQL_LATENCY.labels(name).observe(time.perf_counter() - started)
     metrics.GRAPHQL_DB_QUERIES.labels(name).observe(observation.queries)
+    request = current_request()
+    if request is not None:
+        request.operation_done(name, answered, context.identity, errors_logged=errors_logged)
+
+
+async def observed_stream(
+    name: str | None, context: Context, results: StreamResult
+) -> StreamResult:
+    """`results` (which it closes) of an operation over the WebSocket, counted once its outcome is
+    known: at its first result, or at its end if it had none. A subscription's duration is how
+    long it stayed open, not a latency, so no duration or query count is observed."""
+    label = _names.label(name)
+    counted = False
+    async with aclosing(results):
+        try:
+            async for result in results:
+                if not counted:
+                    counted = True
+                    # Incremental delivery is not enabled: every result is an ExecutionResult.
+                    answered = outcome(result) if isinstance(result, ExecutionResult) else OK
+                    _streamed(label, answered, context, answered != OK)
+                yield result
+        finally:
+            if not counted:
+                _streamed(label, OK, context, False)
+
+
+def _streamed(name: str, answered: str, context: Context, errors_logged: bool) -> None:
+    metrics.GRAPHQL_OPERATIONS.labels(name, answered).inc()
     request = current_request()
     if request is not None:
         request.operation_done(name, answered, context.identity, errors_logged=errors_logged)

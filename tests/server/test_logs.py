@@ -215,11 +215,11 @@ async def test_a_page_of_a_listed_origin_may_send_and_read_the_request_id(
     assert answered.headers["access-control-expose-headers"].lower() == "x-request-id"
 
 
-async def test_a_websocket_line_names_its_viewer_once_closed(
+async def test_a_websocket_line_names_its_viewer_and_operations_once_closed(
     served: Served, console: Console
 ) -> None:
     subscription = "subscription Live { messageReceived { message { id } } }"
-    async with subscribe(served.url, served.tokens["bob"], subscription):
+    async with subscribe(served.url, served.tokens["bob"], subscription, operation_name="Live"):
         pass
     bob = await User.get(email="bob@demo.switchboard.test")
 
@@ -232,6 +232,7 @@ async def test_a_websocket_line_names_its_viewer_once_closed(
     assert line["viewer_id"] == bob.id
     assert line["workspace_id"] == bob.workspace_id
     assert len(line["request_id"]) == 32
+    assert (line["operation"], line["outcome"]) == ("Live", "ok")
 
 
 async def test_a_sane_request_id_is_kept(served: Served, console: Console) -> None:

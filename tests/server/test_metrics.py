@@ -20,7 +20,7 @@ from core.version import SWITCHBOARD_VERSION
 from realtime.pubsub import InProcessPubSub, SubscriberDropped
 from server.app import create_app
 from server.webhooks import register_webhooks
-from tests.graphql_ws import subscribe
+from tests.graphql_ws import LEGACY_WS, TRANSPORT_WS, connect, receive_json, start, subscribe
 from tests.inbox.conftest import SANDBOX_KEY, WEBHOOK_SECRET, inbox_settings, issue_demo_tokens
 from unipile import UnipileClient
 from unipile.sandbox import SandboxSettings
@@ -225,6 +225,34 @@ async def test_open_subscriptions_are_counted_while_open(served: Served) -> None
         during = await until(served, lambda samples: value(samples, gauge) == before + 1)
         assert value(during, gauge) == before + 1
     await until(served, lambda samples: value(samples, gauge) == before)
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_websocket_operations_are_counted_once_by_outcome(
+    served: Served, protocol: str
+) -> None:
+    operations = "switchboard_graphql_operations_total"
+    before = await served.scrape()
+    async with connect(served.url, served.tokens["bob"], protocol) as socket:
+        await start(socket, protocol, "1", "query Version { version }", None, "Version")
+        assert (await receive_json(socket))["payload"]["data"]["version"]
+        assert (await receive_json(socket)) == {"id": "1", "type": "complete"}
+        await start(socket, protocol, "2", "subscription Typo { nope }", None, "Typo")
+        assert (await receive_json(socket))["type"] == "error"
+        # A subscription that never delivers counts as `ok` once it ends, here with the socket.
+        await start(socket, protocol, "3", MESSAGES, None, "Live")
+        await asyncio.sleep(0.2)
+    live_before = total(before, operations, operation="Live")
+    after = await until(
+        served, lambda samples: total(samples, operations, operation="Live") > live_before
+    )
+
+    def grew(**labels: str) -> float:
+        return total(after, operations, **labels) - total(before, operations, **labels)
+
+    assert grew(operation="Version", outcome="ok") == 1
+    assert grew(operation="Typo", outcome="GRAPHQL_VALIDATION_FAILED") == 1
+    assert grew(operation="Live", outcome="ok") == 1
 
 
 def test_workers_values_add_up_with_a_multiprocess_folder(tmp_path: Path) -> None:
