@@ -70,9 +70,40 @@ class StoragePolicy(StrEnum):
     NEVER = "NEVER"
 
 
+class StorageAction(StrEnum):
+    """What a storage rule does with the conversations it holds for."""
+
+    STORE = "STORE"
+    """Stored automatically."""
+    SUGGEST = "SUGGEST"
+    """`shouldStore`: a user decides."""
+    NEVER = "NEVER"
+
+
+class StorageAuditAction(StrEnum):
+    """What a storage audit entry records."""
+
+    RULES_CHANGED = "RULES_CHANGED"
+    PURGED = "PURGED"
+    EXPIRED = "EXPIRED"
+    """Deleted by a rule's retention."""
+
+
+class RuleMatch(StrEnum):
+    """The CRM match a storage rule asks of a conversation."""
+
+    CONTACT = "CONTACT"
+    COMPANY = "COMPANY"
+    EITHER = "EITHER"
+    NONE = "NONE"
+    """No contact nor company matched."""
+
+
 class StorageReason(StrEnum):
     CONTACT_MATCH = "CONTACT_MATCH"
     COMPANY_MATCH = "COMPANY_MATCH"
+    RULE = "RULE"
+    """A rule stores or suggests it without a CRM match (a shared mailbox's every thread)."""
     MANUAL_LINK = "MANUAL_LINK"
     MANUAL_STORE = "MANUAL_STORE"
     BLOCKED = "BLOCKED"

@@ -1,13 +1,15 @@
-"""Whether a conversation is stored: a pure decision over matches, links and the workspace's rules.
+"""Whether a conversation is stored: a pure decision over its facts (matches, links, what it is)
+and the workspace's storage rules (`crm.rules`: its own, then its channel policies).
 
-Rules only govern what happens on a match. A user's explicit link or store always wins, over the
-channel's policy and over the never-store list alike.
+A user's explicit link or store always wins, over the rules and over the never-store list alike;
+the never-store list wins over the rules.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from tortoise.connection import get_connection
@@ -17,22 +19,35 @@ from core.vocabulary import (
     IdentifierKind,
     LinkSource,
     NeverStoreKind,
+    StorageAction,
     StoragePolicy,
     StorageReason,
 )
 from crm.matching import CandidateKind, Match, lookup_identifiers
 from crm.normalize import Identifier
+from crm.rules import (
+    ConversationTraits,
+    MatchedKinds,
+    StorageRule,
+    first_holding,
+    host_in,
+    policy_rule,
+    rule_from_json,
+)
 from db.models import ConversationLink, Workspace
 from db.sql import placeholders
 
 __all__ = [
     "DEFAULT_POLICIES",
+    "OWN_DOMAIN_ROW",
     "POLICY_ROW",
+    "RULE_ROW",
     "SYNC_LIMITS",
     "LinkState",
     "NeverStoreList",
     "RuleRow",
     "StorageDecision",
+    "StorageFacts",
     "StorageRules",
     "SyncLimits",
     "decide_storage",
@@ -74,19 +89,30 @@ class NeverStoreList:
         )
 
     def _blocks_host(self, host: str) -> bool:
-        labels = host.split(".")
-        return any(".".join(labels[i:]) in self.domains for i in range(len(labels)))
+        return host_in(host, self.domains)
 
 
 @dataclass(frozen=True, slots=True)
 class StorageRules:
-    """A workspace's policy overrides per channel and its never-store list."""
+    """A workspace's own rules (in order), its policy overrides per channel, its never-store
+    list, and its own domains (what `internalOnly` compares with)."""
 
     policies: Mapping[Channel, StoragePolicy]
     never_store: NeverStoreList
+    rules: tuple[StorageRule, ...] = ()
+    own_domains: frozenset[str] = frozenset()
+    ordered: tuple[StorageRule, ...] = field(init=False, compare=False)
+    """The workspace's rules, then one rule per channel policy: the order they are tried in."""
+
+    def __post_init__(self) -> None:
+        channel_rules = tuple(policy_rule(c, self.policy_for(c)) for c in Channel)
+        object.__setattr__(self, "ordered", self.rules + channel_rules)
 
     def policy_for(self, channel: Channel) -> StoragePolicy:
         return self.policies.get(channel, default_policy(channel))
+
+    def rule(self, rule_id: str) -> StorageRule | None:
+        return next((rule for rule in self.ordered if rule.id == rule_id), None)
 
 
 _RULES_SQL = """
@@ -94,19 +120,34 @@ SELECT 'POLICY' AS row_kind, channel AS name, policy AS value
 FROM storage_policy WHERE workspace_id = {0}
 UNION ALL
 SELECT kind, kind, value FROM never_store WHERE workspace_id = {1}
+UNION ALL
+SELECT 'RULE', CAST(id AS VARCHAR(20)), definition FROM storage_rule WHERE workspace_id = {2}
+UNION ALL
+SELECT 'OWN_DOMAIN', 'OWN_DOMAIN', domain FROM own_domain WHERE workspace_id = {3}
 """
+RULES_SQL_WORKSPACES = 4
+"""How many times `_RULES_SQL` names the workspace (one placeholder each)."""
 
-# The row kind of a channel's policy among `RuleRow`s; a never-store entry's is its kind.
+# The row kinds among `RuleRow`s beside a never-store entry's (its kind).
 POLICY_ROW = "POLICY"
-# (row kind, name, value): a policy is (POLICY_ROW, channel, policy), an entry (kind, kind, value).
+RULE_ROW = "RULE"
+OWN_DOMAIN_ROW = "OWN_DOMAIN"
+# (row kind, name, value): a policy is (POLICY_ROW, channel, policy), an entry (kind, kind, value),
+# a rule (RULE_ROW, its id, its JSON), an own domain (OWN_DOMAIN_ROW, OWN_DOMAIN_ROW, domain).
 RuleRow = tuple[str, str, str]
+
+
+def rules_sql(first_placeholder: int) -> str:
+    """The rules' read, its placeholders numbered from `first_placeholder` (to join others)."""
+    return _RULES_SQL.format(*placeholders(first_placeholder, RULES_SQL_WORKSPACES))
 
 
 async def load_storage_rules(workspace: Workspace | int) -> StorageRules:
     """The workspace's storage rules, in one read."""
     workspace_id = workspace.id if isinstance(workspace, Workspace) else workspace
-    sql = _RULES_SQL.format(*placeholders(1, 2))
-    rows = await get_connection("default").execute_query_dict(sql, [workspace_id, workspace_id])
+    rows = await get_connection("default").execute_query_dict(
+        rules_sql(1), [workspace_id] * RULES_SQL_WORKSPACES
+    )
     return storage_rules_of((row["row_kind"], row["name"], row["value"]) for row in rows)
 
 
@@ -114,9 +155,16 @@ def storage_rules_of(rows: Iterable[RuleRow]) -> StorageRules:
     """The rules their rows say, however they were read (alone, or with other reads in one)."""
     policies: dict[Channel, StoragePolicy] = {}
     values: dict[NeverStoreKind, set[str]] = {kind: set() for kind in NeverStoreKind}
+    rules: list[tuple[int, StorageRule]] = []
+    own_domains: set[str] = set()
     for row_kind, name, value in rows:
         if row_kind == POLICY_ROW:
             policies[Channel(name)] = StoragePolicy(value)
+        elif row_kind == RULE_ROW:
+            definition = json.loads(value)
+            rules.append((int(definition["position"]), rule_from_json(name, definition)))
+        elif row_kind == OWN_DOMAIN_ROW:
+            own_domains.add(value)
         else:
             values[NeverStoreKind(row_kind)].add(value)
     return StorageRules(
@@ -126,6 +174,8 @@ def storage_rules_of(rows: Iterable[RuleRow]) -> StorageRules:
             phones=frozenset(values[NeverStoreKind.PHONE]),
             domains=frozenset(values[NeverStoreKind.DOMAIN]),
         ),
+        rules=tuple(rule for _, rule in sorted(rules, key=lambda item: item[0])),
+        own_domains=frozenset(own_domains),
     )
 
 
@@ -152,30 +202,50 @@ class LinkState:
 class StorageDecision:
     should_store: bool
     reason: StorageReason
-    # Store now without asking anyone: AUTO policy, a match, and nobody blocked.
     auto_store: bool
+    """Store now without asking anyone: a STORE rule holds, and nothing is blocked."""
+    rule: StorageRule | None = None
+    """The rule that held: the one that decided, unless a user's link or store, or the
+    never-store list (then None), decided over it."""
 
 
-def _matched_kinds(matches: Iterable[Match], links: Iterable[LinkState]) -> set[CandidateKind]:
-    """The kinds of record matched, by participants or by the matcher's earlier links, leaving
-    out records a user unlinked from this conversation (their tombstones)."""
+@dataclass(frozen=True, slots=True)
+class StorageFacts:
+    """What the decision reads of one conversation."""
+
+    traits: ConversationTraits
+    matches: tuple[Match, ...]
+    """Its participants' matches, the account's own identities included (they are skipped)."""
+    links: tuple[LinkState, ...] = ()
+    """Its links and their tombstones."""
+    manually_stored: bool = False
+
+
+def matched_kinds(matches: Iterable[Match], links: Iterable[LinkState]) -> MatchedKinds:
+    """The kinds of record matched, each with its best confidence, by participants or by the
+    matcher's earlier links (which stand at full confidence), leaving out records a user
+    unlinked from this conversation (their tombstones)."""
     links = tuple(links)
     removed = {(link.target, link.target_id) for link in links if link.removed}
-    linked = {
-        (link.target, link.target_id)
+    best: dict[tuple[CandidateKind, int], float] = {
+        (link.target, link.target_id): 1.0
         for link in links
         if not link.removed and link.source is LinkSource.MATCHER
     }
-    candidates = {
-        (candidate.kind, candidate.id)
-        for match in matches
-        if not match.is_own
-        for candidate in match.candidates
-    }
-    return {kind for kind, _ in (candidates | linked) - removed}
+    for match in matches:
+        if match.is_own:
+            continue
+        for candidate in match.candidates:
+            key = (candidate.kind, candidate.id)
+            best[key] = max(best.get(key, 0.0), candidate.confidence)
+    kinds: dict[CandidateKind, float] = {}
+    for (kind, target_id), confidence in best.items():
+        if (kind, target_id) not in removed:
+            kinds[kind] = max(kinds.get(kind, 0.0), confidence)
+    return kinds
 
 
-def _match_reason(kinds: set[CandidateKind]) -> StorageReason | None:
+def _match_reason(kinds: MatchedKinds) -> StorageReason | None:
     if CandidateKind.CONTACT in kinds:
         return StorageReason.CONTACT_MATCH
     if CandidateKind.COMPANY in kinds:
@@ -183,33 +253,25 @@ def _match_reason(kinds: set[CandidateKind]) -> StorageReason | None:
     return None
 
 
-def decide_storage(
-    matches: Iterable[Match],
-    links: Iterable[LinkState],
-    policy: StoragePolicy,
-    never_store: NeverStoreList,
-    *,
-    manually_stored: bool = False,
-) -> StorageDecision:
-    """Whether a conversation should be stored, why, and whether without asking a user.
-
-    `matches` are its participants' (own identities included: they are skipped), `links` its
-    links and tombstones, `policy` its channel's, `manually_stored` whether a user stored it.
-    """
-    matches = tuple(matches)
-    links = tuple(links)
-    match_reason = _match_reason(_matched_kinds(matches, links))
-    blocked = any(never_store.blocks(m.identifier) for m in matches if not m.is_own)
-    auto_store = policy is StoragePolicy.AUTO and match_reason is not None and not blocked
-    if any(not link.removed and link.source is LinkSource.USER for link in links):
-        return StorageDecision(True, StorageReason.MANUAL_LINK, auto_store)
-    if manually_stored:
-        return StorageDecision(True, StorageReason.MANUAL_STORE, auto_store)
+def decide_storage(facts: StorageFacts, rules: StorageRules) -> StorageDecision:
+    """Whether a conversation should be stored, why, whether without asking a user, and the
+    rule that said so."""
+    others = [match for match in facts.matches if not match.is_own]
+    matched = matched_kinds(others, facts.links)
+    blocked = any(rules.never_store.blocks(match.identifier) for match in others)
+    rule = first_holding(rules.ordered, facts.traits, matched, rules.own_domains)
+    storing = rule is not None and rule.action is not StorageAction.NEVER
+    auto_store = storing and rule is not None and rule.action is StorageAction.STORE
+    auto_store = auto_store and not blocked
+    if any(not link.removed and link.source is LinkSource.USER for link in facts.links):
+        return StorageDecision(True, StorageReason.MANUAL_LINK, auto_store, rule)
+    if facts.manually_stored:
+        return StorageDecision(True, StorageReason.MANUAL_STORE, auto_store, rule)
     if blocked:
         return StorageDecision(False, StorageReason.BLOCKED, False)
-    if policy is StoragePolicy.NEVER or match_reason is None:
-        return StorageDecision(False, StorageReason.NONE, False)
-    return StorageDecision(True, match_reason, auto_store)
+    if not storing:
+        return StorageDecision(False, StorageReason.NONE, False, rule)
+    return StorageDecision(True, _match_reason(matched) or StorageReason.RULE, auto_store, rule)
 
 
 @dataclass(frozen=True, slots=True)

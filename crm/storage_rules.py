@@ -1,4 +1,5 @@
-"""Changing a workspace's storage rules: its policy per channel and its never-store list.
+"""Changing a workspace's storage rules: its own rules and domains, its policy per channel and its
+never-store list.
 
 Each change returns the rules as they are after it (`crm.storage.load_storage_rules`), and bumps
 their version (`crm.caching.Kept.STORAGE_RULES`) so that no process serves the rules it kept.
@@ -6,15 +7,84 @@ their version (`crm.caching.Kept.STORAGE_RULES`) so that no process serves the r
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from tortoise.transactions import in_transaction
+
 from core.errors import BadUserInput
-from core.vocabulary import Channel, NeverStoreKind, StoragePolicy
+from core.vocabulary import Channel, NeverStoreKind, StorageAuditAction, StoragePolicy
 from crm.caching import Kept, bumped_after
 from crm.normalize import Rejected, normalize_never_store_value
+from crm.rules import StorageRule, rule_to_json
 from crm.storage import StorageRules, load_storage_rules
 from crm.writing import default_region
-from db.models import NeverStoreEntry, StoragePolicySetting
+from db.models import (
+    NeverStoreEntry,
+    OwnDomain,
+    StorageAuditEntry,
+    StoragePolicySetting,
+    StorageRuleRow,
+)
 
-__all__ = ["add_never_store", "remove_never_store", "set_storage_policy"]
+__all__ = [
+    "add_never_store",
+    "remove_never_store",
+    "replace_storage_rules",
+    "rules_json",
+    "set_storage_policy",
+]
+
+
+def rules_json(rules: StorageRules) -> str:
+    """The workspace's own rules and domains as an audit entry keeps them."""
+    return json.dumps(
+        {
+            "rules": [{"id": rule.id, **rule_to_json(rule)} for rule in rules.rules],
+            "ownDomains": sorted(rules.own_domains),
+        },
+        sort_keys=True,
+    )
+
+
+async def replace_storage_rules(
+    workspace_id: int,
+    user_id: int,
+    rules: Sequence[StorageRule],
+    own_domains: frozenset[str] | None,
+) -> StorageRules:
+    """The workspace's own rules become `rules`, in their order (and its own domains
+    `own_domains`, unless None), with an audit entry of who, when, before and after: one
+    transaction, so that no reader sees half a list and no change goes unaudited."""
+    before = await load_storage_rules(workspace_id)
+    async with in_transaction():
+        await StorageRuleRow.filter(workspace_id=workspace_id).delete()
+        await StorageRuleRow.bulk_create(
+            [
+                StorageRuleRow(
+                    workspace_id=workspace_id,
+                    definition=json.dumps({"position": position, **rule_to_json(rule)}),
+                )
+                for position, rule in enumerate(rules)
+            ]
+        )
+        if own_domains is not None:
+            await OwnDomain.filter(workspace_id=workspace_id).delete()
+            await OwnDomain.bulk_create(
+                [OwnDomain(workspace_id=workspace_id, domain=d) for d in sorted(own_domains)]
+            )
+        after = await load_storage_rules(workspace_id)
+        async with bumped_after(workspace_id, Kept.STORAGE_RULES):
+            await StorageAuditEntry.create(
+                workspace_id=workspace_id,
+                user_id=user_id,
+                action=StorageAuditAction.RULES_CHANGED,
+                at=datetime.now(UTC),
+                before=rules_json(before),
+                after=rules_json(after),
+            )
+    return after
 
 
 async def set_storage_policy(

@@ -30,6 +30,7 @@ from core.vocabulary import (
     ParticipantRole,
     ReceiptState,
     Role,
+    StorageAuditAction,
     StoragePolicy,
     StorageReason,
 )
@@ -361,6 +362,59 @@ class NeverStoreEntry(Model):
     class Meta:
         table = "never_store"
         unique_together = (("workspace", "kind", "value"),)
+
+
+class StorageRuleRow(Model):
+    """One of a workspace's own storage rules (`crm.rules.StorageRule`), as JSON: its name,
+    action, conditions, limits and its position in the list (first holding rule wins)."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    definition = fields.TextField()
+
+    class Meta:
+        table = "storage_rule"
+
+
+class OwnDomain(Model):
+    """A domain of the workspace's own people: a conversation with nobody else is internal."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    domain = fields.CharField(max_length=253)
+
+    class Meta:
+        table = "own_domain"
+        unique_together = (("workspace", "domain"),)
+
+
+class StorageAuditEntry(Model):
+    """A change to what a workspace stores: its rules replaced, stored copies purged or expired.
+    `before` and `after` are JSON (the rules; or the purged conversations' keys and none)."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    # Kept when the user is deleted: the entry still says what changed, and when.
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    user_id: int | None
+    action = fields.CharEnumField(StorageAuditAction, max_length=16)
+    at = fields.DatetimeField()
+    before = fields.TextField()
+    after = fields.TextField()
+
+    class Meta:
+        table = "storage_audit"
 
 
 class WebhookReceipt(Model):

@@ -17,8 +17,17 @@ from core.errors import (
     UpstreamUnavailable,
 )
 from core.ids import to_global_id
-from core.vocabulary import StorageReason
-from crm import Identifier, Match, Rejected, StorageDecision, classify_participant, decide_storage
+from core.vocabulary import IdentifierKind, StorageReason
+from crm import (
+    ConversationTraits,
+    Identifier,
+    Match,
+    Rejected,
+    StorageDecision,
+    StorageFacts,
+    classify_participant,
+    decide_storage,
+)
 from db.models import Account
 from inbox.loaders import MembersUnavailable
 from inbox.reading import Reading
@@ -36,6 +45,8 @@ class ConversationFacts:
     identifiers: tuple[Identifier | None, ...]
     matches: tuple[Match | None, ...]
     state: ConversationState
+    storage: StorageFacts
+    """What the storage decision read: to decide again under other rules (a preview)."""
     decision: StorageDecision
 
     @property
@@ -132,12 +143,32 @@ async def load_facts(
     facts = []
     for record, people, ids, state in zip(records, participants, identifiers, states, strict=True):
         found = tuple(None if i is None else matches[i] for i in ids)
-        decision = decide_storage(
-            [m for m in found if m is not None],
-            [link.state() for link in state.links],
-            rules.policy_for(record.channel),
-            rules.never_store,
+        storage = StorageFacts(
+            traits=conversation_traits(record, people, ids),
+            matches=tuple(m for m in found if m is not None),
+            links=tuple(link.state() for link in state.links),
             manually_stored=state.storage_reason is StorageReason.MANUAL_STORE,
         )
-        facts.append(ConversationFacts(record, people, ids, found, state, decision))
+        decision = decide_storage(storage, rules)
+        facts.append(ConversationFacts(record, people, ids, found, state, storage, decision))
     return facts
+
+
+def conversation_traits(
+    record: ConversationRecord,
+    people: Sequence[ParticipantRecord],
+    identifiers: Sequence[Identifier | None],
+) -> ConversationTraits:
+    """What the storage rules read of a conversation: the account's own participants left out,
+    and anyone whose identifier is not an email address counted as such."""
+    others = [i for p, i in zip(people, identifiers, strict=True) if not p.is_self]
+    emails = [i for i in others if i is not None and i.kind is IdentifierKind.EMAIL]
+    return ConversationTraits(
+        channel=record.channel,
+        account_id=record.account.id,
+        domains=frozenset(i.value.rpartition("@")[2] for i in emails),
+        participants=len(others),
+        has_non_email_participant=len(emails) < len(others),
+        is_group=record.is_group,
+        folders=record.folders,
+    )

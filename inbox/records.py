@@ -88,6 +88,8 @@ class ConversationRecord:
     source: ConversationSource = ConversationSource.LIVE
     # When the live data was read from UniPile; None for a stored copy.
     fetched_at: datetime | None = None
+    folders: frozenset[str] = frozenset()
+    """An email thread's folders, as its emails name them (`INBOX`, `SENT`...)."""
 
     @property
     def key(self) -> tuple[int, str]:
@@ -261,6 +263,7 @@ def conversation_from_thread(
         participants=thread_participants(account, emails),
         source=source,
         fetched_at=fetched_at,
+        folders=frozenset(folder for email in emails for folder in email.folders),
     )
 
 
@@ -378,6 +381,7 @@ def conversation_to_json(record: ConversationRecord) -> dict[str, Any]:
         "participants": None
         if record.participants is None
         else [participant_to_json(p) for p in record.participants],
+        "folders": sorted(record.folders),
     }
 
 
@@ -397,6 +401,7 @@ def conversation_from_json(account: Account, data: Mapping[str, Any]) -> Convers
         participants=None
         if participants is None
         else tuple(participant_from_json(p) for p in participants),
+        folders=frozenset(data.get("folders") or ()),
     )
 
 

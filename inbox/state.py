@@ -16,7 +16,15 @@ from typing import Any
 from tortoise.connection import get_connection
 
 from core.vocabulary import LinkSource, MatchMethod, StorageReason
-from crm import POLICY_ROW, CandidateKind, LinkState, StorageRules, storage_rules_of
+from crm import (
+    OWN_DOMAIN_ROW,
+    POLICY_ROW,
+    RULE_ROW,
+    CandidateKind,
+    LinkState,
+    StorageRules,
+    storage_rules_of,
+)
 from db.sql import placeholders
 
 ConversationKey = tuple[int, str]
@@ -48,6 +56,14 @@ UNION ALL
 SELECT '{rule_row}', NULL, NULL, NULL, NULL, NULL, n.kind, NULL, NULL, NULL, NULL, n.kind, n.value,
        NULL, NULL
 FROM never_store n WHERE n.workspace_id = {workspace4}
+UNION ALL
+SELECT '{rule_row}', NULL, NULL, NULL, NULL, NULL, '{rule}', NULL, NULL, NULL, NULL,
+       CAST(r.id AS VARCHAR(20)), r.definition, NULL, NULL
+FROM storage_rule r WHERE r.workspace_id = {workspace5}
+UNION ALL
+SELECT '{rule_row}', NULL, NULL, NULL, NULL, NULL, '{own_domain}', NULL, NULL, NULL, NULL,
+       '{own_domain}', d.domain, NULL, NULL
+FROM own_domain d WHERE d.workspace_id = {workspace6}
 """
 
 
@@ -127,11 +143,18 @@ async def states_and_rules(
     """The state of each conversation and the workspace's storage rules, in one query."""
     wanted = set(keys)
     sql, values = _states_query(workspace_id, wanted)
-    workspaces = placeholders(len(values) + 1, 2)
+    workspaces = placeholders(len(values) + 1, 4)
     sql += _RULES_SQL.format(
-        rule_row=_RULE_ROW, policy=POLICY_ROW, workspace3=workspaces[0], workspace4=workspaces[1]
+        rule_row=_RULE_ROW,
+        policy=POLICY_ROW,
+        rule=RULE_ROW,
+        own_domain=OWN_DOMAIN_ROW,
+        workspace3=workspaces[0],
+        workspace4=workspaces[1],
+        workspace5=workspaces[2],
+        workspace6=workspaces[3],
     )
-    rows = await get_connection("default").execute_query_dict(sql, [*values, *[workspace_id] * 2])
+    rows = await get_connection("default").execute_query_dict(sql, [*values, *[workspace_id] * 4])
     rules = storage_rules_of(
         (row["source"], row["first_name"], row["last_name"])
         for row in rows

@@ -27,6 +27,7 @@ from resolvers.context import Context
 from schema.crm import Company, Contact
 from schema.inputs import IDENTIFIER_LENGTH, NAME_LENGTH, URL_LENGTH, bounds, check
 from schema.mutation_errors import MutationError
+from schema.rules import StorageRule
 
 T = TypeVar("T")
 RecordT = TypeVar("RecordT", ContactRecord, CompanyRecord)
@@ -210,6 +211,13 @@ class NeverStoreEntry:
 
 @strawberry.type(description="What the workspace stores automatically, and what never.")
 class StorageRules:
+    rules: list[StorageRule] = strawberry.field(
+        description="In the order they are tried: the workspace's own, then one per channel "
+        "policy. A user's link or store wins over them, and the never-store list too."
+    )
+    own_domains: list[str] = strawberry.field(
+        description="The workspace's own domains, which `internalOnly` compares with."
+    )
     policies: list[ChannelStoragePolicy] = strawberry.field(description="One per channel.")
     never_store: list[NeverStoreEntry]
 
@@ -222,6 +230,8 @@ class StorageRules:
             vocabulary.NeverStoreKind.DOMAIN: never_store.domains,
         }
         return cls(
+            rules=[StorageRule.from_rule(rule) for rule in rules.ordered],
+            own_domains=sorted(rules.own_domains),
             policies=[
                 ChannelStoragePolicy(
                     channel=channel,

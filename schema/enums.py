@@ -16,6 +16,8 @@ from core.vocabulary import (
     LinkSource,
     MatchMethod,
     ParticipantRole,
+    RuleMatch,
+    StorageAction,
     StorageReason,
 )
 from crm import CandidateKind
@@ -23,6 +25,15 @@ from crm import CandidateKind
 strawberry.enum(Channel, description="A kind of messaging channel.")
 strawberry.enum(AccountStatus, description="A connected account's state, as UniPile reports it.")
 strawberry.enum(StorageReason, description="Why a conversation is, or should be, stored.")
+strawberry.enum(
+    StorageAction,
+    description="What a storage rule does. STORE: stored automatically. SUGGEST: `shouldStore`, "
+    "a user decides. NEVER: neither.",
+)
+strawberry.enum(
+    RuleMatch,
+    description="The CRM match a storage rule asks for; NONE: no contact nor company matched.",
+)
 strawberry.enum(MatchMethod, description="How a participant was tied to a CRM record.")
 strawberry.enum(LinkSource, description="Who created a link.")
 strawberry.enum(
@@ -47,5 +58,7 @@ __all__ = [
     "LinkSource",
     "MatchMethod",
     "ParticipantRole",
+    "RuleMatch",
+    "StorageAction",
     "StorageReason",
 ]

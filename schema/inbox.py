@@ -49,6 +49,7 @@ from schema.enums import (
 from schema.inputs import EXTERNAL_ID_LENGTH, bounds, check
 from schema.node import Node
 from schema.pagination import PageInfo, page_info
+from schema.rules import StorageRule
 from schema.viewer import Account
 
 
@@ -168,6 +169,10 @@ class StorageStatus:
     should_store: bool
     reason: StorageReason
     stored_at: datetime | None
+    rule: StorageRule | None = strawberry.field(
+        description="The storage rule that holds for it: the one that decided, unless a user's "
+        "link or store decided over it; null when none holds or the never-store list blocks it."
+    )
 
     @classmethod
     def from_facts(cls, facts: ConversationFacts) -> StorageStatus:
@@ -181,6 +186,7 @@ class StorageStatus:
             should_store=decision.should_store,
             reason=reason,
             stored_at=state.stored_at,
+            rule=None if decision.rule is None else StorageRule.from_rule(decision.rule),
         )
 
 

@@ -7,8 +7,11 @@ import strawberry
 from schema.account_mutations import AccountMutation
 from schema.conversation_mutations import ConversationMutation, SendingMutation
 from schema.crm_mutations import CrmMutation
+from schema.storage_rules import StorageRulesMutation
 
 
 @strawberry.type
-class Mutation(CrmMutation, ConversationMutation, SendingMutation, AccountMutation):
+class Mutation(
+    CrmMutation, StorageRulesMutation, ConversationMutation, SendingMutation, AccountMutation
+):
     pass

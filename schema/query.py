@@ -16,13 +16,14 @@ from schema.crm import CrmQuery
 from schema.inbox import Conversation, ConversationConnection, ConversationFilter, inbox_filter
 from schema.node import Node
 from schema.nodes import resolve_node, resolve_nodes
+from schema.storage_rules import StorageRulesQuery
 from schema.viewer import Account, User, Viewer, Workspace
 
 MAX_NODES = 100
 
 
 @strawberry.type
-class Query(CrmQuery):
+class Query(CrmQuery, StorageRulesQuery):
     @strawberry.field(description="The running server's version (what `/healthz` reports).")
     def version(self) -> str:
         return SWITCHBOARD_VERSION

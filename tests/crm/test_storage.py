@@ -1,8 +1,11 @@
-"""The storage decision: pure, over matches, links, tombstones, policy and the never-store list."""
+"""The storage decision: pure, over matches, links, tombstones, policy and the never-store list,
+with no rules of the workspace's own (`tests/crm/test_rules.py` has the rules')."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -19,12 +22,15 @@ from core.vocabulary import (
 from crm import (
     Candidate,
     CandidateKind,
+    ConversationTraits,
     Identifier,
     LinkState,
     Match,
     NeverStoreList,
     Rejected,
     StorageDecision,
+    StorageFacts,
+    StorageRules,
     SyncLimits,
     decide_storage,
     default_policy,
@@ -54,6 +60,34 @@ ID_MATCH = Match(Identifier(IdentifierKind.PROVIDER_ID, "ACoAAB"), contacts=(JAN
 GLOBEX_MATCH = Match(email("bob@globex.com"), contacts=(JANE,))
 NO_MATCH = Match(email("who@else.com"))
 OWN = Match(email("me@acme.com"), contacts=(JANE,), companies=(ACME,), is_own=True)
+
+EMAIL_THREAD = ConversationTraits(
+    channel=Channel.EMAIL,
+    account_id=1,
+    domains=frozenset({"acme.com"}),
+    participants=1,
+    has_non_email_participant=False,
+    is_group=False,
+    folders=frozenset({"INBOX"}),
+)
+
+
+def decide(
+    matches: Sequence[Match],
+    links: Sequence[LinkState],
+    policy: StoragePolicy,
+    never_store: NeverStoreList,
+    *,
+    manually_stored: bool = False,
+) -> StorageDecision:
+    """The decision on an email thread with `policy` for email and no rules of the
+    workspace's own; the rule that held, when one did, is email's channel policy."""
+    rules = StorageRules(policies={Channel.EMAIL: policy}, never_store=never_store)
+    facts = StorageFacts(EMAIL_THREAD, tuple(matches), tuple(links), manually_stored)
+    decision = decide_storage(facts, rules)
+    assert decision.rule in (None, rules.rule("policy-email"))
+    return decision
+
 
 USER_LINK = LinkState(CONTACT, 1, USER)
 USER_TOMBSTONE = LinkState(CONTACT, 1, USER, removed=True)
@@ -216,8 +250,8 @@ def test_storage_decision(
     manually_stored: bool,
     expected: StorageDecision,
 ) -> None:
-    decision = decide_storage(matches, links, policy, never_store, manually_stored=manually_stored)
-    assert decision == expected
+    decision = decide(matches, links, policy, never_store, manually_stored=manually_stored)
+    assert replace(decision, rule=None) == expected
 
 
 MATCH_KINDS = {"none": [NO_MATCH], "contact": [CONTACT_MATCH], "company": [COMPANY_MATCH]}
@@ -239,7 +273,7 @@ BLOCKING = {"open": OPEN, "blocked": NeverStoreList(domains=frozenset({"acme.com
 def test_storage_decision_rules_hold_in_every_combination(
     policy: StoragePolicy, match_kind: str, link: str, blocking: str, manually_stored: bool
 ) -> None:
-    decision = decide_storage(
+    decision = decide(
         MATCH_KINDS[match_kind], LINKS[link], policy, BLOCKING[blocking],
         manually_stored=manually_stored,
     )  # fmt: skip
