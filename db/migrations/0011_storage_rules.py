@@ -3,6 +3,34 @@ from tortoise.migrations import operations as ops
 from core.vocabulary import StorageAuditAction, StorageReason
 from tortoise.fields.base import OnDelete
 from tortoise import fields
+from tortoise.migrations.schema_editor.base import BaseSchemaEditor
+from tortoise.migrations.schema_generator.state import State
+
+
+class ChoicesOnly(ops.AlterField):
+    """A new value of the enum a CharEnumField names (StorageReason.RULE): the column, a
+    VARCHAR(16), is the same, so only the models' state changes. Tortoise's SQLite editor would
+    rebuild the table for it, and the copy loses its UNIQUE constraints (store_job's
+    (account_id, external_id), on which automatic storage's upsert depends)."""
+
+    async def database_forward(
+        self,
+        app_label: str,
+        old_state: State,
+        new_state: State,
+        state_editor: BaseSchemaEditor | None = None,
+    ) -> None:
+        return None
+
+    async def database_backward(
+        self,
+        app_label: str,
+        old_state: State,
+        new_state: State,
+        state_editor: BaseSchemaEditor | None = None,
+    ) -> None:
+        return None
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0010_store_job_request_id')]
@@ -44,12 +72,12 @@ class Migration(migrations.Migration):
             options={'table': 'storage_rule', 'app': 'models', 'pk_attr': 'id', 'table_description': "One of a workspace's own storage rules (`crm.rules.StorageRule`), as JSON: its name,"},
             bases=['Model'],
         ),
-        ops.AlterField(
+        ChoicesOnly(
             model_name='Conversation',
             name='storage_reason',
             field=fields.CharEnumField(description='CONTACT_MATCH: CONTACT_MATCH\nCOMPANY_MATCH: COMPANY_MATCH\nRULE: RULE\nMANUAL_LINK: MANUAL_LINK\nMANUAL_STORE: MANUAL_STORE\nBLOCKED: BLOCKED\nNONE: NONE', enum_type=StorageReason, max_length=16),
         ),
-        ops.AlterField(
+        ChoicesOnly(
             model_name='StoreJob',
             name='reason',
             field=fields.CharEnumField(description='CONTACT_MATCH: CONTACT_MATCH\nCOMPANY_MATCH: COMPANY_MATCH\nRULE: RULE\nMANUAL_LINK: MANUAL_LINK\nMANUAL_STORE: MANUAL_STORE\nBLOCKED: BLOCKED\nNONE: NONE', enum_type=StorageReason, max_length=16),

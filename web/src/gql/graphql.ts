@@ -164,7 +164,8 @@ export type StorageReason =
   | 'CONTACT_MATCH'
   | 'MANUAL_LINK'
   | 'MANUAL_STORE'
-  | 'NONE';
+  | 'NONE'
+  | 'RULE';
 
 export type ConversationRowFieldsFragment = { id: string, externalId: string, channel: Channel, subject: string | null, isGroup: boolean, lastMessageAt: string | null, lastMessagePreview: string | null, unreadCount: number, hasAttachments: boolean, canLink: boolean, source: ConversationSource, account: { id: string, name: string, provider: string }, participants: Array<{ identifier: string, displayName: string | null, isSelf: boolean, role: ParticipantRole, phoneNumber: string | null, crmMatch: { method: MatchMethod | null, confidence: number | null, ambiguous: boolean, contact: { id: string, name: string } | null, company: { id: string, name: string } | null } | null }>, storage: { stored: boolean, shouldStore: boolean, reason: StorageReason, storedAt: string | null }, links: Array<{ id: string, source: LinkSource, rule: MatchMethod | null, target: { id: string, kind: CrmRecordKind, name: string } }> };
 
