@@ -205,8 +205,8 @@ class StorageDecision:
     auto_store: bool
     """Store now without asking anyone: a STORE rule holds, and nothing is blocked."""
     rule: StorageRule | None = None
-    """The rule that held: the one that decided, unless a user's link or store, or the
-    never-store list (then None), decided over it."""
+    """The first rule that holds, also when a user's link or store decides over it; None when
+    none holds, or when the never-store list blocks the conversation."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,8 +170,8 @@ class StorageStatus:
     reason: StorageReason
     stored_at: datetime | None
     rule: StorageRule | None = strawberry.field(
-        description="The storage rule that holds for it: the one that decided, unless a user's "
-        "link or store decided over it; null when none holds or the never-store list blocks it."
+        description="The first storage rule that holds for it (a user's link or store decides "
+        "over it, `reason` says so); null when none holds or the never-store list blocks it."
     )
 
     @classmethod
