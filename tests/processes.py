@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,7 +23,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(url: str, log: Path) -> None:
+PORT_ATTEMPTS = 3
+"""A free port can be taken before the server binds it (as another connection's local port):
+a server that finds its port in use is started again on another."""
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def wait_ready(url: str, log: Path, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         try:
@@ -31,6 +40,11 @@ def wait_ready(url: str, log: Path) -> None:
                 return
         except httpx.TransportError:
             pass
+        if process is not None and process.poll() is not None:
+            text = log.read_text()
+            if "address already in use" in text:
+                raise PortTaken(url)
+            raise RuntimeError(f"{url} exited before it was ready: {text[-2000:]}")
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not become ready: {log.read_text()[-2000:]}")
 
@@ -40,37 +54,59 @@ def served_processes(
     names: Sequence[str], environment: Mapping[str, str], tmp_path: Path
 ) -> Iterator[list[str]]:
     """One `switchboard serve` per name with `environment` (each its own port and data dir,
-    its stderr in `tmp_path/<name>.log`), their URLs once all are ready; stopped after."""
-    running: list[subprocess.Popen[bytes]] = []
-    logs = []
-    urls = []
-    try:
+    its stderr in `tmp_path/<name>.<attempt>.log`), their URLs once all are ready; stopped
+    after."""
+    with ExitStack() as stack:
+        urls = []
         for name in names:
-            port = free_port()
-            own = {**os.environ, **environment, "PORT": str(port)}
-            own["DATA_DIR"] = str(tmp_path / name)
-            logs.append((tmp_path / f"{name}.log").open("wb"))
-            running.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "server.cli", "serve"],
-                    env=own,
-                    stdout=subprocess.DEVNULL,
-                    stderr=logs[-1],
-                    start_new_session=True,
-                )
-            )
-            urls.append(f"http://127.0.0.1:{port}")
-        for url, log in zip(urls, logs, strict=True):
-            wait_ready(url, Path(log.name))
+            own = {**environment, "DATA_DIR": str(tmp_path / name)}
+            url, _ = stack.enter_context(serving(own, tmp_path / name))
+            urls.append(url)
         yield urls
-    finally:
-        for process in running:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in running:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        for log in logs:
-            log.close()
+
+
+@contextmanager
+def serving(
+    environment: Mapping[str, str], log: Path, ports: Sequence[str] = ("PORT",)
+) -> Iterator[tuple[str, dict[str, int]]]:
+    """`switchboard serve` with `environment` over this process's, each variable of `ports` set
+    to a free port (all anew when one turns out taken); its URL and the ports once it is
+    ready, its output in `<log>.<attempt>.log`; stopped after."""
+    for attempt in range(PORT_ATTEMPTS):
+        chosen = {variable: free_port() for variable in ports}
+        own = {**os.environ, **environment, **{k: str(v) for k, v in chosen.items()}}
+        log_path = log.with_name(f"{log.name}.{attempt}.log")
+        with log_path.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "serve"],
+                env=own,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
+            )
+        url = f"http://127.0.0.1:{chosen['PORT']}"
+        try:
+            wait_ready(url, log_path, process)
+        except PortTaken:
+            _stop(process)
+            continue
+        except BaseException:
+            _stop(process)
+            raise
+        try:
+            yield url, chosen
+        finally:
+            _stop(process)
+        return
+    raise RuntimeError(f"{log.name}: every port it was given was taken")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -4,7 +4,6 @@ message posted to the sandbox reaches a subscriber with its CRM match, with no e
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from tests.graphql_ws import subscribe
-from tests.processes import free_port, wait_ready
+from tests.processes import serving
 
 MESSAGES = """subscription { messageReceived { message { text sender { crmMatch { contact { name }
   } } } conversation { externalId } } }"""
@@ -49,40 +48,20 @@ def wait_for_webhooks(sandbox: str, api_key: str) -> None:
 def made_run(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     """`make run` in a temporary folder: migrate, seed-demo, then serve with its sandbox; yields
     the server's and the sandbox's URLs and the last token seed-demo printed."""
-    port, sandbox_port = free_port(), free_port()
     environment = {
         **os.environ,
         "DATABASE_URL": f"sqlite://{tmp_path}/db.sqlite3",
         "DATA_DIR": str(tmp_path / "var"),
-        "PORT": str(port),
-        "SANDBOX_PORT": str(sandbox_port),
         "LOG_LEVEL": "WARNING",
     }
     for variable in ("UNIPILE_DSN", "UNIPILE_API_KEY", "REDIS_URL", "PUBLIC_URL"):
         environment.pop(variable, None)
     run(["migrate"], environment)
     token = run(["seed-demo"], environment).strip().splitlines()[-1]
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"],
-        env=environment,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", Path(log.name))
-        sandbox = f"http://127.0.0.1:{sandbox_port}"
+    with serving(environment, tmp_path / "serve", ports=("PORT", "SANDBOX_PORT")) as (url, ports):
+        sandbox = f"http://127.0.0.1:{ports['SANDBOX_PORT']}"
         wait_for_webhooks(sandbox, (tmp_path / "var" / "sandbox.secret").read_text().strip())
-        yield f"http://127.0.0.1:{port}", sandbox, token
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+        yield url, sandbox, token
 
 
 @pytest.fixture
