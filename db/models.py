@@ -417,6 +417,31 @@ class StorageAuditEntry(Model):
         table = "storage_audit"
 
 
+class StorageSweep(Model):
+    """A workspace's conversations to look over again after its storage rules changed: each
+    account's most recent conversations are decided under the new rules, and those to store
+    automatically are queued (`store_job`). A leased queue row (`db.claims`); `progress` keeps
+    the accounts already swept, so that a sweep taken over after a crash resumes."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    state = fields.CharEnumField(JobState, max_length=8, default=JobState.PENDING)
+    attempts = fields.IntField(default=0)
+    last_error = fields.TextField(null=True)
+    progress: Any = fields.JSONField(default=dict)
+    requested_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+    claimed_by = fields.CharField(max_length=64, null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    next_attempt_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "storage_sweep"
+
+
 class WebhookReceipt(Model):
     """A UniPile webhook delivery, recorded before it is processed so that each runs once."""
 
@@ -469,6 +494,9 @@ class StoreJob(Model):
     request_id = fields.CharField(max_length=128, null=True)
     """The id of the request (or webhook receipt) that last armed the job: its runs log and
     call UniPile under it."""
+    rule_id = fields.CharField(max_length=32, null=True)
+    """The storage rule that decided to store it (`crm.rules.StorageRule.id`): its sync limits
+    apply when it runs."""
 
     class Meta:
         table = "store_job"

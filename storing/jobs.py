@@ -56,11 +56,13 @@ STORE_JOBS = Counter(
 # have fetched the conversation before this news, does not mark it done.
 _ENQUEUE_SQL = """
 INSERT INTO store_job
-    (account_id, external_id, reason, state, generation, attempts, enqueued_at, request_id)
-VALUES ({0}, {1}, {2}, 'PENDING', 1, 0, {3}, {4})
+    (account_id, external_id, reason, state, generation, attempts, enqueued_at, request_id,
+     rule_id)
+VALUES ({0}, {1}, {2}, 'PENDING', 1, 0, {3}, {4}, {5})
 ON CONFLICT (account_id, external_id) DO UPDATE SET
     reason = excluded.reason,
     request_id = excluded.request_id,
+    rule_id = excluded.rule_id,
     state = 'PENDING',
     generation = store_job.generation + 1,
     attempts = 0,
@@ -93,7 +95,9 @@ ON CONFLICT (account_id, external_id) DO UPDATE SET
 """
 
 
-async def enqueue_store(account_id: int, external_id: str, reason: StorageReason) -> None:
+async def enqueue_store(
+    account_id: int, external_id: str, reason: StorageReason, rule_id: str | None = None
+) -> None:
     """Queue the conversation for storing (with the latest `reason`, the current match).
 
     Idempotent, in one statement: a conversation already waiting to run stays queued once (with
@@ -102,8 +106,15 @@ async def enqueue_store(account_id: int, external_id: str, reason: StorageReason
     caller's transaction. A process running a `StoreWorker` should `wake()` it afterwards. The
     job's runs carry the current request id (the enqueuing request's, or webhook receipt's).
     """
-    sql = _ENQUEUE_SQL.format(*placeholders(1, 5))
-    values = [account_id, external_id, reason.value, datetime.now(UTC), current_request_id()]
+    sql = _ENQUEUE_SQL.format(*placeholders(1, 6))
+    values = [
+        account_id,
+        external_id,
+        reason.value,
+        datetime.now(UTC),
+        current_request_id(),
+        rule_id,
+    ]
     await get_connection("default").execute_query(sql, values)
 
 

@@ -36,6 +36,10 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # run starts, a run that crosses midnight included; set before any test module imports the demo.
 os.environ.setdefault("SANDBOX_ANCHOR", datetime.now(UTC).date().isoformat())
 TABLES = (
+    "storage_sweep",
+    "storage_audit",
+    "storage_rule",
+    "own_domain",
     "hosted_auth_link",
     "store_job",
     "outbound_message",
