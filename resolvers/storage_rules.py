@@ -16,6 +16,7 @@ from inbox import conversations
 from inbox.facts import ConversationFacts
 from inbox.filters import InboxFilter
 from resolvers.context import Context
+from storing.pruning import Prunable, PruneKind, prunable, prune
 
 __all__ = [
     "PREVIEW_CONVERSATIONS",
@@ -25,6 +26,8 @@ __all__ = [
     "StoragePreview",
     "action_of",
     "preview_storage_rules",
+    "prunable_conversations",
+    "prune_stored",
     "set_storage_rules",
     "storage_rules",
 ]
@@ -144,3 +147,26 @@ async def _check_accounts(workspace_id: int, account_ids: frozenset[int]) -> Non
     found = await Account.filter(workspace_id=workspace_id, id__in=account_ids).count()
     if found != len(account_ids):
         raise BadUserInput("a rule names an account that is not one of the workspace's")
+
+
+async def prunable_conversations(context: Context, kind: PruneKind) -> list[Prunable]:
+    """The dry run of a prune (admins only: it lists every account's stored copies)."""
+    identity = context.require_admin()
+    services = context.services
+    return await prunable(identity.workspace_id, kind, services.unipile, services.attendee_cache)
+
+
+async def prune_stored(
+    context: Context, kind: PruneKind, keys: Sequence[tuple[int, str]]
+) -> list[Prunable]:
+    """Delete those of `keys` (from a dry run) that still qualify; what was deleted."""
+    identity = context.require_admin()
+    services = context.services
+    return await prune(
+        identity.workspace_id,
+        identity.user_id,
+        kind,
+        keys,
+        services.unipile,
+        services.attendee_cache,
+    )

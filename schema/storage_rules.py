@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime
 
 import strawberry
 from strawberry.types import Info
 
 from core.errors import BadUserInput, SwitchboardError, Unauthenticated
-from core.ids import int_key
+from core.ids import int_key, key_of
 from core.vocabulary import Channel as ChannelKind
 from crm import StorageRule as Rule
 from crm import StorageRules as Rules
 from crm import normalize_host
 from crm.normalize import Rejected
 from crm.rules import RuleConditions, RuleLimits
+from inbox.conversations import conversation_key
 from resolvers import storage_rules as resolvers
 from resolvers.context import Context
 from schema.crm_mutations import StorageRules, StorageRulesPayload
-from schema.enums import Channel, RuleMatch, StorageAction
-from schema.inbox import Conversation
+from schema.enums import Channel, RuleMatch, StorageAction, StorageReason
+from schema.inbox import Conversation, conversation_id
 from schema.inputs import ID_LENGTH, NAME_LENGTH, URL_LENGTH, bounds, check
 from schema.mutation_errors import MutationError
 from schema.rules import StorageRule
+from schema.viewer import Account
+from storing.pruning import MAX_PRUNABLE, Prunable, PruneKind
 
 __all__ = ["StorageRulesMutation", "StorageRulesQuery"]
 
@@ -245,6 +249,86 @@ async def _set_storage_rules(
     return StorageRulesPayload.of(outcome)
 
 
+strawberry.enum(
+    PruneKind,
+    description="Which stored copies a prune deletes. UNMATCHED: those no rule keeps any more "
+    "(neither stored nor suggested by the rules in force). EXPIRED: those whose rule's "
+    "`retentionDays` have passed since their last activity. Copies a user stored or linked are "
+    "never pruned.",
+)
+
+
+@strawberry.type(description="A stored conversation a prune would delete, or deleted.")
+class PrunableConversation:
+    conversation_id: strawberry.ID
+    account: Account
+    last_activity_at: datetime
+    reason: StorageReason = strawberry.field(description="What the rules in force decide.")
+    rule: StorageRule | None = strawberry.field(description="The rule that holds, if any.")
+
+    @classmethod
+    def of(cls, item: Prunable, viewer_id: int) -> PrunableConversation:
+        record, decision = item.facts.record, item.facts.decision
+        return cls(
+            conversation_id=strawberry.ID(conversation_id(*record.key)),
+            account=Account.from_model(record.account, viewer_id),
+            last_activity_at=item.last_activity,
+            reason=decision.reason,
+            rule=None if decision.rule is None else StorageRule.from_rule(decision.rule),
+        )
+
+
+@strawberry.input(description="The conversations of a dry run (`prunableConversations`).")
+class PruneInput:
+    conversation_ids: list[strawberry.ID] = strawberry.field(
+        description=f"At most {MAX_PRUNABLE}; those that no longer qualify are left alone.",
+        metadata=bounds(ID_LENGTH, max_items=MAX_PRUNABLE),
+    )
+
+
+@strawberry.type
+class PrunePayload:
+    deleted: list[PrunableConversation] | None = None
+    error: MutationError | None = None
+
+
+def _keys(given: PruneInput) -> list[tuple[int, str]]:
+    check(given, "")
+    keys = []
+    for index, global_id in enumerate(given.conversation_ids):
+        typed = key_of(global_id, "Conversation")
+        parsed = None if typed is None else conversation_key(typed[1])
+        if parsed is None:
+            raise _refuse(f"conversationIds[{index}]", "is not a conversation's id")
+        keys.append(parsed)
+    return keys
+
+
+async def _prunable(info: Info[Context, None], kind: PruneKind) -> list[PrunableConversation]:
+    found = await resolvers.prunable_conversations(info.context, kind)
+    viewer_id = info.context.viewer().user_id
+    return [PrunableConversation.of(item, viewer_id) for item in found]
+
+
+async def _pruned(info: Info[Context, None], kind: PruneKind, given: PruneInput) -> PrunePayload:
+    try:
+        deleted = await resolvers.prune_stored(info.context, kind, _keys(given))
+    except Unauthenticated:
+        raise
+    except SwitchboardError as error:
+        return PrunePayload(error=MutationError.of(error))
+    viewer_id = info.context.viewer().user_id
+    return PrunePayload(deleted=[PrunableConversation.of(item, viewer_id) for item in deleted])
+
+
+async def _purge_unmatched(info: Info[Context, None], input: PruneInput) -> PrunePayload:
+    return await _pruned(info, PruneKind.UNMATCHED, input)
+
+
+async def _expire(info: Info[Context, None], input: PruneInput) -> PrunePayload:
+    return await _pruned(info, PruneKind.EXPIRED, input)
+
+
 @strawberry.type
 class StorageRulesQuery:
     storage_rules: StorageRules = strawberry.field(
@@ -256,6 +340,11 @@ class StorageRulesQuery:
         description="What a draft of the workspace's own rules would decide over the viewer's "
         "most recent conversations, before anything is saved.",
     )
+    prunable_conversations: list[PrunableConversation] = strawberry.field(
+        resolver=_prunable,
+        description="The dry run of `purgeUnmatched` or of retention (admins only): the stored "
+        f"copies it would delete now, up to {MAX_PRUNABLE}, oldest activity first.",
+    )
 
 
 @strawberry.type
@@ -264,4 +353,16 @@ class StorageRulesMutation:
         resolver=_set_storage_rules,
         description="Replace the workspace's own storage rules (admins only). Audited, and in "
         "force at once; stored conversations they no longer select stay stored.",
+    )
+    purge_unmatched: PrunePayload = strawberry.mutation(
+        resolver=_purge_unmatched,
+        description="Delete the stored copies no rule keeps any more (admins only): those of "
+        "the ids a dry run (`prunableConversations(kind: UNMATCHED)`) listed that still "
+        "qualify. Audited.",
+    )
+    expire_stored_conversations: PrunePayload = strawberry.mutation(
+        resolver=_expire,
+        description="Apply retention now (the job queue does it hourly), to the ids a dry run "
+        "(`prunableConversations(kind: EXPIRED)`) listed that still qualify (admins only). "
+        "Audited.",
     )
