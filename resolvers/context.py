@@ -37,6 +37,12 @@ class StoreScheduler(Protocol):
         """Queue a conversation for automatic storage, after the current request."""
 
 
+class SweepRequests(Protocol):
+    async def request(self, workspace_id: int) -> None:
+        """Decide the workspace's recent conversations again under its rules, in the
+        background, and queue those to store automatically (`storing.sweeps`)."""
+
+
 @dataclass(slots=True)
 class Services:
     """Long-lived collaborators, built once by the app factory."""
@@ -46,6 +52,7 @@ class Services:
     prefetcher: Prefetcher
     pubsub: PubSub
     auto_store: StoreScheduler
+    sweeper: SweepRequests
     paging: PagingStore
     cursors: CursorCodec
     # None where no hosted auth is configured (tests of other parts): connectAccount then fails.

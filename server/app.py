@@ -60,6 +60,7 @@ from server.web import web_routes
 from server.webhooks import WEBHOOK_PATH, register_webhooks, webhook_routes
 from storing.automatic import AutoStore, KeepInStep
 from storing.jobs import StoreWorker
+from storing.sweeps import StorageSweeper
 from unipile import UnipileClient, UnipileError
 
 if TYPE_CHECKING:
@@ -292,6 +293,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     attendee_cache = AttendeeCache()
     prefetcher = Prefetcher(live_cache, attendee_cache, pubsub)
     auto_store = AutoStore(StoreWorker(client))
+    sweeper = StorageSweeper(live_cache, attendee_cache, auto_store.worker)
     paging = paging_store_for(settings.redis_url, settings.paging_ttl_seconds)
     hosted_auth = hosted_auth_from_settings(settings, client, dsn)
     services = Services(
@@ -301,6 +303,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         attendee_cache=attendee_cache,
         pubsub=pubsub,
         auto_store=auto_store,
+        sweeper=sweeper,
         paging=paging,
         cursors=CursorCodec(settings.signing_key()),
         hosted_auth=hosted_auth,
@@ -337,6 +340,8 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             stack.push_async_callback(processor.aclose)
             await auto_store.start()
             stack.push_async_callback(auto_store.aclose)
+            await sweeper.start()
+            stack.push_async_callback(sweeper.aclose)
             stack.push_async_callback(authenticator.aclose)
             app.state.switchboard = AppState(
                 settings=settings,
