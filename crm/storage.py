@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from tortoise.connection import get_connection
@@ -296,5 +296,16 @@ SYNC_LIMITS: Mapping[Channel, SyncLimits] = MappingProxyType(
 )
 
 
-def sync_limits(channel: Channel) -> SyncLimits:
-    return SYNC_LIMITS[channel]
+def sync_limits(channel: Channel, rule: StorageRule | None = None) -> SyncLimits:
+    """The channel's limits, with those `rule` sets (a rule leaves the others to the channel)."""
+    default = SYNC_LIMITS[channel]
+    if rule is None:
+        return default
+    limits = rule.limits
+    return replace(
+        default,
+        days_back=default.days_back if limits.days_back is None else limits.days_back,
+        max_messages_per_conversation=default.max_messages_per_conversation
+        if limits.messages_per_conversation is None
+        else limits.messages_per_conversation,
+    )

@@ -1,7 +1,8 @@
 """Copying a live conversation into the CRM database, and keeping the copy in sync.
 
-A conversation is fetched from UniPile first, within its channel's sync limits, and written
-afterwards in one transaction: no network call ever runs while the transaction holds locks.
+A conversation is fetched from UniPile first, within its sync limits (those of the rule that
+stored it, over its channel's: `crm.storage.sync_limits`), and written afterwards in one
+transaction: no network call ever runs while the transaction holds locks.
 
 The write locks the conversation's row (`SELECT ... FOR UPDATE` after an `INSERT ... ON CONFLICT
 DO NOTHING`, so the row exists whichever caller came first), so two stores of one conversation, or

@@ -27,6 +27,7 @@ from tortoise.expressions import Q
 
 from core.request_ids import current_request_id, new_request_id, request_id_scope
 from core.vocabulary import JobState, StorageReason
+from crm.storage import SyncLimits, load_storage_rules, sync_limits
 from db.claims import LeasedQueue, QueueTuning
 from db.models import Account, StoreJob
 from db.sql import placeholders
@@ -51,9 +52,11 @@ STORE_JOBS = Counter(
 
 # One statement: the insert creates the row if missing (without failing when another process just
 # did), and on conflict arms the row, unless it is forgotten, or waiting to run with that reason
-# already (pending, or failed with a retry due, and claimed by nobody): that run fetches the
-# conversation afresh anyway. A claimed row is armed again, so that the run under way, which may
-# have fetched the conversation before this news, does not mark it done.
+# and rule already (pending, or failed with a retry due, and claimed by nobody): that run fetches
+# the conversation afresh anyway, while another rule may keep more or less of it. A claimed row is
+# armed again, so that the run under way, which may have fetched the conversation before this
+# news, does not mark it done. (No rule id is empty: COALESCE compares a missing one, NULL, as
+# one, where `=` would say neither true nor false.)
 _ENQUEUE_SQL = """
 INSERT INTO store_job
     (account_id, external_id, reason, state, generation, attempts, enqueued_at, request_id,
@@ -74,6 +77,7 @@ WHERE store_job.forgotten_at IS NULL
   AND NOT (
     store_job.claimed_by IS NULL
     AND store_job.reason = excluded.reason
+    AND COALESCE(store_job.rule_id, '') = COALESCE(excluded.rule_id, '')
     AND (store_job.state = 'PENDING'
          OR (store_job.state = 'FAILED' AND store_job.next_attempt_at IS NOT NULL))
   )
@@ -133,6 +137,15 @@ async def allow_automatic_storage(account_id: int, external_id: str) -> None:
     ).update(forgotten_at=None)
 
 
+async def job_limits(account: Account, rule_id: str | None) -> SyncLimits:
+    """The sync limits of the rule that queued a job, over its channel's; the channel's alone
+    when the rule is gone by the time the job runs (saving the rules gives each a new id)."""
+    if rule_id is None:
+        return sync_limits(account.channel)
+    rules = await load_storage_rules(account.workspace_id)
+    return sync_limits(account.channel, rules.rule(rule_id))
+
+
 Settled = Callable[[int, str], None]
 """Called with (account id, UniPile id) once a job's run is over: done, or given up."""
 
@@ -179,7 +192,13 @@ class StoreWorker(LeasedQueue[StoreJob]):
             # A disconnected account's conversations are no longer Switchboard's to copy.
             if account.detached_at is None:
                 async with asyncio.timeout(self._run_timeout):
-                    await store_conversation(self._client, account, job.external_id, job.reason)
+                    await store_conversation(
+                        self._client,
+                        account,
+                        job.external_id,
+                        job.reason,
+                        limits=await job_limits(account, job.rule_id),
+                    )
         except Exception as error:
             retry_at = self._retry.retry_at(attempts)
             self.counters.failed += 1
