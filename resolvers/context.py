@@ -33,8 +33,15 @@ if TYPE_CHECKING:
 
 
 class StoreScheduler(Protocol):
-    def schedule(self, account_id: int, external_id: str, reason: StorageReason) -> None:
-        """Queue a conversation for automatic storage, after the current request."""
+    def schedule(
+        self,
+        account_id: int,
+        external_id: str,
+        reason: StorageReason,
+        rule_id: str | None = None,
+    ) -> None:
+        """Queue a conversation for automatic storage, after the current request, within the
+        sync limits of the rule `rule_id` (the channel's without one)."""
 
 
 class SweepRequests(Protocol):

@@ -15,6 +15,7 @@ from inbox.conversations import ConversationPage
 from inbox.facts import ConversationFacts
 from inbox.filters import InboxFilter
 from resolvers.context import Context, StoreScheduler
+from storing.automatic import rule_id_of
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -23,7 +24,10 @@ def schedule_auto_storage(scheduler: StoreScheduler, facts: Iterable[Conversatio
     for item in facts:
         if item.decision.auto_store and item.state.stored_id is None:
             scheduler.schedule(
-                item.record.account.id, item.record.external_id, item.decision.reason
+                item.record.account.id,
+                item.record.external_id,
+                item.decision.reason,
+                rule_id_of(item.decision),
             )
 
 

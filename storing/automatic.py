@@ -16,11 +16,13 @@ import logging
 import time
 from collections import OrderedDict
 from contextlib import suppress
+from typing import NamedTuple
 
 from access.scope import load_viewer_scope
 from core.identity import Identity
 from core.request_ids import current_request_id, request_id_scope
 from core.vocabulary import StorageReason
+from crm.storage import StorageDecision
 from db.models import Account
 from inbox.facts import load_facts
 from inbox.loaders import AttendeeCache
@@ -35,9 +37,24 @@ log = logging.getLogger(__name__)
 BACKLOG = 10_000
 DEDUPE_SECONDS = 300.0
 
-StoreRequest = tuple[int, str, StorageReason, str | None]
-"""A conversation to queue, with the id of the request that asked (its job runs under it)."""
+
+class StoreRequest(NamedTuple):
+    """A conversation to queue, with the rule that decided to store it (its limits are what the
+    job keeps) and the id of the request that asked (its job runs under it)."""
+
+    account_id: int
+    external_id: str
+    reason: StorageReason
+    rule_id: str | None
+    request_id: str | None
+
+
 StoreKey = tuple[int, str]
+
+
+def rule_id_of(decision: StorageDecision) -> str | None:
+    """The id of the rule that decided, which its job carries."""
+    return None if decision.rule is None else decision.rule.id
 
 
 class AutoStore:
@@ -53,14 +70,22 @@ class AutoStore:
         self._task: asyncio.Task[None] | None = None
         worker.on_settled(self._settled)
 
-    def schedule(self, account_id: int, external_id: str, reason: StorageReason) -> None:
+    def schedule(
+        self,
+        account_id: int,
+        external_id: str,
+        reason: StorageReason,
+        rule_id: str | None = None,
+    ) -> None:
         key = (account_id, external_id)
         now = time.monotonic()
         self._expire(now)
         if key in self._pending:
             return
         try:
-            self._requests.put_nowait((account_id, external_id, reason, current_request_id()))
+            self._requests.put_nowait(
+                StoreRequest(account_id, external_id, reason, rule_id, current_request_id())
+            )
         except asyncio.QueueFull:
             # The next read or webhook that sees the conversation schedules it again.
             log.warning(
@@ -82,8 +107,14 @@ class AutoStore:
     def _settled(self, account_id: int, external_id: str) -> None:
         self._pending.pop((account_id, external_id), None)
 
-    async def enqueue(self, account_id: int, external_id: str, reason: StorageReason) -> None:
-        await enqueue_store(account_id, external_id, reason)
+    async def enqueue(
+        self,
+        account_id: int,
+        external_id: str,
+        reason: StorageReason,
+        rule_id: str | None = None,
+    ) -> None:
+        await enqueue_store(account_id, external_id, reason, rule_id)
         self.worker.wake()
 
     async def flush(self) -> int:
@@ -110,10 +141,10 @@ class AutoStore:
             await self._enqueue_scheduled(await self._requests.get())
 
     async def _enqueue_scheduled(self, request: StoreRequest) -> None:
-        account_id, external_id, reason, request_id = request
+        account_id, external_id, reason, rule_id, request_id = request
         try:
             with request_id_scope(request_id):
-                await self.enqueue(account_id, external_id, reason)
+                await self.enqueue(account_id, external_id, reason, rule_id)
         except Exception:  # a failed enqueue must not stop the ones after it
             # The next read that sees the conversation schedules it again.
             self._pending.pop((account_id, external_id), None)
@@ -141,7 +172,8 @@ class KeepInStep:
             return
         reading = Reading.for_viewer(scope, self.unipile, self.attendee_cache)
         [facts] = await load_facts(reading, [conversation])
-        if facts.decision.auto_store and facts.state.stored_id is None:
+        decision = facts.decision
+        if decision.auto_store and facts.state.stored_id is None:
             await self.auto_store.enqueue(
-                account.id, conversation.external_id, facts.decision.reason
+                account.id, conversation.external_id, decision.reason, rule_id_of(decision)
             )
