@@ -37,6 +37,7 @@ from inbox.loaders import AttendeeCache
 from inbox.merge import LaneSources, PushedDown, read_inbox
 from inbox.reading import Reading
 from paging import Ordering
+from storing.automatic import rule_id_of
 from storing.jobs import StoreWorker, enqueue_store
 
 __all__ = ["SWEEP_CONVERSATIONS", "StorageSweeper", "request_sweep"]
@@ -167,8 +168,8 @@ class StorageSweeper(LeasedQueue[StorageSweep]):
         for found in facts:
             decision = found.decision
             if decision.auto_store and found.state.stored_id is None:
-                rule_id = None if decision.rule is None else decision.rule.id
-                await enqueue_store(account.id, found.record.external_id, decision.reason, rule_id)
+                external_id = found.record.external_id
+                await enqueue_store(account.id, external_id, decision.reason, rule_id_of(decision))
                 queued += 1
         if queued and self._store_worker is not None:
             self._store_worker.wake()
