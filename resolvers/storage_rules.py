@@ -87,11 +87,15 @@ async def storage_rules(context: Context) -> StorageRules:
 
 
 async def set_storage_rules(context: Context, draft: RulesDraft) -> StorageRules:
+    """Replace the rules; the conversations they now store are then queued in the background
+    (a sweep), and those they no longer keep stay stored until a purge."""
     identity = context.require_admin()
     await _check_accounts(identity.workspace_id, draft.account_ids)
-    return await writes.replace_storage_rules(
+    rules = await writes.replace_storage_rules(
         identity.workspace_id, identity.user_id, draft.rules, draft.own_domains
     )
+    await context.services.sweeper.request(identity.workspace_id)
+    return rules
 
 
 async def preview_storage_rules(context: Context, draft: RulesDraft) -> StoragePreview:

@@ -60,6 +60,7 @@ from server.web import web_routes
 from server.webhooks import WEBHOOK_PATH, register_webhooks, webhook_routes
 from storing.automatic import AutoStore, KeepInStep
 from storing.jobs import StoreWorker
+from storing.pruning import RetentionRunner
 from storing.sweeps import StorageSweeper
 from unipile import UnipileClient, UnipileError
 
@@ -294,6 +295,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     prefetcher = Prefetcher(live_cache, attendee_cache, pubsub)
     auto_store = AutoStore(StoreWorker(client))
     sweeper = StorageSweeper(live_cache, attendee_cache, auto_store.worker)
+    retention = RetentionRunner(client, attendee_cache)
     paging = paging_store_for(settings.redis_url, settings.paging_ttl_seconds)
     hosted_auth = hosted_auth_from_settings(settings, client, dsn)
     services = Services(
@@ -342,6 +344,8 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             stack.push_async_callback(auto_store.aclose)
             await sweeper.start()
             stack.push_async_callback(sweeper.aclose)
+            await retention.start()
+            stack.push_async_callback(retention.aclose)
             stack.push_async_callback(authenticator.aclose)
             app.state.switchboard = AppState(
                 settings=settings,

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core.vocabulary import JobState
-from db.models import Conversation, StoreJob
+from db.models import Conversation, StorageSweep, StoreJob
 from tests.inbox.conftest import Inbox
 
 PAGE = """{ conversations(first: 50, filter: {channels: [EMAIL]}) { edges { node {
@@ -83,6 +83,11 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0)
 
 async def queue_drained() -> bool:
     return not await StoreJob.filter(state=JobState.PENDING).exists()
+
+
+async def sweeps_done() -> bool:
+    """No sweep (of a rule change) waits or runs; the storage it queued may."""
+    return not await StorageSweep.filter(state=JobState.PENDING).exists()
 
 
 async def test_a_forgotten_conversation_is_not_stored_again_until_a_user_stores_it(

@@ -17,6 +17,7 @@ from inbox.loaders import AttendeeCache
 from storing.pruning import RetentionRunner
 from tests.crm_mutations.graphql import fail, mutation, succeed
 from tests.inbox.conftest import SANDBOX_KEY, Inbox
+from tests.storing.test_automatic_storage import eventually, queue_drained, sweeps_done
 from unipile import UnipileClient
 
 PAGE = """{ conversations(first: 50, filter: {channels: [EMAIL]}) { edges { node {
@@ -31,6 +32,12 @@ STORE = (
     "mutation($input: ConversationInput!) { storeConversation(input: $input) { error { code } } }"
 )
 GMAIL = "acc_gmail_demo_000001"
+
+
+async def settled() -> None:
+    """Once a rule change's sweep, and the storage it queued, are over."""
+    await eventually(sweeps_done)
+    await eventually(queue_drained)
 
 
 async def stored_automatically(inbox: Inbox) -> list[dict[str, Any]]:
@@ -71,6 +78,7 @@ async def test_purge_deletes_exactly_what_its_dry_run_listed(inbox: Inbox) -> No
     gmail = await gmail_id()
     never = {"name": "Gmail: never", "action": "NEVER", "accountIds": [gmail]}
     await succeed(inbox, SET_RULES, {"rules": [never]})
+    await settled()
     # A rule change deletes nothing by itself.
     assert {n["id"] for n in stored} <= await stored_ids()
 
@@ -105,6 +113,7 @@ async def test_a_copy_a_user_stored_is_never_purged(inbox: Inbox) -> None:
     result = await inbox.query(STORE, {"input": {"conversationId": mine["id"]}})
     assert result["data"]["storeConversation"]["error"] is None
     await succeed(inbox, SET_RULES, {"rules": [{"name": "x", "action": "NEVER"}]})
+    await settled()
     listed = {item["conversationId"] for item in await dry_run(inbox, "UNMATCHED")}
     assert listed and mine["id"] not in listed
     await succeed(inbox, PURGE, {"conversationIds": [*listed, mine["id"]]})
@@ -144,6 +153,7 @@ async def test_retention_expires_only_what_its_dry_run_listed(inbox: Inbox) -> N
         "retentionDays": 30,
     }
     await succeed(inbox, SET_RULES, {"rules": [keep]})
+    await settled()
     old, recent = stored[0]["id"], stored[1]["id"]
     await age(old, 31)
     await age(recent, 29)
@@ -163,6 +173,7 @@ async def test_the_job_queue_applies_retention_with_no_user(inbox: Inbox) -> Non
     rule = {"name": "Email: 7 days", "action": "STORE", "channels": ["EMAIL"], "match": "EITHER",
             "retentionDays": 7}  # fmt: skip
     await succeed(inbox, SET_RULES, {"rules": [rule]})
+    await settled()
     aged, fresh = stored[:2], stored[2]
     for node in aged:
         await age(node["id"], 8)

@@ -24,7 +24,7 @@ from storing.jobs import StoreWorker, enqueue_store
 from tests.crm_mutations.graphql import SET_POLICY, succeed
 from tests.crm_mutations.test_storage_rule_lists import SET_RULES
 from tests.inbox.conftest import SANDBOX_KEY, WEBHOOK_SECRET, Inbox, inbox_settings
-from tests.storing.test_automatic_storage import eventually, queue_drained
+from tests.storing.test_automatic_storage import eventually, queue_drained, sweeps_done
 from unipile import UnipileClient
 from unipile.sandbox.testing import running_app
 
@@ -196,6 +196,9 @@ async def test_without_a_rule_of_the_workspaces_the_channel_keeps_its_limits(
     matched = await suggested_live(inbox)
     emails = [live for live in matched if live.channel is Channel.EMAIL]
     await succeed(inbox, SET_RULES, {"rules": []})
+    # The change's sweep ends before email is stored on sight: it finds nothing to store then,
+    # and only this read's conversations are.
+    await eventually(sweeps_done)
     await succeed(inbox, SET_POLICY, {"channel": "EMAIL", "policy": "AUTO"})
 
     started, ended = await store_by_reading(inbox, emails)
