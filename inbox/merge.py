@@ -368,13 +368,14 @@ async def _nothing_stored(
     return ()
 
 
-async def _nothing_shown(lane: str, threads: Sequence[str]) -> Mapping[str, Ordering]:
+async def nothing_shown(lane: str, threads: Sequence[str]) -> Mapping[str, Ordering]:
+    """For a walk read from the top: no earlier page showed any thread."""
     return {}
 
 
 async def warm_first_page(cache: LiveCache, account: Account, first: int) -> list[str]:
     """Read the account's first unfiltered inbox page into the cache, as the inbox asks for it;
     the ids of its group chats, whose members a page reads separately."""
-    lane = Lane(account, LaneState(), LaneSources(cache, _nothing_stored, _nothing_shown))
+    lane = Lane(account, LaneState(), LaneSources(cache, _nothing_stored, nothing_shown))
     await lane.load(PushedDown(unread=None, folder=None), first)
     return [row.chat.id for row in lane.rows if row.chat is not None and row.chat.is_group]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Unpack
@@ -34,9 +33,8 @@ from inbox.conversations import stored_after
 from inbox.facts import ConversationFacts, load_facts
 from inbox.live_cache import LiveCache
 from inbox.loaders import AttendeeCache
-from inbox.merge import LaneSources, PushedDown, read_inbox
+from inbox.merge import LaneSources, PushedDown, nothing_shown, read_inbox
 from inbox.reading import Reading
-from paging import Ordering
 from storing.automatic import rule_id_of
 from storing.jobs import StoreWorker, enqueue_store
 
@@ -78,11 +76,6 @@ class _Tally:
     swept: int = 0
     decided: int = 0
     queued: int = 0
-
-
-async def _first_walk(lane: str, threads: Sequence[str]) -> Mapping[str, Ordering]:
-    # A sweep reads each account from the top in one walk: no earlier page showed any thread.
-    return {}
 
 
 class StorageSweeper(LeasedQueue[StorageSweep]):
@@ -180,7 +173,7 @@ class StorageSweeper(LeasedQueue[StorageSweep]):
         the inbox reads its lane; an upstream failure fails the account's sweep, for a retry,
         rather than deciding over stored copies or over groups without their members."""
         page = await read_inbox(
-            LaneSources(self._cache, stored_after, _first_walk),
+            LaneSources(self._cache, stored_after, nothing_shown),
             [account],
             {},
             PushedDown(unread=None, folder=None),
