@@ -142,18 +142,26 @@ async def delete_company(context: Context, global_id: str) -> str:
 async def set_storage_policy(
     context: Context, channel: Channel, policy: StoragePolicy
 ) -> StorageRules:
-    workspace_id = context.require_admin().workspace_id
-    return await storage_rules.set_storage_policy(workspace_id, channel, policy)
+    """A channel's policy, the last of the rules: like a change of the rules, it is audited and
+    followed by a sweep of the conversations it may now store."""
+    identity = context.require_admin()
+    rules = await storage_rules.set_storage_policy(
+        identity.workspace_id, channel, policy, identity.user_id
+    )
+    await context.services.sweeper.request(identity.workspace_id)
+    return rules
 
 
 async def add_never_store(context: Context, kind: NeverStoreKind, raw: str) -> StorageRules:
-    workspace_id = context.require_admin().workspace_id
-    return await storage_rules.add_never_store(workspace_id, kind, raw)
+    identity = context.require_admin()
+    return await storage_rules.add_never_store(identity.workspace_id, kind, raw, identity.user_id)
 
 
 async def remove_never_store(context: Context, kind: NeverStoreKind, raw: str) -> StorageRules:
-    workspace_id = context.require_admin().workspace_id
-    return await storage_rules.remove_never_store(workspace_id, kind, raw)
+    identity = context.require_admin()
+    return await storage_rules.remove_never_store(
+        identity.workspace_id, kind, raw, identity.user_id
+    )
 
 
 # -- shared -----------------------------------------------------------------------------------

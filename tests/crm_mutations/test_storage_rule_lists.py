@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from core.ids import to_global_id
-from db.models import Account, StorageAuditEntry, StorageRuleRow, User
+from db.models import Account, StorageAuditEntry, StorageRuleRow, StorageSweep, User
 from tests.crm_mutations.conftest import Rival
-from tests.crm_mutations.graphql import SET_POLICY, fail, mutation, succeed
+from tests.crm_mutations.graphql import ADD_NEVER_STORE, SET_POLICY, fail, mutation, succeed
 from tests.inbox.conftest import Inbox
 
 RULE = "id name action isChannelPolicy conditions { channels accountIds match domainsIn }"
@@ -74,7 +74,8 @@ async def test_rules_are_replaced_audited_and_decide_at_once(inbox: Inbox) -> No
     [entry] = await StorageAuditEntry.all()
     alice = await User.get(email="alice@demo.switchboard.test")
     assert entry.user_id == alice.id
-    assert json.loads(entry.before) == {"rules": [], "ownDomains": []}
+    before = json.loads(entry.before)
+    assert (before["rules"], before["ownDomains"], before["policies"]) == ([], [], {})
     after = json.loads(entry.after)
     assert [rule["name"] for rule in after["rules"]] == [never_gmail["name"]]
 
@@ -195,3 +196,20 @@ async def test_an_inbox_page_costs_as_many_queries_with_20_rules_as_with_none(
     await succeed(inbox, SET_RULES, {"rules": rules})
     assert await StorageRuleRow.all().count() == 20
     assert await cost() == without
+
+
+async def test_a_policy_or_never_store_change_is_audited_and_a_policy_sweeps(
+    inbox: Inbox,
+) -> None:
+    await succeed(inbox, SET_POLICY, {"channel": "WHATSAPP", "policy": "AUTO"})
+    await succeed(inbox, ADD_NEVER_STORE, {"kind": "DOMAIN", "value": "Lawyers.example"})
+    policy, listed = await StorageAuditEntry.all().order_by("id")
+    alice = await User.get(email="alice@demo.switchboard.test")
+    assert {policy.user_id, listed.user_id} == {alice.id}
+    assert json.loads(policy.before)["policies"] == {}
+    assert json.loads(policy.after)["policies"] == {"WHATSAPP": "AUTO"}
+    assert json.loads(listed.before)["neverStore"]["DOMAIN"] == []
+    assert json.loads(listed.after)["neverStore"]["DOMAIN"] == ["lawyers.example"]
+    # The policy may store more now: its sweep was requested (the never-store list only
+    # ever stores less).
+    assert await StorageSweep.all().count() == 1
