@@ -28,6 +28,7 @@ from db.models import (
     StorageAuditEntry,
     StoragePolicySetting,
     StorageRuleRow,
+    Workspace,
 )
 
 __all__ = [
@@ -64,6 +65,9 @@ async def _audited(
     before and after, and the rules' version bumped as its last statement: no reader sees half a
     change, and no change goes unaudited."""
     async with in_transaction():
+        # Changes of one workspace's rules wait for each other, so that each reads the rules the
+        # one before left, and two replacements never interleave their rows.
+        await Workspace.select_for_update().get(id=workspace_id)
         before = await load_storage_rules(workspace_id)
         await change()
         after = await load_storage_rules(workspace_id)

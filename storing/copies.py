@@ -60,6 +60,7 @@ DISPLAY_NAME_LENGTH = 200  # ConversationParticipant.display_name
 _REASON_STRENGTH = (
     StorageReason.NONE,
     StorageReason.BLOCKED,
+    StorageReason.RULE,
     StorageReason.COMPANY_MATCH,
     StorageReason.CONTACT_MATCH,
     StorageReason.MANUAL_STORE,

@@ -9,23 +9,35 @@ nothing deleted, written or revealed."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import itertools
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
-from core.vocabulary import StorageAuditAction
-from db.models import StorageAuditEntry, StorageRuleRow, User
+from access.tokens import issue_token
+from core.identity import Identity
+from core.vocabulary import JobState, Role, StorageAuditAction
+from db.models import Conversation, StorageAuditEntry, StorageRuleRow, StoreJob, User
 from storing.pruning import MAX_PRUNABLE
 from tests.crm_mutations.conftest import Rival, rival  # noqa: F401
 from tests.crm_mutations.graphql import fail, mutation, succeed
-from tests.inbox.conftest import Inbox, demo_tokens, inbox, sandbox_url  # noqa: F401
+from tests.inbox.conftest import (  # noqa: F401
+    SIGNING_KEY,
+    Inbox,
+    demo_tokens,
+    inbox,
+    sandbox_url,
+)
 from tests.storing.test_pruning import (
     EXPIRE,
     PAGE,
     PRUNABLE,
     PURGE,
+    STORE,
     age,
     dry_run,
     gmail_id,
@@ -342,3 +354,52 @@ async def test_no_token_is_unauthenticated_and_an_empty_draft_changes_nothing(
     assert sum(row["count"] for row in preview["counts"]) == preview["evaluated"]
     assert all(e["action"] == e["currentAction"] for e in preview["examples"])
     assert await StorageRuleRow.all().count() == 0
+
+
+async def test_two_admins_replacing_the_rules_at_once_leave_one_whole_list(inbox: Inbox) -> None:
+    alice = await User.get(email="alice@demo.switchboard.test")
+    carol = await User.create(
+        workspace_id=alice.workspace_id,
+        email="carol@demo.switchboard.test",
+        name="Carol",
+        role=Role.ADMIN,
+    )
+    inbox.tokens["carol"] = issue_token(
+        Identity(carol.id, carol.workspace_id), SIGNING_KEY, timedelta(hours=1)
+    )
+    lists = {
+        "alice": [f"alice {n}" for n in range(7)],
+        "carol": [f"carol {n}" for n in range(11)],
+    }
+    for round_ in range(3):
+        await asyncio.gather(
+            *(
+                succeed(inbox, SET_RULES, {"rules": [rule(name=n) for n in names]}, user)
+                for user, names in lists.items()
+            )
+        )
+        rows = sorted(
+            await StorageRuleRow.all(), key=lambda row: json.loads(row.definition)["position"]
+        )
+        assert [json.loads(row.definition)["name"] for row in rows] in lists.values()
+        entries = await StorageAuditEntry.filter(action=StorageAuditAction.RULES_CHANGED).order_by(
+            "id"
+        )
+        assert len(entries) == 2 * (round_ + 1)
+        # Each change read the rules the one before it left.
+        for earlier, later in itertools.pairwise(entries):
+            assert json.loads(later.before)["rules"] == json.loads(earlier.after)["rules"]
+
+
+async def test_a_rule_stores_without_a_match_and_a_user_may_store_it_too(inbox: Inbox) -> None:
+    await succeed(inbox, SET_RULES, {"rules": [rule(name="Every email", channels=["EMAIL"])]})
+    await settled()
+    kept = await Conversation.filter(storage_reason="RULE")
+    assert kept, "the sweep stored unmatched email by the rule"
+    assert not await StoreJob.filter(state=JobState.FAILED).exists()
+    stored = kept[0]
+    conversation_id = gid("Conversation", f"{stored.account_id}:{stored.external_id}")
+    result = await inbox.query(STORE, {"input": {"conversationId": conversation_id}})
+    assert result["data"]["storeConversation"]["error"] is None
+    await stored.refresh_from_db()
+    assert stored.storage_reason == "MANUAL_STORE"
