@@ -261,6 +261,14 @@ async def test_a_store_never_weakens_the_reason(client: UnipileClient, whatsapp:
     )
 
 
+@pytest.mark.parametrize("reason", list(StorageReason))
+def test_every_reason_has_a_strength_between_none_and_a_users_link(reason: StorageReason) -> None:
+    """A reason the ranking left out would fail every store made for it (RULE once did)."""
+    assert stronger_reason(reason, reason) is reason
+    assert stronger_reason(StorageReason.NONE, reason) is reason
+    assert stronger_reason(reason, StorageReason.MANUAL_LINK) is StorageReason.MANUAL_LINK
+
+
 async def test_a_new_message_is_appended_once_to_a_stored_conversation(
     client: UnipileClient, sandbox: Sandbox, whatsapp: Account
 ) -> None:
