@@ -42,11 +42,10 @@ MatchedKinds = Mapping[CandidateKind, float]
 """The kinds of CRM record a conversation matched, each with its best confidence."""
 
 
-def host_in(host: str, domains: Iterable[str]) -> bool:
+def host_in(host: str, domains: frozenset[str]) -> bool:
     """Whether `host` is one of `domains` or a subdomain of one."""
-    listed = set(domains)
     labels = host.split(".")
-    return any(".".join(labels[i:]) in listed for i in range(len(labels)))
+    return any(".".join(labels[i:]) in domains for i in range(len(labels)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +110,16 @@ class RuleConditions:
             return True
         if self.match is RuleMatch.NONE:
             return not matched
-        kinds = {
-            RuleMatch.CONTACT: (CandidateKind.CONTACT,),
-            RuleMatch.COMPANY: (CandidateKind.COMPANY,),
-            RuleMatch.EITHER: (CandidateKind.CONTACT, CandidateKind.COMPANY),
-        }[self.match]
+        kinds = _MATCHED_KINDS[self.match]
         least = self.min_confidence or 0.0
         return any(kind in matched and matched[kind] >= least for kind in kinds)
+
+
+_MATCHED_KINDS: Mapping[RuleMatch, tuple[CandidateKind, ...]] = {
+    RuleMatch.CONTACT: (CandidateKind.CONTACT,),
+    RuleMatch.COMPANY: (CandidateKind.COMPANY,),
+    RuleMatch.EITHER: (CandidateKind.CONTACT, CandidateKind.COMPANY),
+}
 
 
 def _internal_only(facts: ConversationTraits, own_domains: frozenset[str]) -> bool:

@@ -260,9 +260,9 @@ def decide_storage(facts: StorageFacts, rules: StorageRules) -> StorageDecision:
     matched = matched_kinds(others, facts.links)
     blocked = any(rules.never_store.blocks(match.identifier) for match in others)
     rule = first_holding(rules.ordered, facts.traits, matched, rules.own_domains)
-    storing = rule is not None and rule.action is not StorageAction.NEVER
-    auto_store = storing and rule is not None and rule.action is StorageAction.STORE
-    auto_store = auto_store and not blocked
+    action = None if rule is None else rule.action
+    storing = action in (StorageAction.STORE, StorageAction.SUGGEST)
+    auto_store = action is StorageAction.STORE and not blocked
     if any(not link.removed and link.source is LinkSource.USER for link in facts.links):
         return StorageDecision(True, StorageReason.MANUAL_LINK, auto_store, rule)
     if facts.manually_stored:
