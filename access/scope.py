@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
 from aiodataloader import DataLoader
 from tortoise.connection import get_connection
 
@@ -46,6 +47,9 @@ class ViewerScope:
     identity: Identity
     workspace: Workspace
     accounts: tuple[Account, ...]
+    read_as: bytes = b""
+    """The rows the scope was read from, as one value: equal exactly when the viewer, their
+    workspace's versions and their accounts are (`server.kept_responses`)."""
 
     @property
     def region(self) -> str:
@@ -78,7 +82,7 @@ async def load_viewer_scope(identity: Identity) -> ViewerScope | None:
     workspace = _workspace(first)
     accounts = tuple(_account(row, workspace) for row in rows if row["id"] is not None)
     verified = replace(identity, role=Role(first["viewer_role"]))
-    return ViewerScope(verified, workspace, accounts)
+    return ViewerScope(verified, workspace, accounts, orjson.dumps(rows, default=str))
 
 
 def _workspace(row: dict[str, Any]) -> Workspace:

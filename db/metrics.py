@@ -23,7 +23,10 @@ class QueryCounter:
     value: int = 0
 
 
-_current: ContextVar[QueryCounter | None] = ContextVar("switchboard_query_counter", default=None)
+# A tuple so that an outer block also counts what a nested block counts.
+_current: ContextVar[tuple[QueryCounter, ...]] = ContextVar(
+    "switchboard_query_counters", default=()
+)
 
 
 class _QueryCountingFilter(logging.Filter):
@@ -32,9 +35,9 @@ class _QueryCountingFilter(logging.Filter):
         self.show_statements = show_statements
 
     def filter(self, record: logging.LogRecord) -> bool:
-        counter = _current.get()
-        if counter is not None and record.msg in _STATEMENT_FORMATS:
-            counter.value += 1
+        if record.msg in _STATEMENT_FORMATS:
+            for counter in _current.get():
+                counter.value += 1
         return self.show_statements
 
 
@@ -51,7 +54,7 @@ def install_query_counter() -> None:
 def count_queries() -> Iterator[QueryCounter]:
     install_query_counter()
     counter = QueryCounter()
-    token = _current.set(counter)
+    token = _current.set((*_current.get(), counter))
     try:
         yield counter
     finally:

@@ -30,6 +30,7 @@ import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from core.read_ledger import note_read, note_unkeepable
 from db.versions import Versions
 from unipile import (
     Chat,
@@ -183,21 +184,34 @@ class LiveCache:
 
     async def read(self, unipile_id: str, call: ListCall[T]) -> Listing[T]:
         """The account's page: cached while current, else read once however many ask."""
-        [version] = await self.versions.current([live_lists_version(unipile_id)])
+        version_key = live_lists_version(unipile_id)
+        [version] = await self.versions.current([version_key])
         key = call.key
         entry = self._entries.get(key)
         if entry is not None and entry.version == version and self.clock() < entry.fresh_until:
             self.stats.hits += 1
             self._entries.move_to_end(key)
+            note_read(version_key, version, entry.fresh_until)
             return entry.listing
         flight = self._flights.get((key, version))
         if flight is not None:
             self.stats.shared += 1
-            return await asyncio.shield(flight)
-        task = asyncio.ensure_future(self._fetch(unipile_id, call, version))
-        self._flights[(key, version)] = task
-        task.add_done_callback(lambda done: self._land((key, version), done))
-        return await asyncio.shield(task)
+        else:
+            flight = asyncio.ensure_future(self._fetch(unipile_id, call, version))
+            self._flights[(key, version)] = flight
+            flight.add_done_callback(lambda done: self._land((key, version), done))
+        listing: Listing[T] = await asyncio.shield(flight)
+        self._note(version_key, key, listing)
+        return listing
+
+    def _note(self, version_key: str, key: str, listing: Listing[Any]) -> None:
+        """Tell the operation's ledger what its answer read: the page as kept, or a page that
+        is not (a stand-in for a failed read), which no kept answer may be made of."""
+        entry = self._entries.get(key)
+        if entry is None or entry.listing is not listing:
+            note_unkeepable()
+            return
+        note_read(version_key, entry.version, entry.fresh_until)
 
     def _land(self, flight: tuple[str, int], task: asyncio.Future[Listing[Any]]) -> None:
         self._flights.pop(flight, None)

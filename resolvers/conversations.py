@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.pages import validate_first
+from core.read_ledger import note_unkeepable
 from crm import CandidateKind
 from inbox import conversations
 from inbox.conversations import ConversationPage
@@ -23,6 +24,8 @@ DEFAULT_PAGE_SIZE = 20
 def schedule_auto_storage(scheduler: StoreScheduler, facts: Iterable[ConversationFacts]) -> None:
     for item in facts:
         if item.decision.auto_store and item.state.stored_id is None:
+            # The page given again would queue nothing: it is not kept while it queues.
+            note_unkeepable()
             scheduler.schedule(
                 item.record.account.id,
                 item.record.external_id,

@@ -23,6 +23,7 @@ from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from core.errors import ErrorCode, QueryTooComplex, UpstreamBudgetExceeded
+from core.read_ledger import note_unkeepable
 from db.metrics import count_queries
 from unipile import count_requests
 from unipile._counting import request_budget, upstream_deadline
@@ -55,6 +56,16 @@ class PartialErrors(SchemaExtension):
             for error in recorded
         ]
         result.errors = [*(result.errors or []), *errors]
+
+
+class QueriesOnly(SchemaExtension):
+    """Only a query's answer may be kept and given again (`core.read_ledger`): whatever else
+    runs does what giving its answer again would not."""
+
+    def on_execute(self) -> Iterator[None]:
+        if self.execution_context.operation_type is not OperationType.QUERY:
+            note_unkeepable()
+        yield
 
 
 class CostReport(SchemaExtension):

@@ -19,6 +19,7 @@ from schema.extensions import (
     CostReport,
     Limits,
     PartialErrors,
+    QueriesOnly,
     QueryLimits,
     UpstreamLimits,
     code_request_error,
@@ -128,6 +129,7 @@ def build_schema(*, report_cost: bool = False, limits: Limits | None = None) -> 
         lambda: QueryLimits(limits, maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: UpstreamLimits(limits),
+        QueriesOnly,
     ]
     if report_cost:
         extensions.append(CostReport)

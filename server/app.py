@@ -43,6 +43,7 @@ from schema.schema import build_schema
 from server.graphiql import asset_route
 from server.graphql import GraphQLView
 from server.hosted_auth import HOSTED_AUTH_PATH, hosted_auth_from_settings, hosted_auth_routes
+from server.kept_responses import KeptResponses
 from server.observability import receipts
 from server.observability.db_queries import count_queries_into_metrics
 from server.observability.logs import installed_logging
@@ -310,6 +311,13 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         cursors=CursorCodec(settings.signing_key()),
         hosted_auth=hosted_auth,
     )
+    kept_responses = KeptResponses(
+        versions,
+        max_age=min(settings.live_cache_seconds, settings.paging_ttl_seconds),
+        max_bytes=settings.kept_response_bytes,
+        report_cost=settings.report_cost,
+        clock=live_cache.clock,
+    )
     processor = receipt_processor(services, auto_store)
     authenticator = build_authenticator(settings)
     count_queries_into_metrics()
@@ -353,6 +361,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
                 signing_key=settings.signing_key(),
                 authenticator=authenticator,
                 tracing=tracing,
+                kept_responses=kept_responses,
             )
             if settings.uses_sandbox:
                 registration = asyncio.create_task(register_with_sandbox(client, settings))

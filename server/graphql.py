@@ -226,16 +226,21 @@ class GraphQLView(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """Strawberry's, with the operation's name, outcome and duration observed."""
-        tracing = app_state(request).tracing
-        with observed_operation(request_data.operation_name, context, tracing) as observation:
-            result = await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
+        """Strawberry's, with the operation's name, outcome and duration observed, and its
+        answer kept and given again while current (`server.kept_responses`)."""
+        state = app_state(request)
+        with observed_operation(request_data.operation_name, context, state.tracing) as observed:
+            result = await state.kept_responses.answer(
+                context,
+                request_data,
+                lambda: super(GraphQLView, self).execute_single(
+                    request, request_adapter, sub_response, context, root_value, request_data
+                ),
             )
             for error in result.errors or ():
                 if error.path is None:
                     code_request_error(error)
-            observation.result = result
+            observed.result = result
         return result
 
     async def render_graphql_ide(self, request: Request) -> Response:

@@ -190,6 +190,13 @@ VARIABLES: tuple[Variable, ...] = (
         "going first (a page of 200 emails is about 0.5 MB).",
     ),
     Variable(
+        "KEPT_RESPONSE_BYTES",
+        "33554432",
+        "Most bytes of GraphQL answers each process keeps to give again to the same viewer's same "
+        "query while nothing they were made of changed (never longer than LIVE_CACHE_SECONDS). "
+        "0: every query is executed.",
+    ),
+    Variable(
         "SWITCHBOARD_REPORT_COST",
         "0",
         "1: each GraphQL response reports its database queries and UniPile calls.",
@@ -285,6 +292,7 @@ class Settings:
     paging_ttl_seconds: int
     live_cache_seconds: float
     live_cache_entries: int
+    kept_response_bytes: int
     max_body_bytes: int
     max_webhook_bytes: int
     max_query_aliases: int
@@ -334,6 +342,7 @@ class Settings:
             paging_ttl_seconds=_parse(values, "PAGING_TTL_SECONDS", _whole_positive),
             live_cache_seconds=_parse(values, "LIVE_CACHE_SECONDS", _non_negative),
             live_cache_entries=_parse(values, "LIVE_CACHE_ENTRIES", _whole_positive),
+            kept_response_bytes=_parse(values, "KEPT_RESPONSE_BYTES", _whole_non_negative),
             max_body_bytes=_parse(values, "MAX_BODY_BYTES", _whole_positive),
             max_webhook_bytes=_parse(values, "MAX_WEBHOOK_BYTES", _whole_positive),
             max_query_aliases=_parse(values, "MAX_QUERY_ALIASES", _whole_positive),
@@ -491,6 +500,13 @@ def _whole_positive(value: str) -> int:
     number = int(value)
     if number <= 0:
         raise ValueError(f"expected a whole number of 1 or more, got {value!r}")
+    return number
+
+
+def _whole_non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"expected a whole number of 0 or more, got {value!r}")
     return number
 
 

@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from access.authentication import Authenticator
 from resolvers.context import Services
+from server.kept_responses import KeptResponses
 from server.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ class AppState:
     authenticator: Authenticator
     tracing: Tracing | None
     """None unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set."""
+    kept_responses: KeptResponses
 
 
 def app_state(connection: HTTPConnection) -> AppState:

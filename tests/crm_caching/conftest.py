@@ -45,6 +45,8 @@ query Page($first: Int) {
 class Page:
     nodes: list[dict[str, Any]]
     queries: int
+    # Given again from a kept answer (`server.kept_responses`), not executed.
+    kept: bool = False
 
     def participants(self) -> list[dict[str, Any]]:
         return [p for node in self.nodes for p in node["participants"] if not p["isSelf"]]
@@ -63,14 +65,19 @@ async def read_page(inbox: Inbox, user: str = "alice", first: int = 50) -> Page:
     result = await inbox.query(PAGE, {"first": first}, user=user)
     assert "errors" not in result, result["errors"]
     nodes = [edge["node"] for edge in result["data"]["conversations"]["edges"]]
-    return Page(nodes, result["extensions"]["cost"]["dbQueries"])
+    cost = result["extensions"]["cost"]
+    return Page(nodes, cost["dbQueries"], cost.get("keptAnswer", False))
 
 
 async def warm_page(inbox: Inbox, user: str = "alice") -> Page:
-    """The page once its caches are warm: read twice, the second costing at most one query."""
+    """The page once its caches are warm: read twice, the second costing at most one query;
+    where answers are kept, read until the answer is given again from where it was kept."""
     await read_page(inbox, user)
     page = await read_page(inbox, user)
     assert page.queries <= 1
+    if inbox.keeps_answers:
+        page = await read_page(inbox, user)
+        assert page.kept, "the third identical read is given the kept answer"
     return page
 
 
@@ -107,15 +114,25 @@ def sandbox_url() -> Iterator[str]:
 Serve = Callable[[], AbstractContextManager[Inbox]]
 
 
-@pytest.fixture
-def serve(database: str, demo_tokens: dict[str, str], sandbox_url: str, tmp_path: Path) -> Serve:
-    """A fresh app (its caches empty) on the test's database, as often as a test asks."""
+@pytest.fixture(params=["executed", "kept"])
+def serve(
+    request: pytest.FixtureRequest,
+    database: str,
+    demo_tokens: dict[str, str],
+    sandbox_url: str,
+    tmp_path: Path,
+) -> Serve:
+    """A fresh app (its caches empty) on the test's database, as often as a test asks: every
+    read executed (`LIVE_CACHE_SECONDS=0`), or with the live cache and kept answers on, which
+    every change must end as it ends the caches."""
+    keeps_answers = request.param == "kept"
+    extra = {"LIVE_CACHE_SECONDS": "60"} if keeps_answers else {}
 
     @contextmanager
     def served() -> Iterator[Inbox]:
-        app = create_app(inbox_settings(database, tmp_path, sandbox_url))
+        app = create_app(inbox_settings(database, tmp_path, sandbox_url, extra))
         with running_app(app) as url:
-            yield Inbox(url=url, sandbox=sandbox_url, tokens=demo_tokens)
+            yield Inbox(url, sandbox_url, demo_tokens, keeps_answers)
 
     return served
 

@@ -30,6 +30,8 @@ class Inbox:
     url: str
     sandbox: str
     tokens: dict[str, str]
+    # Whether the server keeps answers to give again (`server.kept_responses`).
+    keeps_answers: bool = False
 
     async def query(
         self, query: str, variables: dict[str, Any] | None = None, user: str = "alice"
