@@ -47,6 +47,9 @@ DEFAULT_TTL_SECONDS = 60.0
 DEFAULT_ENTRIES = 256
 T = TypeVar("T")
 _SHARED_PREFIX = "switchboard:live-page:"
+_LAST_GOOD_PREFIX = "switchboard:live-page-last:"
+# How long a page another process read may stand in for a list that fails here.
+LAST_GOOD_SECONDS = 24 * 3600.0
 log = logging.getLogger(__name__)
 # Failures that say the request itself was wrong: a copy of another request's answer is no answer.
 _NOT_STANDING_IN = (InvalidRequestError, NotFoundError)
@@ -88,38 +91,58 @@ def live_lists_version(unipile_id: str) -> str:
 
 
 class SharedPages(Protocol):
-    """Where the processes of a deployment share the pages they read."""
+    """Where the processes of a deployment share the pages they read: each under its version
+    for the rest of its freshness, and the last good one of each list for longer, to stand in
+    when UniPile fails in a process that never read it."""
 
     async def get(self, key: str) -> bytes | str | None: ...
 
-    async def put(self, key: str, page: bytes, ttl: float) -> None: ...
+    async def last(self, call_key: str) -> bytes | str | None: ...
+
+    async def put(self, key: str, call_key: str, page: bytes, ttl: float) -> None: ...
 
     async def aclose(self) -> None: ...
 
 
 class RedisSharedPages:
-    """Pages as UniPile's JSON in Redis, each for the rest of its freshness. Redis failing costs
-    a process its sharing, never a read."""
+    """Pages as UniPile's JSON in Redis. Redis failing costs a process its sharing, never a
+    read."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, last_good_seconds: float = LAST_GOOD_SECONDS) -> None:
         self._redis = redis.from_url(url)
+        self.last_good_seconds = last_good_seconds
 
     async def get(self, key: str) -> bytes | str | None:
+        return await self._read(_SHARED_PREFIX + key)
+
+    async def last(self, call_key: str) -> bytes | str | None:
+        return await self._read(_LAST_GOOD_PREFIX + call_key)
+
+    async def _read(self, key: str) -> bytes | str | None:
         try:
-            value: bytes | str | None = await self._redis.get(_SHARED_PREFIX + key)
+            value: bytes | str | None = await self._redis.get(key)
         except RedisError:
             log.warning("reading a shared live page failed", exc_info=True)
             return None
         return value
 
-    async def put(self, key: str, page: bytes, ttl: float) -> None:
+    async def put(self, key: str, call_key: str, page: bytes, ttl: float) -> None:
         try:
-            await self._redis.set(_SHARED_PREFIX + key, page, px=max(1, int(ttl * 1000)))
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(_SHARED_PREFIX + key, page, px=_milliseconds(ttl))
+                pipe.set(
+                    _LAST_GOOD_PREFIX + call_key, page, px=_milliseconds(self.last_good_seconds)
+                )
+                await pipe.execute()
         except RedisError:
             log.warning("sharing a live page failed", exc_info=True)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
 
 
 def shared_pages_for(redis_url: str | None) -> SharedPages | None:
@@ -229,19 +252,25 @@ class LiveCache:
             except _NOT_STANDING_IN:
                 raise
             except UnipileError as error:
-                return self._stand_in(call.key, error)
+                return await self._stand_in(call, error)
             listing = Listing(call.page(data), datetime.now(UTC))
-            await self._share(shared_key, listing.fetched_at, data)
+            await self._share(shared_key, call, listing, data)
         age = (datetime.now(UTC) - listing.fetched_at).total_seconds()
         self._keep(call.key, _Entry(version, self.clock() + self.ttl - age, listing))
         return listing
 
-    def _stand_in(self, key: str, error: UnipileError) -> Listing[Any]:
-        last = self._entries.get(key)
-        if last is None:
+    async def _stand_in(self, call: ListCall[T], error: UnipileError) -> Listing[T]:
+        """The last good copy of the page, this process's or, failing that, the deployment's."""
+        last = self._entries.get(call.key)
+        if last is not None:
+            self.stats.stale += 1
+            return Listing(last.listing.page, last.listing.fetched_at, error)
+        shared = None if self.shared is None or self.ttl <= 0 else await self.shared.last(call.key)
+        if shared is None:
             raise error
         self.stats.stale += 1
-        return Listing(last.listing.page, last.listing.fetched_at, error)
+        listing = self._listing_of(shared, call)
+        return Listing(listing.page, listing.fetched_at, error)
 
     async def _shared_listing(self, shared_key: str, call: ListCall[T]) -> Listing[T] | None:
         if self.shared is None or self.ttl <= 0:
@@ -250,14 +279,20 @@ class LiveCache:
         if found is None:
             return None
         self.stats.shared_hits += 1
-        kept = orjson.loads(found)
+        return self._listing_of(found, call)
+
+    @staticmethod
+    def _listing_of(shared: bytes | str, call: ListCall[T]) -> Listing[T]:
+        kept = orjson.loads(shared)
         return Listing(call.page(kept["data"]), datetime.fromisoformat(kept["fetched_at"]))
 
-    async def _share(self, shared_key: str, fetched_at: datetime, data: Any) -> None:
+    async def _share(
+        self, shared_key: str, call: ListCall[Any], listing: Listing[Any], data: Any
+    ) -> None:
         if self.shared is None or self.ttl <= 0:
             return
-        page = orjson.dumps({"fetched_at": fetched_at.isoformat(), "data": data})
-        await self.shared.put(shared_key, page, self.ttl)
+        page = orjson.dumps({"fetched_at": listing.fetched_at.isoformat(), "data": data})
+        await self.shared.put(shared_key, call.key, page, self.ttl)
 
     def _keep(self, key: str, entry: _Entry) -> None:
         current = self._entries.get(key)
