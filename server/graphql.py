@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLSyntaxError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -24,18 +29,24 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.execution import ExecutionResult, PreExecutionError, StreamExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 from strawberry.utils.aio import aclosing
 
 from access.tokens import TokenRefused
 from core.errors import ErrorCode
+from core.identity import Identity
+from realtime.streams import SharedStreams
 from resolvers.context import Context
 from schema.extensions import code_request_error
 from server.graphiql import graphiql_page
 from server.observability.operations import observed_operation, observed_stream
 from server.observability.requests import current_request
 from server.state import app_state
+
+if TYPE_CHECKING:
+    from strawberry.http.async_base_view import AsyncBaseHTTPView
+    from strawberry.schema import BaseSchema
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -82,10 +93,165 @@ class TextFrames(ASGIWebSocketAdapter):
     refuse."""
 
     async def send_json(self, message: Mapping[str, object]) -> None:
+        await self.send_encoded(self.view.encode_json_string(message))
+
+    async def send_encoded(self, text: str) -> None:
+        """Send a message already encoded (`SharedOperations`)."""
         try:
-            await self.ws.send_text(self.view.encode_json_string(message))
+            await self.ws.send_text(text)
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
+
+
+# A subscription's document, operation and variables, and who runs it: what its results depend on.
+SharedKey = tuple[Identity, str, str | None, bytes]
+# Longer documents are not shared: parsing them here too would cost more than sharing saves.
+SHARED_DOCUMENT_LENGTH = 20_000
+SHARED_DOCUMENT_TOKENS = 2_000
+
+
+@dataclass
+class EncodedResult(ExecutionResult):
+    """A subscription's result with its message payload (`data`, `errors`, `extensions`, as
+    Strawberry's handlers build it) already encoded, once for every socket that shares it."""
+
+    payload: str = ""
+
+
+@lru_cache(maxsize=256)
+def is_subscription(query: str, operation_name: str | None) -> bool:
+    """Whether the document's operation is a subscription; False for a document that does not
+    parse, which the unshared path answers with its errors."""
+    if len(query) > SHARED_DOCUMENT_LENGTH:
+        return False
+    try:
+        document = parse(query, no_location=True, max_tokens=SHARED_DOCUMENT_TOKENS)
+    except GraphQLError:
+        return False
+    operation = get_operation_ast(document, operation_name)
+    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+
+
+class SharedOperations:
+    """Subscriptions executed once per event for all the sockets of a process that run the same
+    operation as the same viewer, each socket sending the one encoded result under its own
+    operation id (`realtime.streams`). A result depends only on the document, its operation and
+    variables, and the viewer's identity (resolvers read nothing else of the socket's context),
+    so each socket receives the bytes it would have computed alone, and never another viewer's.
+    Queries and mutations are not shared."""
+
+    _streams: weakref.WeakKeyDictionary[object, SharedStreams[SharedKey, StreamExecutionResult]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    @classmethod
+    def streams_of(cls, view: object) -> SharedStreams[SharedKey, StreamExecutionResult]:
+        """The view's shared streams: one set per app."""
+        streams = cls._streams.get(view)
+        if streams is None:
+            streams = cls._streams[view] = SharedStreams()
+        return streams
+
+    @staticmethod
+    def key(
+        context: Context,
+        query: str,
+        operation_name: str | None,
+        variables: Mapping[str, object] | None,
+    ) -> SharedKey | None:
+        """What the operation's results depend on, or None when it is not to be shared."""
+        if context.identity is None or not isinstance(query, str):
+            return None
+        if not isinstance(operation_name, str | None) or not is_subscription(query, operation_name):
+            return None
+        try:
+            encoded = orjson.dumps(variables)
+        except TypeError:  # orjson refuses integers beyond 64 bits, which JSON allows
+            return None
+        return (context.identity, query, operation_name, encoded)
+
+    @classmethod
+    def join(
+        cls,
+        view: AsyncBaseHTTPView[Any, Any, Any, Any, Any, Context, None],
+        schema: BaseSchema,
+        context: Context,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> AbstractAsyncContextManager[StreamResult] | None:
+        """The operation's results, shared with the sockets that run the same one as the same
+        viewer, while the block runs; None when it is not to be shared."""
+        key = cls.key(context, query, operation_name, variables)
+        if key is None:
+            return None
+        source = partial(
+            cls._encoded_results,
+            schema,
+            view.encode_json_string,
+            context,
+            query,
+            operation_name,
+            variables,
+        )
+        return _member_results(cls.streams_of(view), key, source)
+
+    @staticmethod
+    async def _encoded_results(
+        schema: BaseSchema,
+        encode: Callable[[object], str],
+        context: Context,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> StreamResult:
+        """The operation's results, run as its viewer, each with its payload encoded."""
+        source = await schema.stream(
+            query,
+            variable_values=variables,
+            context_value=context.fresh(),
+            root_value=None,
+            operation_name=operation_name,
+        )
+        async with aclosing(request_errors_as_results(source)) as results:
+            async for result in results:
+                if isinstance(result, PreExecutionError) or not isinstance(result, ExecutionResult):
+                    yield result
+                    continue
+                payload: dict[str, object] = {"data": result.data}
+                if result.errors:
+                    payload["errors"] = [error.formatted for error in result.errors]
+                if result.extensions:
+                    payload["extensions"] = result.extensions
+                yield EncodedResult(
+                    result.data, result.errors, result.extensions, payload=encode(payload)
+                )
+
+
+@asynccontextmanager
+async def _member_results(
+    streams: SharedStreams[SharedKey, StreamExecutionResult],
+    key: SharedKey,
+    source: Callable[[], AsyncIterator[StreamExecutionResult]],
+) -> AsyncIterator[StreamResult]:
+    async with streams.join(key, source) as member:
+        results = _generated(member)
+        async with aclosing(results):
+            yield results
+
+
+async def _generated(
+    items: AsyncIterator[StreamExecutionResult],
+) -> StreamResult:
+    # What `observed_stream` takes: an async generator.
+    async for item in items:
+        yield item
+
+
+def encoded_message(start: str, payload: str) -> str:
+    """A message whose last member is `payload`, encoded: `start` is the message's encoding up
+    to and including that member's name and colon."""
+    return f"{start}{payload}}}"
 
 
 async def request_errors_as_results(results: StreamResult) -> StreamResult:
@@ -117,10 +283,49 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def _send_result_stream(
         self, operation: Operation[Context, None], result_source: StreamResult
     ) -> None:
-        coded = request_errors_as_results(result_source)
-        observed = observed_stream(operation.operation_name, self.context, coded)
-        async with aclosing(observed) as results:
-            await super()._send_result_stream(operation, results)
+        shared = SharedOperations.join(
+            self.view,
+            self.schema,
+            self.context,
+            operation.query,
+            operation.operation_name,
+            operation.variables,
+        )
+        if shared is None:
+            await self._send_results(operation, request_errors_as_results(result_source))
+            return
+        async with shared as results:
+            await self._send_results(operation, results)
+
+    async def _send_results(
+        self, operation: Operation[Context, None], results: StreamResult
+    ) -> None:
+        """Strawberry's loop, observed, sending a shared result's encoding as it is."""
+        observed = observed_stream(operation.operation_name, self.context, results)
+        async with aclosing(observed) as observed_results:
+            first = True
+            async for result in observed_results:
+                if first and isinstance(result, PreExecutionError):
+                    await self._handle_pre_execution_error(operation, result)
+                    return
+                if not isinstance(result, ExecutionResult):
+                    await self._reject_incremental_delivery(operation)
+                    return
+                if isinstance(result, EncodedResult):
+                    await self._send_encoded(operation, result)
+                else:
+                    await operation.send_next(result)
+                first = False
+
+    async def _send_encoded(
+        self, operation: Operation[Context, None], result: EncodedResult
+    ) -> None:
+        # As `Operation.send_next` sends it: {"id": ..., "type": "next", "payload": ...}.
+        if operation.completed:
+            return
+        assert isinstance(self.websocket, TextFrames)
+        start = f'{{"id":{self.view.encode_json_string(operation.id)},"type":"next","payload":'
+        await self.websocket.send_encoded(encoded_message(start, result.payload))
 
     @staticmethod
     def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
@@ -144,36 +349,60 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         variables: dict[str, object] | None,
     ) -> None:
         try:
-            source = await self.schema.stream(
-                query=query,
-                variable_values=variables,
-                operation_name=operation_name,
-                context_value=self.context,
-                root_value=self.root_value,
+            shared = SharedOperations.join(
+                self.view, self.schema, self.context, query, operation_name, variables
             )
-            coded = request_errors_as_results(source)
-            observed = observed_stream(operation_name, self.context, coded)
-            async with aclosing(observed) as results:
-                self.subscriptions[operation_id] = results
-                first = True
-                async for result in results:
-                    if first and isinstance(result, PreExecutionError) and result.errors:
-                        error = result.errors[0].formatted
-                        await self.send_message(
-                            {"type": "error", "id": operation_id, "payload": error}
-                        )
-                        return
-                    # Incremental delivery (@defer, @stream) is not enabled on this schema.
-                    assert isinstance(result, ExecutionResult)
-                    await self.send_data_message(result, operation_id)
-                    first = False
-            await self.send_message({"type": "complete", "id": operation_id})
+            if shared is None:
+                source = await self.schema.stream(
+                    query=query,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    context_value=self.context,
+                    root_value=self.root_value,
+                )
+                ended = await self._send_results(
+                    operation_id, operation_name, request_errors_as_results(source)
+                )
+            else:
+                async with shared as results:
+                    ended = await self._send_results(operation_id, operation_name, results)
+            if ended:
+                await self.send_message({"type": "complete", "id": operation_id})
         except asyncio.CancelledError:
             # Stopped by the client (or the socket closing), as Strawberry's own handler does.
             await self.send_message({"type": "complete", "id": operation_id})
         finally:
             self.subscriptions.pop(operation_id, None)
             self.tasks.pop(operation_id, None)
+
+    async def _send_results(
+        self, operation_id: str, operation_name: str | None, results: StreamResult
+    ) -> bool:
+        """Send the operation's results; False when it failed before execution (its `error`
+        message sent, no `complete` follows)."""
+        observed = observed_stream(operation_name, self.context, results)
+        async with aclosing(observed) as observed_results:
+            self.subscriptions[operation_id] = observed_results
+            first = True
+            async for result in observed_results:
+                if first and isinstance(result, PreExecutionError) and result.errors:
+                    error = result.errors[0].formatted
+                    await self.send_message({"type": "error", "id": operation_id, "payload": error})
+                    return False
+                # Incremental delivery (@defer, @stream) is not enabled on this schema.
+                assert isinstance(result, ExecutionResult)
+                if isinstance(result, EncodedResult):
+                    await self._send_encoded(operation_id, result)
+                else:
+                    await self.send_data_message(result, operation_id)
+                first = False
+        return True
+
+    async def _send_encoded(self, operation_id: str, result: EncodedResult) -> None:
+        # As `send_data_message` sends it: {"type": "data", "id": ..., "payload": ...}.
+        assert isinstance(self.websocket, TextFrames)
+        start = f'{{"type":"data","id":{self.view.encode_json_string(operation_id)},"payload":'
+        await self.websocket.send_encoded(encoded_message(start, result.payload))
 
 
 class GraphQLView(GraphQL[Context, None]):
