@@ -33,6 +33,7 @@ from core.read_ledger import ReadLedger, recording
 from db.metrics import QueryCounter, count_queries
 from db.versions import Versions
 from resolvers.context import Context
+from server.observability.metrics import KEPT_ANSWERS
 from unipile import RequestCounter, count_requests
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
@@ -59,11 +60,34 @@ class KeptResponse:
 
 @dataclass(slots=True)
 class KeptStats:
+    """What the kept answers did since the process started, counted into the metrics too."""
+
     hits: int = 0
     misses: int = 0
     kept: int = 0
     # Found, but made of something that changed since.
     outdated: int = 0
+
+    def hit(self) -> None:
+        self.hits += 1
+        _HIT.inc()
+
+    def missed(self) -> None:
+        self.misses += 1
+        _MISS.inc()
+
+    def keep(self) -> None:
+        self.kept += 1
+        _KEPT.inc()
+
+    def outdate(self) -> None:
+        self.outdated += 1
+        _OUTDATED.inc()
+
+
+_HIT, _MISS, _KEPT, _OUTDATED = (
+    KEPT_ANSWERS.labels(event) for event in ("hit", "miss", "kept", "outdated")
+)
 
 
 @dataclass(slots=True)
@@ -117,9 +141,9 @@ class KeptResponses:
                 return await execute()
             kept = await self._current(key, context)
             if kept is not None:
-                self.stats.hits += 1
+                self.stats.hit()
                 return self._given_again(kept, cost)
-            self.stats.misses += 1
+            self.stats.missed()
             queries, requests = cost.queries.value, cost.requests.value
             with recording() as ledger:
                 result = await execute()
@@ -163,7 +187,7 @@ class KeptResponses:
             and await self.versions.current(kept.keys) == kept.versions
         )
         if not current:
-            self.stats.outdated += 1
+            self.stats.outdate()
             self._drop(key)
             return None
         self._kept.move_to_end(key)
@@ -203,7 +227,7 @@ class KeptResponses:
         self._drop(key)
         self._kept[key] = kept
         self.bytes += size
-        self.stats.kept += 1
+        self.stats.keep()
         while self.bytes > self.max_bytes:
             self._drop(next(iter(self._kept)))
 

@@ -102,6 +102,13 @@ LIVE_CACHE = Counter(
     "good page served while UniPile fails) and `invalidation`.",
     ["event"],
 )
+KEPT_ANSWERS = Counter(
+    "switchboard_kept_answers_total",
+    "What the kept GraphQL answers did: `hit` (an answer given again without executing), `miss` "
+    "(executed), `kept` (an answer kept to give again) and `outdated` (a kept answer found but "
+    "made of something that changed since).",
+    ["event"],
+)
 WEBHOOK_PROCESSING = Counter(
     "switchboard_webhook_processing_total",
     "Attempts to process a webhook receipt, by event kind and outcome (`processed`, `failed`).",

@@ -22,6 +22,7 @@ from server.app import create_app
 from server.webhooks import register_webhooks
 from tests.graphql_ws import LEGACY_WS, TRANSPORT_WS, connect, receive_json, start, subscribe
 from tests.inbox.conftest import SANDBOX_KEY, WEBHOOK_SECRET, inbox_settings, issue_demo_tokens
+from tests.inbox.test_conversations import hold_automatic_storage
 from unipile import UnipileClient
 from unipile.sandbox import SandboxSettings
 from unipile.sandbox.testing import running_app, running_sandbox
@@ -117,6 +118,8 @@ async def test_build_info_names_the_version(served: Served) -> None:
 async def test_an_inbox_read_is_counted_with_its_upstream_calls_queries_and_cache(
     served: Served,
 ) -> None:
+    # A page that queues conversations for storage is not kept: hold the queue.
+    await hold_automatic_storage()
     before = await served.scrape()
     for _ in range(2):
         result = await served.query(INBOX, "Inbox")
@@ -146,6 +149,12 @@ async def test_an_inbox_read_is_counted_with_its_upstream_calls_queries_and_cach
     # The second read came from the live cache.
     assert grew("switchboard_live_cache_events_total", event="miss") >= 1
     assert grew("switchboard_live_cache_events_total", event="hit") >= 1
+    # The second read was made of cached reads alone: kept, and given again at the third.
+    assert grew("switchboard_kept_answers_total", event="kept") == 1
+    again = await served.query(INBOX, "Inbox")
+    assert again["data"] == result["data"]
+    given_again = total(await served.scrape(), "switchboard_kept_answers_total", event="hit")
+    assert given_again - total(after, "switchboard_kept_answers_total", event="hit") == 1
     # No sample names a raw id in its endpoint.
     endpoints = {
         dict(labels)["endpoint"]
