@@ -25,6 +25,7 @@ from server.webhooks import register_webhooks
 from tests.accounts.conftest import second_workspace_token
 from tests.inbox.conftest import (  # noqa: F401 (pytest passes the fixtures imported)
     SANDBOX_KEY,
+    SIGNING_KEY,
     WEBHOOK_SECRET,
     Inbox,
     demo_tokens,
@@ -33,11 +34,13 @@ from tests.inbox.conftest import (  # noqa: F401 (pytest passes the fixtures imp
 )
 from tests.inbox.test_conversations import ALICE_ACCOUNTS, PAGE, hold_automatic_storage
 from tests.inbox.test_live_cache import processed
+from tests.processes import served_processes
 from unipile import UnipileClient
 from unipile.sandbox.testing import running_app
 
 GMAIL, OUTLOOK, LINKEDIN, WHATSAPP = ALICE_ACCOUNTS
 FIRST_50 = {"first": 50}
+BOB_WHATSAPP = "acc_whatsapp_demo_0001"
 
 
 @dataclass(frozen=True)
@@ -272,3 +275,58 @@ async def test_answers_past_the_byte_bound_or_with_keeping_off_are_executed(
         results = [await inbox.query(PAGE, FIRST_50) for _ in range(4)]
         assert all("keptAnswer" not in cost(result) for result in results)
         assert len(inbox.kept) == 0
+
+
+WHATSAPP_PAGE = """query WhatsApp { conversations(first: 20, filter: {channels: [WHATSAPP]}) {
+  edges { node { externalId isGroup lastMessageAt } } } }"""
+
+
+async def test_with_redis_a_webhook_on_one_process_ends_the_answers_kept_on_another(
+    database: str,
+    demo_tokens: dict[str, str],  # noqa: F811
+    sandbox_url: str,  # noqa: F811
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    await hold_automatic_storage()
+    environment = {
+        "DATABASE_URL": database,
+        "REDIS_URL": redis_url,
+        "UNIPILE_DSN": sandbox_url,
+        "UNIPILE_API_KEY": SANDBOX_KEY,
+        "JWT_SECRET": SIGNING_KEY,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SWITCHBOARD_REPORT_COST": "1",
+        "LIVE_CACHE_SECONDS": "60",
+        "LOG_LEVEL": "WARNING",
+    }
+    with served_processes(("a", "b"), environment, tmp_path) as (process_a, process_b):
+        on_b = Inbox(process_b, sandbox_url, demo_tokens)
+        answers = [await on_b.query(WHATSAPP_PAGE, user="bob") for _ in range(3)]
+        assert cost(answers[-1]).get("keptAnswer"), answers[-1]
+        edges = answers[-1]["data"]["conversations"]["edges"]
+        chat = next(e["node"] for e in edges if not e["node"]["isGroup"])
+        async with httpx.AsyncClient() as http:
+            body = {"account_id": BOB_WHATSAPP, "chat_id": chat["externalId"], "text": "via a"}
+            sent = (await http.post(f"{sandbox_url}/_sandbox/messages", json=body)).json()
+            before = await processed_count()
+            webhook = {
+                "event": "message_received",
+                "account_id": BOB_WHATSAPP,
+                "chat_id": chat["externalId"],
+                "message_id": sent["id"],
+                "message": "via a",
+                "sender": {"attendee_name": "X", "attendee_provider_id": sent["sender_id"]},
+            }
+            response = await http.post(
+                f"{process_a}/webhooks/unipile",
+                json=webhook,
+                headers={"Unipile-Auth": WEBHOOK_SECRET},
+            )
+            assert response.json()["status"] == "recorded"
+        await processed(before)
+        fresh = await on_b.query(WHATSAPP_PAGE, user="bob")
+        assert "keptAnswer" not in cost(fresh)
+        top = fresh["data"]["conversations"]["edges"][0]["node"]
+        assert top["externalId"] == chat["externalId"]
+        assert top["lastMessageAt"] > chat["lastMessageAt"]
