@@ -8,7 +8,8 @@ changed the user's row, and the one query a warm page costs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -40,16 +41,27 @@ ORDER BY a.id
 """
 
 
-@dataclass(frozen=True, slots=True)
 class ViewerScope:
-    """The verified viewer (their role included), their workspace and the accounts they may see."""
+    """The verified viewer (their role included), their workspace and the accounts they may see.
 
-    identity: Identity
-    workspace: Workspace
-    accounts: tuple[Account, ...]
-    read_as: bytes = b""
-    """The rows the scope was read from, as one value: equal exactly when the viewer, their
-    workspace's versions and their accounts are (`server.kept_responses`)."""
+    The workspace and accounts are built from the rows when first asked for: an answer given
+    again (`server.kept_responses`) needs only `read_as`."""
+
+    def __init__(self, identity: Identity, rows: list[dict[str, Any]]) -> None:
+        self.identity = identity
+        self._rows = rows
+        # The rows as one value: equal exactly when the viewer, their workspace's versions and
+        # their accounts are.
+        self.read_as = orjson.dumps(rows, default=str)
+
+    @cached_property
+    def workspace(self) -> Workspace:
+        return _workspace(self._rows[0])
+
+    @cached_property
+    def accounts(self) -> tuple[Account, ...]:
+        workspace = self.workspace
+        return tuple(_account(row, workspace) for row in self._rows if row["id"] is not None)
 
     @property
     def region(self) -> str:
@@ -78,11 +90,8 @@ async def load_viewer_scope(identity: Identity) -> ViewerScope | None:
     )
     if not rows:
         return None
-    first = rows[0]
-    workspace = _workspace(first)
-    accounts = tuple(_account(row, workspace) for row in rows if row["id"] is not None)
-    verified = replace(identity, role=Role(first["viewer_role"]))
-    return ViewerScope(verified, workspace, accounts, orjson.dumps(rows, default=str))
+    verified = replace(identity, role=Role(rows[0]["viewer_role"]))
+    return ViewerScope(verified, rows)
 
 
 def _workspace(row: dict[str, Any]) -> Workspace:
