@@ -16,11 +16,10 @@ from db.models import StoragePolicySetting, Workspace
 from server.app import create_app
 from tests.inbox.conftest import (
     SANDBOX_KEY,
-    SIGNING_KEY,
-    WEBHOOK_SECRET,
     Inbox,
     inbox_settings,
     issue_demo_tokens,
+    server_environment,
 )
 from tests.processes import served_processes
 from unipile.sandbox import SandboxSettings
@@ -152,15 +151,6 @@ def processes(
 ) -> Iterator[list[Inbox]]:
     """Two server processes on the test's database, without Redis: nothing but the database
     tells one what the other changed."""
-    environment = {
-        "DATABASE_URL": database,
-        "UNIPILE_DSN": sandbox_url,
-        "UNIPILE_API_KEY": SANDBOX_KEY,
-        "JWT_SECRET": SIGNING_KEY,
-        "WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "SWITCHBOARD_REPORT_COST": "1",
-        "LIVE_CACHE_SECONDS": "0",
-        "LOG_LEVEL": "WARNING",
-    }
+    environment = server_environment(database, sandbox_url, {"LOG_LEVEL": "WARNING"})
     with served_processes(("a", "b"), environment, tmp_path) as urls:
         yield [Inbox(url, sandbox_url, demo_tokens) for url in urls]

@@ -57,28 +57,32 @@ class Inbox:
         return stats
 
 
-def inbox_settings(
-    database_url: str, data_dir: Path, sandbox_url: str, extra: Mapping[str, str] | None = None
-) -> Settings:
-    """The served app's settings over the sandbox; `extra` changes or adds variables.
+def server_environment(
+    database_url: str, sandbox_url: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """A test server's variables over the sandbox; `extra` changes or adds variables.
 
     These tests change the sandbox behind the server's back (posted messages without webhooks,
     injected faults), so each read asks UniPile (`LIVE_CACHE_SECONDS=0`); the live cache's own
     tests serve it with its default freshness and change the sandbox through webhooks."""
-    return Settings.from_environ(
-        {
-            "DATABASE_URL": database_url,
-            "JWT_SECRET": SIGNING_KEY,
-            "DATA_DIR": str(data_dir),
-            "UNIPILE_DSN": sandbox_url,
-            "UNIPILE_API_KEY": SANDBOX_KEY,
-            "SWITCHBOARD_REPORT_COST": "1",
-            "WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "LIVE_CACHE_SECONDS": "0",
-            **(extra or {}),
-        },
-        env_file=None,
-    )
+    return {
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": SIGNING_KEY,
+        "UNIPILE_DSN": sandbox_url,
+        "UNIPILE_API_KEY": SANDBOX_KEY,
+        "SWITCHBOARD_REPORT_COST": "1",
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "LIVE_CACHE_SECONDS": "0",
+        **(extra or {}),
+    }
+
+
+def inbox_settings(
+    database_url: str, data_dir: Path, sandbox_url: str, extra: Mapping[str, str] | None = None
+) -> Settings:
+    """The served app's settings over the sandbox (`server_environment`)."""
+    environment = server_environment(database_url, sandbox_url, extra)
+    return Settings.from_environ({"DATA_DIR": str(data_dir), **environment}, env_file=None)
 
 
 async def issue_demo_tokens() -> dict[str, str]:

@@ -25,12 +25,12 @@ from server.webhooks import register_webhooks
 from tests.accounts.conftest import second_workspace_token
 from tests.inbox.conftest import (  # noqa: F401 (pytest passes the fixtures imported)
     SANDBOX_KEY,
-    SIGNING_KEY,
     WEBHOOK_SECRET,
     Inbox,
     demo_tokens,
     inbox_settings,
     sandbox_url,
+    server_environment,
 )
 from tests.inbox.test_conversations import ALICE_ACCOUNTS, PAGE, hold_automatic_storage
 from tests.inbox.test_live_cache import processed
@@ -289,17 +289,8 @@ async def test_with_redis_a_webhook_on_one_process_ends_the_answers_kept_on_anot
     tmp_path: Path,
 ) -> None:
     await hold_automatic_storage()
-    environment = {
-        "DATABASE_URL": database,
-        "REDIS_URL": redis_url,
-        "UNIPILE_DSN": sandbox_url,
-        "UNIPILE_API_KEY": SANDBOX_KEY,
-        "JWT_SECRET": SIGNING_KEY,
-        "WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "SWITCHBOARD_REPORT_COST": "1",
-        "LIVE_CACHE_SECONDS": "60",
-        "LOG_LEVEL": "WARNING",
-    }
+    extra = {"REDIS_URL": redis_url, "LIVE_CACHE_SECONDS": "60", "LOG_LEVEL": "WARNING"}
+    environment = server_environment(database, sandbox_url, extra)
     with served_processes(("a", "b"), environment, tmp_path) as (process_a, process_b):
         on_b = Inbox(process_b, sandbox_url, demo_tokens)
         answers = [await on_b.query(WHATSAPP_PAGE, user="bob") for _ in range(3)]
