@@ -2,7 +2,8 @@
 
 An answer may be kept and given again only while everything it was made of is unchanged. The
 reads that know their own versions note them here as they are made (the live cache: its account's
-version and until when its page is fresh); whatever makes an answer more than such reads (a write,
+version and until when its page is fresh), and the writes that must be made again with the answer
+(paging records); whatever makes an answer more than such reads (a write,
 a query of an operation that is not a query, storage queued, a read that knows no version) marks
 it `unkeepable`. The ledger is a context variable, so the tasks an operation starts note into it.
 """
@@ -10,7 +11,7 @@ it `unkeepable`. The ledger is a context variable, so the tasks an operation sta
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ class ReadLedger:
     fresh_until: float = math.inf
     """The clock time after which one of those reads is no longer fresh."""
     unkeepable: bool = False
+    rewrites: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Writes the answer's reads made that giving it again must make again: its paging records,
+    which expire from when they were last written."""
 
     def read(self, key: str, version: int, fresh_until: float) -> None:
         known = self.versions.setdefault(key, version)
@@ -51,6 +55,13 @@ def note_read(key: str, version: int, fresh_until: float) -> None:
     ledger = _current.get()
     if ledger is not None:
         ledger.read(key, version, fresh_until)
+
+
+def note_rewrite(write: Callable[[], Awaitable[None]]) -> None:
+    """A write of the operation under way that an answer given again must repeat."""
+    ledger = _current.get()
+    if ledger is not None:
+        ledger.rewrites.append(write)
 
 
 def note_unkeepable() -> None:

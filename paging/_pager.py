@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import orjson
 
 from core.cursors import CursorCodec, ExpiredCursor, InvalidCursor
+from core.read_ledger import note_rewrite
 from paging._state import LaneState, LaneStates, Ordering, pack_states, unpack_state
 from paging._store import PagingStore
 
@@ -73,16 +75,23 @@ class Pager:
         page = {"u": self.viewer_id, "l": self.list_key, **pack_states(edge_states)}
         walk = _digest(orjson.dumps(page)) if session is None else session
         if shown:
-            await self.store.mark_shown(walk, shown)
+            await self._written(partial(self.store.mark_shown, walk, shown))
         if not edge_states:
             return []
         record = orjson.dumps({**page, "s": walk})
         record_id = _digest(record)
-        await self.store.put(record_id, record)
+        await self._written(partial(self.store.put, record_id, record))
         return [
             self.codec.seal(self.viewer_id, self.list_key, f"{record_id}.{index}")
             for index in range(len(edge_states))
         ]
+
+    @staticmethod
+    async def _written(write: Callable[[], Awaitable[None]]) -> None:
+        """Write, and again whenever the page's answer is given again (`core.read_ledger`): a
+        record expires from when it was last written, as the cursors given with it must."""
+        await write()
+        note_rewrite(write)
 
 
 def _digest(data: bytes) -> str:

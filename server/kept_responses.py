@@ -18,9 +18,10 @@ recently used going first.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, cast
@@ -56,6 +57,7 @@ class KeptResponse:
     fresh_until: float
     data: orjson.Fragment
     size: int
+    rewrites: tuple[Callable[[], Awaitable[None]], ...]
 
 
 @dataclass(slots=True)
@@ -97,6 +99,13 @@ class _Cost:
 
     def report(self) -> dict[str, Any]:
         return {"cost": {"dbQueries": self.queries.value, "upstreamRequests": self.requests.value}}
+
+
+def variables_key(variables: Mapping[str, Any] | None) -> bytes:
+    """The variables as one value, equal exactly when they are: the standard library's JSON,
+    which spells out the floats `NaN` and `Infinity` that a request's JSON may carry (orjson
+    writes them as `null`) and escapes lone surrogates."""
+    return json.dumps(variables, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
 class KeptResponses:
@@ -142,6 +151,8 @@ class KeptResponses:
             kept = await self._current(key, context)
             if kept is not None:
                 self.stats.hit()
+                for rewrite in kept.rewrites:
+                    await rewrite()
                 return self._given_again(kept, cost)
             self.stats.missed()
             queries, requests = cost.queries.value, cost.requests.value
@@ -164,16 +175,12 @@ class KeptResponses:
             or self.max_bytes <= 0
         ):
             return None
-        try:
-            variables = orjson.dumps(request.variables, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError:
-            return None
         return ResponseKey(
             identity.user_id,
             identity.workspace_id,
             request.query,
             request.operation_name,
-            variables,
+            variables_key(request.variables),
         )
 
     async def _current(self, key: ResponseKey, context: Context) -> KeptResponse | None:
@@ -211,10 +218,11 @@ class KeptResponses:
         if self.clock() >= fresh_until:
             return
         encoded = orjson.dumps(result.data)
-        size = len(encoded) + len(key.query) + len(key.variables)
+        scope = await context.scope()
+        query_bytes = len(key.query.encode("utf-8", "surrogatepass"))
+        size = len(encoded) + query_bytes + len(key.variables) + len(scope.read_as)
         if size > self.max_bytes:
             return
-        scope = await context.scope()
         keys = tuple(ledger.versions)
         kept = KeptResponse(
             scope.read_as,
@@ -223,6 +231,7 @@ class KeptResponses:
             fresh_until,
             orjson.Fragment(encoded),
             size,
+            tuple(ledger.rewrites),
         )
         self._drop(key)
         self._kept[key] = kept
