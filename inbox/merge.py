@@ -36,10 +36,9 @@ from inbox.records import (
     conversation_from_chat,
     conversation_from_thread,
     is_upstream_of,
-    thread_id_of,
 )
 from paging import LaneState, LaneStates, Ordering, Position
-from unipile import Chat, Email, UnipileError
+from unipile import ChatHead, EmailHead, UnipileError
 
 MAX_UPSTREAM_LIMIT = 250
 EMAIL_WINDOW = 200
@@ -73,23 +72,39 @@ class LaneSources:
     shown: ShownLookup
 
 
-@dataclass(frozen=True, slots=True)
 class Row:
-    position: Position
-    # An email thread's conversation is built only if the merge takes its row: a mailbox page
-    # holds far more threads than the inbox page shows. Rows of a thread's older emails have none.
-    thread_id: str | None = None
-    thread: Sequence[Email] | None = None
-    chat: Chat | None = None
-    stored: ConversationRecord | None = None
+    """One row of a lane, at its position. A plain slotted class, not a frozen dataclass: a page
+    makes one per email and chat listed (about 500), and rows are never changed once made.
+
+    An email thread's conversation is built, and its emails parsed whole, only if the merge
+    takes its row: a mailbox page holds far more threads than the inbox page shows. Rows of a
+    thread's older emails have none. Likewise, a chat is parsed whole only if the merge takes it.
+    """
+
+    __slots__ = ("chat", "position", "stored", "thread", "thread_id")
+
+    def __init__(
+        self,
+        position: Position,
+        thread_id: str | None = None,
+        thread: Sequence[EmailHead] | None = None,
+        chat: ChatHead | None = None,
+        stored: ConversationRecord | None = None,
+    ) -> None:
+        self.position = position
+        self.thread_id = thread_id
+        self.thread = thread
+        self.chat = chat
+        self.stored = stored
 
     def conversation_of(
         self, account: Account, source: ConversationSource, fetched_at: datetime | None
     ) -> ConversationRecord | None:
         if self.chat is not None:
-            return conversation_from_chat(account, self.chat, source, fetched_at)
+            return conversation_from_chat(account, self.chat.chat(), source, fetched_at)
         if self.thread is not None:
-            return conversation_from_thread(account, self.thread, source, fetched_at)
+            emails = [head.email() for head in self.thread]
+            return conversation_from_thread(account, emails, source, fetched_at)
         return self.stored
 
 
@@ -151,6 +166,8 @@ class Lane:
         self.fetched_at: datetime | None = None
         self.failure: UnipileError | None = None
         self.shown: dict[str, Ordering] = {}
+        # The merge compares every lane's head at every step: each head's ordering is computed once.
+        self._head_ordering: Ordering | None = None
 
     @property
     def key(self) -> str:
@@ -165,7 +182,9 @@ class Lane:
         return self.rows[0] if self.rows else None
 
     def head_ordering(self) -> Ordering:
-        return self.rows[0].position.ordering()
+        if self._head_ordering is None:
+            self._head_ordering = self.rows[0].position.ordering()
+        return self._head_ordering
 
     async def load(self, pushed: PushedDown, first: int) -> None:
         try:
@@ -177,6 +196,7 @@ class Lane:
             self.failure = error
             page = await self._stored_page(pushed, first)
         self.rows = deque(page.rows)
+        self._head_ordering = None
         self.next_upstream = page.next_upstream
         self.source, self.fetched_at = page.source, page.fetched_at
         if not self.rows:
@@ -190,12 +210,14 @@ class Lane:
 
     async def _chat_page(self, pushed: PushedDown, first: int) -> Page:
         upstream = self.state.upstream
-        listing = await self.sources.cache.chats(
-            self.account.unipile_id,
+        cache = self.sources.cache
+        call = cache.client.chat_heads_call(
+            account_id=self.account.unipile_id,
             unread=pushed.unread or None,
             limit=None if upstream else chat_limit(first),
             cursor=upstream,
         )
+        listing = await cache.read(self.account.unipile_id, call)
         rows = [
             Row(Position(chat.timestamp, chat.id), chat=chat)
             for chat in listing.page.items
@@ -206,12 +228,15 @@ class Lane:
 
     async def _email_page(self, pushed: PushedDown) -> Page:
         upstream = self.state.upstream
-        listing = await self.sources.cache.emails(
-            self.account.unipile_id,
+        cache = self.sources.cache
+        call = cache.client.email_heads_call(
+            account_id=self.account.unipile_id,
             folder=pushed.folder,
+            meta_only=True,
             limit=None if upstream else EMAIL_WINDOW,
             cursor=upstream,
         )
+        listing = await cache.read(self.account.unipile_id, call)
         bound = None if self.state.after is None else self.state.after.ordering()
         emails = [
             email
@@ -227,23 +252,24 @@ class Lane:
         records = await self.sources.stored(self.account, self.state, pushed, first)
         return Page(tuple(map(stored_row, records)), None, ConversationSource.STORED)
 
-    async def _thread_rows(self, emails: list[Email], bound: Ordering | None) -> list[Row]:
+    async def _thread_rows(self, emails: list[EmailHead], bound: Ordering | None) -> list[Row]:
         """One row per email; a thread's conversation rides on its newest email, unless this
         walk already showed the thread above the lane's position."""
-        by_thread: dict[str, list[Email]] = {}
+        by_thread: dict[str, list[EmailHead]] = {}
         for email in emails:
-            by_thread.setdefault(thread_id_of(email), []).append(email)
+            by_thread.setdefault(email.thread, []).append(email)
         earlier = await self.sources.shown(self.key, list(by_thread)) if bound else {}
         rows = []
-        started: set[str] = set()
+        # A thread leaves `unstarted` at its newest email, which carries its conversation.
+        unstarted = by_thread
         for email in emails:
-            thread_id = thread_id_of(email)
+            thread_id = email.thread
             position = Position(email.date, email.id)
-            if thread_id in started or self._shown_above(thread_id, earlier, bound):
+            thread = unstarted.pop(thread_id, None)
+            if thread is None or self._shown_above(thread_id, earlier, bound):
                 rows.append(Row(position))
-                continue
-            started.add(thread_id)
-            rows.append(Row(position, thread_id, thread=by_thread[thread_id]))
+            else:
+                rows.append(Row(position, thread_id, thread=thread))
         return rows
 
     def _shown_above(
@@ -259,6 +285,7 @@ class Lane:
     def take(self) -> ConversationRecord | None:
         """The head row's conversation (None for a thread's older email), the lane past it."""
         row = self.rows.popleft()
+        self._head_ordering = None
         self.state = replace(self.state, after=row.position)
         if row.thread_id is not None:
             self.shown[row.thread_id] = row.position.ordering()
@@ -378,4 +405,4 @@ async def warm_first_page(cache: LiveCache, account: Account, first: int) -> lis
     the ids of its group chats, whose members a page reads separately."""
     lane = Lane(account, LaneState(), LaneSources(cache, _nothing_stored, nothing_shown))
     await lane.load(PushedDown(unread=None, folder=None), first)
-    return [row.chat.id for row in lane.rows if row.chat is not None and row.chat.is_group]
+    return [row.chat.id for row in lane.rows if row.chat is not None and row.chat.chat().is_group]

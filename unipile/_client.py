@@ -32,8 +32,10 @@ from unipile._types import (
     AccountType,
     Chat,
     ChatAttendee,
+    ChatHead,
     Email,
     EmailAttendee,
+    EmailHead,
     EmailSent,
     Folder,
     HostedAuthKind,
@@ -159,11 +161,15 @@ class ListCall(Generic[T]):
     params: Mapping[str, str]
     account_id: str | None
     parse: Callable[[Mapping[str, Any]], T]
+    # Names what `parse` makes of the items when that is not the list's usual type: to a cache,
+    # the same request parsed two ways is two pages.
+    shape: str = ""
 
     @property
     def key(self) -> str:
         """The request itself, the same for the same page whichever way it was asked for."""
-        return self.path + "?" + urlencode(sorted(self.params.items()))
+        request = self.path + "?" + urlencode(sorted(self.params.items()))
+        return f"{request}#{self.shape}" if self.shape else request
 
     def page(self, data: Mapping[str, Any]) -> Page[T]:
         return Page(
@@ -309,6 +315,12 @@ class UnipileClient:
         account_id = filters.get("account_id")
         return ListCall("/chats", _query(**filters), account_id, Chat.from_json)
 
+    def chat_heads_call(self, **filters: Unpack[ChatFilters]) -> ListCall[ChatHead]:
+        """`chats_call` with each chat read only as far as `ChatHead` reads it, for a reader that
+        shows a few of the chats it lists."""
+        account_id = filters.get("account_id")
+        return ListCall("/chats", _query(**filters), account_id, ChatHead, shape="heads")
+
     async def list_chats(self, **filters: Unpack[ChatFilters]) -> Page[Chat]:
         return await self.list_page(self.chats_call(**filters))
 
@@ -368,6 +380,12 @@ class UnipileClient:
     def emails_call(self, **filters: Unpack[EmailFilters]) -> ListCall[Email]:
         account_id = filters.get("account_id")
         return ListCall("/emails", _query(**filters), account_id, Email.from_json)
+
+    def email_heads_call(self, **filters: Unpack[EmailFilters]) -> ListCall[EmailHead]:
+        """`emails_call` with each email read only as far as `EmailHead` reads it, for a reader
+        that shows a few of the emails it lists."""
+        account_id = filters.get("account_id")
+        return ListCall("/emails", _query(**filters), account_id, EmailHead, shape="heads")
 
     async def list_emails(self, **filters: Unpack[EmailFilters]) -> Page[Email]:
         return await self.list_page(self.emails_call(**filters))

@@ -15,11 +15,14 @@ from unipile import (
     AccountType,
     Chat,
     ChatAttendee,
+    ChatHead,
     ChatType,
     Email,
+    EmailHead,
     EmailKind,
     FolderRole,
     IdentifierType,
+    ListCall,
     Message,
     SourceStatus,
     format_timestamp,
@@ -97,6 +100,51 @@ def test_email_list_example() -> None:
     assert email.to_attendees[0].identifier == "alice@example.com"
     assert email.has_attachments is False
     assert email.body_plain == "Hello" and email.thread_id == "18d5c2f1a2b3c4d5"
+
+
+def test_an_email_head_reads_only_what_ordering_needs_and_parses_the_rest_once() -> None:
+    (data,) = EXAMPLES["EmailList"]["items"]
+    head = EmailHead(data)
+    assert (head.id, head.account_id) == (data["id"], data["account_id"])
+    assert head.date == utc(2025, 2, 2, 8)
+    assert head.thread_id == head.thread == "18d5c2f1a2b3c4d5"
+    email = head.email()
+    assert email == Email.from_json(data)
+    assert head.email() is email, "parsed once, then kept"
+
+
+def test_a_chat_head_reads_only_what_ordering_needs_and_parses_the_rest_once() -> None:
+    for data in EXAMPLES["ChatList"]["items"]:
+        head = ChatHead(data)
+        assert (head.id, head.account_id) == (data["id"], data["account_id"])
+        chat = head.chat()
+        assert chat == Chat.from_json(data) and head.timestamp == chat.timestamp
+        assert head.chat() is chat, "parsed once, then kept"
+
+
+def test_an_email_head_without_a_thread_is_a_thread_alone() -> None:
+    (data,) = EXAMPLES["EmailList"]["items"]
+    head = EmailHead({**data, "thread_id": None})
+    assert head.thread_id is None and head.thread == data["id"]
+
+
+@pytest.mark.parametrize("field", ["id", "account_id", "date"])
+def test_an_email_head_fails_where_the_email_would_for_want_of_a_required_field(
+    field: str,
+) -> None:
+    (data,) = EXAMPLES["EmailList"]["items"]
+    broken = {key: value for key, value in data.items() if key != field}
+    with pytest.raises(KeyError):
+        Email.from_json(broken)
+    with pytest.raises(KeyError):
+        EmailHead(broken)
+
+
+def test_a_list_parsed_another_way_is_another_page_to_a_cache() -> None:
+    plain = ListCall("/emails", {"limit": "5"}, None, Email.from_json)
+    heads = ListCall("/emails", {"limit": "5"}, None, EmailHead, shape="heads")
+    assert plain.key == "/emails?limit=5"
+    assert heads.key != plain.key and heads.key.startswith(plain.key)
 
 
 def test_get_chat_shape_carries_last_message() -> None:
