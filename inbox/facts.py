@@ -102,18 +102,26 @@ async def _participants(
     return [record.participants or members[record.key] for record in records]
 
 
+# Classifying a participant is a pure function of these four, and the same people (the accounts
+# themselves first) recur across a page and across pages: each is classified once per process,
+# the table bounded by starting again when full.
+_CLASSIFIED: dict[tuple[str, str, bool, str | None], Identifier | None] = {}
+CLASSIFIED_SIZE = 8192
+
+
 def identify_all(
     people: Sequence[tuple[ParticipantRecord, ...]], region: str | None
 ) -> list[tuple[Identifier | None, ...]]:
-    """Each group's identifiers; the same people (the account itself first) recur across a page,
-    so each is classified once."""
-    classified: dict[tuple[str, str, bool], Identifier | None] = {}
+    """Each group's identifiers, each person classified once (`_CLASSIFIED`)."""
+    classified = _CLASSIFIED
 
     def identify(p: ParticipantRecord) -> Identifier | None:
-        key = (p.identifier, p.identifier_type, p.is_self)
+        key = (p.identifier, p.identifier_type, p.is_self, region)
         try:
             return classified[key]
         except KeyError:
+            if len(classified) >= CLASSIFIED_SIZE:
+                classified.clear()
             found = classified[key] = participant_identifier(p, region)
             return found
 
