@@ -9,6 +9,7 @@ U+0000 would otherwise fail the event on PostgreSQL, at every retry.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -63,10 +64,11 @@ class MessageEvents:
         if account is None:
             return []
         try:
-            chat = await self.client.get_chat(
-                str(payload["chat_id"]), account_id=account.unipile_id
+            # Both at once: the subscribers wait for them.
+            chat, message = await asyncio.gather(
+                self.client.get_chat(str(payload["chat_id"]), account_id=account.unipile_id),
+                self.client.get_message(str(payload["message_id"])),
             )
-            message = await self.client.get_message(str(payload["message_id"]))
         except NotFoundError:
             log.info("message %s is gone upstream; nothing to publish", payload.get("message_id"))
             return []
@@ -149,7 +151,8 @@ class MessageEvents:
             "conversation": conversation_to_json(conversation),
             "message": message_to_json(record),
         }
-        return [changed, Publication(workspace_messages_topic(account.workspace_id), event)]
+        # The event first: the pre-fetching the change starts would hold up its subscribers.
+        return [Publication(workspace_messages_topic(account.workspace_id), event), changed]
 
 
 def conversation_update(account: Account, external_id: str, change: str) -> Publication:

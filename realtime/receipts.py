@@ -120,21 +120,21 @@ def _by_content(kind: str, payload: Mapping[str, Any]) -> EventIdentity:
     return EventIdentity(kind, f"{kind}:{digest}", lasting=False)
 
 
-async def record_receipt(identity: EventIdentity, payload: Mapping[str, Any]) -> bool:
-    """Record the event unless it already is; True when this call recorded it. The payload is
-    stored as `db.text.storable` makes it."""
+async def record_receipt(identity: EventIdentity, payload: Mapping[str, Any]) -> int | None:
+    """Record the event unless it already is; the new receipt's id when this call recorded it,
+    None for a duplicate. The payload is stored as `db.text.storable` makes it."""
     event = identity.kind if identity.kind in KNOWN_EVENTS else "other"
     try:
-        await WebhookReceipt.create(
+        receipt = await WebhookReceipt.create(
             event_key=storable_text(identity.key),
             event=storable_text(identity.kind),
             payload=storable(dict(payload)),
         )
     except IntegrityError:
         RECEIPTS.labels(event, "duplicate").inc()
-        return False
+        return None
     RECEIPTS.labels(event, "recorded").inc()
-    return True
+    return int(receipt.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +158,9 @@ class ReceiptProcessor(LeasedQueue[WebhookReceipt]):
         )
         self._pubsub = pubsub
         self._handlers: dict[str, Handler] = {}
+        # Receipts this process recorded while nothing was pending, and whether it was so.
+        self._recorded: list[int] = []
+        self._drained = False
 
     def on(self, kind: str, handler: Handler) -> None:
         """Handle receipts of `kind` (`message_received`, `mail_received`, `account_status`...)."""
@@ -167,6 +170,23 @@ class ReceiptProcessor(LeasedQueue[WebhookReceipt]):
 
     def handles(self, kind: str) -> bool:
         return kind in self._handlers
+
+    def recorded(self, receipt_id: int) -> None:
+        """This process recorded the receipt: process it now. When nothing else was pending it
+        is claimed without first looking for candidates, a query less before its subscribers
+        hear of it; otherwise it waits its turn, oldest first."""
+        if self._drained:
+            self._recorded.append(receipt_id)
+        self.wake()
+
+    async def _candidates(self) -> list[int]:
+        if self._recorded:
+            recorded, self._recorded = self._recorded, []
+            self._drained = False
+            return recorded
+        candidates = await super()._candidates()
+        self._drained = not candidates
+        return candidates
 
     def _claimable(self, now: datetime) -> Q:
         return (

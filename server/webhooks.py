@@ -86,9 +86,10 @@ class WebhookIntake:
                 value,
             )
             return JSONResponse({"status": "rejected"})
-        if not await record_receipt(identity, payload):
+        receipt_id = await record_receipt(identity, payload)
+        if receipt_id is None:
             return JSONResponse({"status": "duplicate"})
-        self._processor.wake()
+        self._processor.recorded(receipt_id)
         return JSONResponse({"status": "recorded"})
 
     def _authentic(self, request: Request) -> bool:

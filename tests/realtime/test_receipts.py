@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from core.vocabulary import ReceiptState
@@ -180,3 +180,80 @@ async def test_processed_receipts_publish_what_their_handler_returns(database: s
         receipt = await WebhookReceipt.get()
         async with asyncio.timeout(1):
             assert await anext(news) == {"receipt": receipt.id}
+
+
+class Searches(ReceiptProcessor):
+    """A processor counting its searches for candidates (queries), not the receipts it was
+    told of."""
+
+    searches = 0
+
+    async def _candidates(self) -> list[int]:
+        if not self._recorded:
+            self.searches += 1
+        return await super()._candidates()
+
+
+async def test_a_receipt_recorded_while_none_is_pending_is_claimed_without_a_search(
+    database: str,
+) -> None:
+    searched_when_handled: list[int] = []
+    queue = Searches(InProcessPubSub(), poll_interval=60.0)
+
+    async def handler(receipt: WebhookReceipt) -> Sequence[Publication]:
+        searched_when_handled.append(queue.searches)
+        return []
+
+    queue.on("message_received", handler)
+    await queue.start()
+    try:
+        await until(lambda: queue.searches == 1)
+        identity = identify(MESSAGE)
+        assert identity is not None
+        receipt_id = await record_receipt(identity, MESSAGE)
+        assert receipt_id is not None
+        queue.recorded(receipt_id)
+        await until(lambda: searched_when_handled == [1])
+    finally:
+        await queue.aclose()
+    assert (await WebhookReceipt.get(id=receipt_id)).state is ReceiptState.PROCESSED
+
+
+async def test_receipts_recorded_behind_a_backlog_wait_their_turn_oldest_first(
+    database: str,
+) -> None:
+    handled: list[int] = []
+    release = asyncio.Event()
+    queue = ReceiptProcessor(InProcessPubSub(), poll_interval=60.0)
+
+    async def handler(receipt: WebhookReceipt) -> Sequence[Publication]:
+        handled.append(receipt.id)
+        await release.wait()
+        return []
+
+    queue.on("message_received", handler)
+    backlog = []
+    for n in range(3):
+        identity = identify(message(n))
+        assert identity is not None
+        backlog.append(await record_receipt(identity, message(n)))
+    await queue.start()
+    try:
+        await until(lambda: len(handled) == 1)
+        identity = identify(message(99))
+        assert identity is not None
+        latest = await record_receipt(identity, message(99))
+        assert latest is not None
+        queue.recorded(latest)
+        release.set()
+        await until(lambda: len(handled) == 4)
+    finally:
+        await queue.aclose()
+    assert handled == [*backlog, latest]
+
+
+async def until(holds: Callable[[], bool]) -> None:
+    async def check() -> bool:
+        return holds()
+
+    await eventually(check)

@@ -120,3 +120,17 @@ async def test_two_processes_record_and_process_each_event_once(database: str) -
         await processed(20)
     assert await WebhookReceipt.all().count() == 20
     assert sorted(Counter(log_a.ids + log_b.ids).values()) == [1] * 20
+
+
+async def test_the_receipt_is_recorded_when_its_ack_returns(
+    sqlite_database: str, log: HandledLog
+) -> None:
+    with running_receiver(sqlite_database, log) as url:
+        for n in range(5):
+            body = {**MESSAGE, "message_id": f"m{n}"}
+            response = await post(url, body)
+            assert response.json() == {"status": "recorded"}
+            assert await WebhookReceipt.filter(event_key=f"message_received:m{n}").exists()
+            assert (await post(url, body)).json() == {"status": "duplicate"}
+        await processed(5)
+    assert len(log.ids) == 5
