@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -28,6 +28,7 @@ from core.vocabulary import Role
 from db.models import User
 from server.demo import DEMO_USERS
 from server.kept_responses import DEFAULT_MAX_BYTES, KeptResponses
+from tests.access.conftest import AUDIENCE, ISSUER, SECRET, hs256_token
 from tests.accounts.conftest import second_workspace_token
 from tests.inbox.conftest import (  # noqa: F401 (pytest passes the fixtures imported)
     SIGNING_KEY,
@@ -247,12 +248,6 @@ async def test_every_odd_request_is_answered_as_executing_it_answers_byte_for_by
     assert hits[0] >= 12
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KeptResponses._key encodes the variables with orjson, which writes NaN and "
-    "infinities (which Python's JSON reads) as null: {first: NaN} is given the answer kept for "
-    "{first: null} instead of BAD_USER_INPUT",
-)
 async def test_a_nan_or_infinite_variable_is_not_taken_for_null(serve: Serve) -> None:  # noqa: F811
     """Python's JSON reads `NaN`, `Infinity` and `1e400` as floats, which orjson writes as
     `null`: the key of such variables is the key of `null`'s."""
@@ -268,6 +263,43 @@ async def test_a_nan_or_infinite_variable_is_not_taken_for_null(serve: Serve) ->
             for _ in range(3):
                 await send(keeper, null, token)
             assert await send(keeper, call, token) == executed, spelled
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Python's JSON refuses integers past 4,300 digits with a ValueError, which neither "
+    "Strawberry's parse_json (JSONDecodeError only) nor GraphQLView.parse_json (RecursionError "
+    "only) catches: a 500 with a traceback, for a query executing and keeping alike",
+)
+@pytest.mark.parametrize("transport", ["POST", "GET"])
+async def test_an_integer_of_thousands_of_digits_is_a_bad_request(
+    cached: Served,  # noqa: F811
+    transport: str,
+) -> None:
+    variables = '{"junk": %s}' % ("7" * 5000)
+    call = (
+        Call("POST", body=b'{"query": "{ version }", "variables": %s}' % variables.encode())
+        if transport == "POST"
+        else Call("GET", params={"query": "{ version }", "variables": variables})
+    )
+    answer = await send(cached, call, cached.tokens["alice"])
+    assert answer.status == 400, answer
+    assert codes(orjson.loads(answer.body)) == {"BAD_REQUEST"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Strawberry allows subscriptions over POST (for its multipart protocol); a plain JSON "
+    "POST executes the subscription as a query, whose async generator fails the non-null field: "
+    "INTERNAL_SERVER_ERROR and an 'unexpected error' traceback in the log",
+)
+async def test_a_subscription_over_plain_http_is_refused_as_the_clients_error(
+    cached: Served,  # noqa: F811
+) -> None:
+    result = await cached.query(SUBSCRIPTION)
+    assert result.get("data") is None
+    assert "INTERNAL_SERVER_ERROR" not in codes(result), result
+    assert codes(result) <= {"BAD_REQUEST", "BAD_USER_INPUT"}, result
 
 
 # -- another viewer's answer ----------------------------------------------------------------
@@ -304,6 +336,35 @@ async def test_tokens_naming_other_viewers_never_get_alices_kept_answer(cached: 
     )
     again = await cached.query(PAGE, FIRST_50, user="alice again")
     assert is_kept(again) and without_cost(again) == without_cost(alice)
+
+
+CRM_TRUSTED = {"CRM_JWT_ISSUER": ISSUER, "CRM_JWT_AUDIENCE": AUDIENCE, "CRM_JWT_SECRET": SECRET}
+CRM_VIEWER = "{ accounts { id } conversations(first: 5) { edges { node { id } } } }"
+
+
+async def test_crm_tokens_are_given_only_their_own_users_kept_answers(serve: Serve) -> None:  # noqa: F811
+    """Every CRM token names the user it provisions: another CRM user, the same CRM user id in
+    another CRM workspace, and a newer token changing the user's role are each executed."""
+    await hold_automatic_storage()
+    with serve(**CRM_TRUSTED) as inbox:
+        earlier = datetime.now(UTC) - timedelta(seconds=30)
+        inbox.tokens["ada"] = hs256_token(iat=earlier)
+        inbox.tokens["ada's twin"] = hs256_token(
+            iat=earlier, workspace_id="crm-ws-2", email="ada@twin.test"
+        )
+        inbox.tokens["grace"] = hs256_token(iat=earlier, sub="crm-user-2", email="grace@acme.test")
+        await keep(inbox, CRM_VIEWER, {}, user="ada")
+        for user in ("ada's twin", "grace"):
+            theirs = await inbox.query(CRM_VIEWER, user=user)
+            assert "errors" not in theirs and not is_kept(theirs), user
+        ada = await User.get(email="ada@acme.test")
+        twin = await User.get(email="ada@twin.test")
+        assert ada.id != twin.id and ada.workspace_id != twin.workspace_id
+        # A newer token than the one her answer was kept for, claiming another role.
+        inbox.tokens["ada, admin"] = hs256_token(role="admin", iat=datetime.now(UTC))
+        promoted = await inbox.query(CRM_VIEWER, user="ada, admin")
+        assert "errors" not in promoted and not is_kept(promoted)
+        assert (await User.get(id=ada.id)).role is Role.ADMIN
 
 
 async def test_a_token_expiring_after_its_answer_was_kept_is_refused(cached: Served) -> None:  # noqa: F811
@@ -493,23 +554,17 @@ async def test_many_distinct_variables_stay_within_the_bytes_counted(serve: Serv
     """The least recently used go first: the newest answers stay, the oldest are executed."""
     padding = "x" * 1000
     with serve(KEPT_RESPONSE_BYTES="20000") as inbox:
-        for number in range(40):
+        for number in range(25):
             await inbox.query("{ version }", {"junk": f"{number}{padding}"})
             assert inbox.kept.bytes <= 20_000
-        assert 10 < len(inbox.kept) < 20
-        assert is_kept(await inbox.query("{ version }", {"junk": f"39{padding}"}))
+        assert 2 <= len(inbox.kept) < 25
+        assert is_kept(await inbox.query("{ version }", {"junk": f"24{padding}"}))
         assert not is_kept(await inbox.query("{ version }", {"junk": f"0{padding}"}))
         huge = await inbox.query("{ version }", {"junk": "y" * 30_000})
         assert not is_kept(await inbox.query("{ version }", {"junk": "y" * 30_000}))
         assert huge["data"] == {"version": huge["data"]["version"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KeptResponses._keep counts the answer, the document in characters and the variables, "
-    "but not the viewer's scope rows (read_as, about 2 KB for Alice) each entry holds, nor the "
-    "document's UTF-8 bytes: the bytes held grow past KEPT_RESPONSE_BYTES",
-)
 async def test_the_bytes_kept_are_the_bytes_held(serve: Serve) -> None:  # noqa: F811
     with serve(KEPT_RESPONSE_BYTES="40000") as inbox:
         for number in range(60):
@@ -517,9 +572,6 @@ async def test_the_bytes_kept_are_the_bytes_held(serve: Serve) -> None:  # noqa:
         emoji = "query { version } # " + "\U0001f600" * 4000
         await inbox.query(emoji, {})
         assert retained(inbox.kept) <= inbox.kept.max_bytes
-
-
-# -- paging ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -530,26 +582,54 @@ async def test_the_bytes_kept_are_the_bytes_held(serve: Serve) -> None:  # noqa:
             str(DEFAULT_MAX_BYTES),
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="a kept answer does not write its page's paging record again as executing "
-                "it does, so its cursors expire PAGING_TTL_SECONDS after the execution it was "
-                "kept from, not after the read that was given them",
+                reason="KeptResponses._current checks the versions and freshness of the pages an "
+                "answer was made of, not that they are still in the live cache: an answer made of "
+                "a page the live cache evicted (LIVE_CACHE_ENTRIES) is given again, where "
+                "executing reads the page again",
             ),
         ),
     ],
     ids=["executed", "kept"],
 )
-async def test_the_cursors_of_a_page_read_again_resume_for_the_paging_ttl(
+async def test_an_answer_is_not_given_again_once_its_page_left_the_live_cache(
     serve: Serve,  # noqa: F811
     kept_bytes: str,
 ) -> None:
+    """No webhook is registered: the change is one UniPile made that nothing told of, which a
+    read of a page the live cache no longer holds sees (the README: a kept answer is given
+    again "never after its oldest page would have left the live cache")."""
+    await hold_automatic_storage()
+    linkedin = {"first": 5, "filter": {"channels": ["LINKEDIN"]}}
+    whatsapp = {"first": 5, "filter": {"channels": ["WHATSAPP"]}}
+    with serve(LIVE_CACHE_ENTRIES="1", KEPT_RESPONSE_BYTES=kept_bytes) as inbox:
+        before = [await inbox.query(PAGE, linkedin) for _ in range(3)]
+        assert is_kept(before[-1]) == (kept_bytes != "0")
+        # The live cache's one entry is now WhatsApp's page.
+        await inbox.query(PAGE, whatsapp)
+        chat = nodes(before[-1])[-1]
+        await inbox.sandbox_post(
+            "/_sandbox/messages",
+            {"account_id": LINKEDIN, "chat_id": chat["externalId"], "text": "unannounced"},
+        )
+        after = await inbox.query(PAGE, linkedin)
+        assert nodes(after)[0]["externalId"] == chat["externalId"]
+
+
+# -- paging ---------------------------------------------------------------------------------
+
+
+async def test_the_cursors_of_a_kept_page_resume_for_the_paging_ttl_after_it_was_given(
+    serve: Serve,  # noqa: F811
+) -> None:
+    """Given again 1.5 s after the read it was kept from, its cursors resume 0.8 s later, past
+    the 2 s the paging records of that read were kept for: giving it again wrote them again."""
     await hold_automatic_storage()
     first_five = {"first": 5}
-    with serve(PAGING_TTL_SECONDS="2", KEPT_RESPONSE_BYTES=kept_bytes) as inbox:
-        for _ in range(3):
-            await inbox.query(PAGE, first_five)
+    with serve(PAGING_TTL_SECONDS="2") as inbox:
+        await keep(inbox, PAGE, first_five)
         await asyncio.sleep(1.5)
         page = await inbox.query(PAGE, first_five)
-        assert is_kept(page) == (kept_bytes != "0")
+        assert is_kept(page)
         await asyncio.sleep(0.8)
         after = page["data"]["conversations"]["pageInfo"]["endCursor"]
         following = await inbox.query(PAGE, {**first_five, "after": after})
