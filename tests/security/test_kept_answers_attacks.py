@@ -480,11 +480,18 @@ async def test_reads_sends_and_shares_end_the_answers_they_change(cached: Served
 
     bobs = await keep(cached, PAGE, FIRST_50, user="bob")
     assert GMAIL not in {n["account"]["externalId"] for n in nodes(bobs)}
-    gmail = first_of(page, GMAIL)["account"]["id"]
-    await mutate(cached, SHARE, id=gmail)
+    thread = first_of(page, GMAIL)
+    # Alice's account and thread are nothing to Bob: answers made of his scope alone, kept.
+    by_id = "query($id: ID!) { node(id: $id) { id } }"
+    for node_id in (thread["account"]["id"], thread["id"]):
+        assert (await keep(cached, by_id, {"id": node_id}, user="bob"))["data"] == {"node": None}
+    await mutate(cached, SHARE, id=thread["account"]["id"])
     shared = await cached.query(PAGE, FIRST_50, user="bob")
     assert not is_kept(shared)
     assert GMAIL in {n["account"]["externalId"] for n in nodes(shared)}
+    for node_id in (thread["account"]["id"], thread["id"]):
+        seen = await cached.query(by_id, {"id": node_id}, user="bob")
+        assert not is_kept(seen) and seen["data"] == {"node": {"id": node_id}}
 
 
 async def test_identical_requests_around_a_webhook_never_get_an_answer_older_than_it(
@@ -540,13 +547,24 @@ async def test_mutations_subscriptions_and_failures_are_never_kept(cached: Serve
 
 
 def retained(kept: KeptResponses) -> int:
-    """The bytes the kept answers hold: documents (UTF-8), variables, scope rows and answers."""
+    """The bytes the kept answers hold: documents (UTF-8), variables, scope rows, answers, and
+    what each holds to write again when it is given again (paging records, shown threads)."""
     return sum(
         len(key.query.encode("utf-8", "surrogatepass"))
         + len(key.variables)
         + len(entry.read_as)
         + len(orjson.dumps(entry.data))
+        + sum(rewritten_bytes(rewrite) for rewrite in entry.rewrites)
         for key, entry in kept._kept.items()
+    )
+
+
+def rewritten_bytes(rewrite: object) -> int:
+    """The bytes a write to make again carries (a `functools.partial` of the paging store's)."""
+    arguments = [arg for arg in getattr(rewrite, "args", ()) if not isinstance(arg, str)]
+    return sum(
+        len(arg) if isinstance(arg, bytes) else len(orjson.dumps(arg, default=str))
+        for arg in arguments
     )
 
 
@@ -572,6 +590,23 @@ async def test_the_bytes_kept_are_the_bytes_held(serve: Serve) -> None:  # noqa:
         emoji = "query { version } # " + "\U0001f600" * 4000
         await inbox.query(emoji, {})
         assert retained(inbox.kept) <= inbox.kept.max_bytes
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="KeptResponses._keep counts neither the paging record nor the shown threads an entry "
+    "holds to write again (KeptResponse.rewrites): about 21 KB uncounted for a 60 KB page of 50 "
+    "conversations, so the bytes held grow past KEPT_RESPONSE_BYTES by a third",
+)
+async def test_the_bytes_a_kept_page_holds_to_write_again_are_counted(
+    serve: Serve,  # noqa: F811
+) -> None:
+    await hold_automatic_storage()
+    with serve() as inbox:
+        await keep(inbox, PAGE, FIRST_50)
+        [entry] = inbox.kept._kept.values()
+        assert entry.rewrites, "a page's paging records are written again when it is given again"
+        assert retained(inbox.kept) <= inbox.kept.bytes
 
 
 @pytest.mark.parametrize(
