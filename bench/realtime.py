@@ -36,11 +36,11 @@ import json
 import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import httpx
 import orjson
@@ -89,6 +89,9 @@ class Options:
     # `path` is a dataclasses.field like the others; ruff only trusts calls for immutable types.
     profile: Path | None = path("run the server under cProfile, write its stats here")  # noqa: RUF009
     keep: bool = flag("keep the temporary directory (logs, database)")
+    httpx_client: bool = flag(
+        "send the webhooks with httpx, as runs before 2026-12-04 did, not the lean client"
+    )
 
     def __post_init__(self) -> None:
         if self.profile is not None:
@@ -200,37 +203,118 @@ async def drain(database: Path, server: Process, max_seconds: float) -> float:
     )
 
 
+class Poster(Protocol):
+    async def post(self, worker: int, body: bytes) -> tuple[int, bytes]:
+        """POST `body` to the webhook as worker `worker`; the status and the response body."""
+
+
+class HttpxPoster:
+    """httpx's keep-alive pool, as UniPile-like clients use: about 1 ms of the client's CPU per
+    request, which at concurrency 8 on two cores is much of the latency it measures."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(self, worker: int, body: bytes) -> tuple[int, bytes]:
+        # No Content-Type: UniPile sends only its registered headers.
+        response = await self.client.post(
+            WEBHOOK_PATH, content=body, headers={AUTH_HEADER: WEBHOOK_SECRET}
+        )
+        return response.status_code, response.content
+
+
+IDLE_SECONDS = 1.0
+
+
+class RawPoster:
+    """One keep-alive HTTP/1.1 connection per worker, written and read by hand: the client's own
+    work per request is a few tens of microseconds, so the latency is the server's."""
+
+    def __init__(self, url: str) -> None:
+        parsed = httpx.URL(url)
+        self.host, self.port = parsed.host, parsed.port or 80
+        self.head = (
+            f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"{AUTH_HEADER}: {WEBHOOK_SECRET}\r\nContent-Length: "
+        ).encode()
+        self.connections: dict[int, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+        self.used: dict[int, float] = {}
+
+    async def post(self, worker: int, body: bytes) -> tuple[int, bytes]:
+        reader, writer = await self._connection(worker)
+        writer.write(b"%s%d\r\n\r\n%s" % (self.head, len(body), body))
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        content = await reader.readexactly(length)
+        self.used[worker] = time.monotonic()
+        return status, content
+
+    async def _connection(self, worker: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        # The server closes a connection idle for its keep-alive timeout (uvicorn's: 5 s), as
+        # between runs: one idle for a second is opened again rather than found closed.
+        if worker in self.connections and time.monotonic() - self.used[worker] > IDLE_SECONDS:
+            _, writer = self.connections.pop(worker)
+            writer.close()
+        if worker not in self.connections:
+            self.connections[worker] = await asyncio.open_connection(self.host, self.port)
+            self.used[worker] = time.monotonic()
+        return self.connections[worker]
+
+    async def aclose(self) -> None:
+        for _, writer in self.connections.values():
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        self.connections.clear()
+
+
+@contextlib.asynccontextmanager
+async def webhook_poster(options: Options, url: str) -> AsyncIterator[Poster]:
+    if options.httpx_client:
+        async with harness.load_client(url, options.concurrency) as client:
+            yield HttpxPoster(client)
+        return
+    poster = RawPoster(url)
+    try:
+        yield poster
+    finally:
+        await poster.aclose()
+
+
 async def send_webhooks(
-    client: httpx.AsyncClient,
+    poster: Poster,
     bodies: Sequence[bytes],
     concurrency: int,
     expected: str,
     max_seconds: float,
 ) -> Sent:
-    headers = {AUTH_HEADER: WEBHOOK_SECRET}  # no Content-Type: UniPile sends only its headers
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     queue = iter(bodies)
     deadline = time.monotonic() + max_seconds
 
-    async def worker() -> None:
+    async def worker(index: int) -> None:
         for body in queue:
             if time.monotonic() > deadline:
                 return
             start = time.perf_counter()
-            response = await client.post(WEBHOOK_PATH, content=body, headers=headers)
+            status_code, content = await poster.post(index, body)
             elapsed = (time.perf_counter() - start) * 1000
-            if response.status_code != 200:
-                raise BenchError(
-                    f"the webhook answered {response.status_code}: {response.text[:500]}"
-                )
-            status = str(response.json().get("status"))
+            if status_code != 200:
+                raise BenchError(f"the webhook answered {status_code}: {content[:500]!r}")
+            status = str(orjson.loads(content).get("status"))
             statuses[status] = statuses.get(status, 0) + 1
             latencies.append(elapsed)
 
     start = time.perf_counter()
     await asyncio.wait_for(
-        asyncio.gather(*(worker() for _ in range(concurrency))), timeout=max_seconds + 30
+        asyncio.gather(*(worker(index) for index in range(concurrency))),
+        timeout=max_seconds + 30,
     )
     seconds = time.perf_counter() - start
     if set(statuses) != {expected}:
@@ -239,7 +323,7 @@ async def send_webhooks(
 
 
 async def ack_run(
-    client: httpx.AsyncClient,
+    client: Poster,
     server: Process,
     database: Path,
     name: str,
@@ -474,7 +558,7 @@ def report(
         f"Real-time benchmark, {started_at:%Y-%m-%d %H:%M} UTC: one `switchboard serve` (SQLite) against a `switchboard sandbox` "
         f"(added latency {options.latency_ms:g} ms), as bob (WhatsApp). {options.warmup} warm-up webhooks first.",
         "",
-        "Webhook acknowledgement (`POST /webhooks/unipile`, keep-alive httpx client in the benchmark process; latency is the client's, request sent to response read):",
+        f"Webhook acknowledgement (`POST /webhooks/unipile`, {'keep-alive httpx client' if options.httpx_client else 'lean keep-alive HTTP/1.1 client (a connection per worker, requests written and responses read by hand)'} in the benchmark process; latency is the client's, request sent to response read):",
         "",
         "| run | concurrency | webhooks | acks/s | p50 ms | p99 ms | max ms | answered | server CPU ms/webhook during the run | processing drained after (s) | server CPU ms/webhook incl. processing | other CPU-s (client etc.) |",
         "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
@@ -620,7 +704,7 @@ async def run(options: Options) -> str:
                 server = served.process
                 rss_start = server.rss_mb()
                 runs: list[AckRun] = []
-                async with harness.load_client(served.url, options.concurrency) as client:
+                async with webhook_poster(options, served.url) as client:
                     if options.warmup:
                         await ack_run(
                             client,

@@ -26,7 +26,8 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Unpack
@@ -52,6 +53,9 @@ EVENT_ID_FIELDS = {
     "mail_sent": "email_id",
 }
 KEY_LENGTH = 255  # WebhookReceipt.event_key
+ACK_PRIORITY_SECONDS = 0.25
+"""The longest a claim waits for the acknowledgements under way to end: under a steady stream of
+webhooks processing goes on, a receipt at least every quarter of a second."""
 ERROR_LENGTH = 2000
 """How much of a failure's description `last_error` keeps."""
 # The kinds UniPile sends; any other is counted as `other`, so a label stays bounded.
@@ -161,6 +165,9 @@ class ReceiptProcessor(LeasedQueue[WebhookReceipt]):
         # Receipts this process recorded while nothing was pending, and whether it was so.
         self._recorded: list[int] = []
         self._drained = False
+        self._acknowledging = 0
+        self._acknowledged = asyncio.Event()
+        self._acknowledged.set()
 
     def on(self, kind: str, handler: Handler) -> None:
         """Handle receipts of `kind` (`message_received`, `mail_received`, `account_status`...)."""
@@ -178,6 +185,26 @@ class ReceiptProcessor(LeasedQueue[WebhookReceipt]):
         if self._drained:
             self._recorded.append(receipt_id)
         self.wake()
+
+    @contextmanager
+    def acknowledging(self) -> Iterator[None]:
+        """While the block runs a webhook is being acknowledged: no receipt is claimed meanwhile
+        (for `ACK_PRIORITY_SECONDS` at most), so that processing, which costs several times an
+        acknowledgement, never holds UniPile's 200 up."""
+        self._acknowledging += 1
+        self._acknowledged.clear()
+        try:
+            yield
+        finally:
+            self._acknowledging -= 1
+            if not self._acknowledging:
+                self._acknowledged.set()
+
+    async def _claim(self, row_id: int) -> tuple[WebhookReceipt | None, str]:
+        with suppress(TimeoutError):
+            async with asyncio.timeout(ACK_PRIORITY_SECONDS):
+                await self._acknowledged.wait()
+        return await super()._claim(row_id)
 
     async def _candidates(self) -> list[int]:
         if self._recorded:

@@ -60,6 +60,10 @@ class WebhookIntake:
         self._processor = processor
 
     async def receive(self, request: Request) -> JSONResponse:
+        with self._processor.acknowledging():
+            return await self._acknowledge(request)
+
+    async def _acknowledge(self, request: Request) -> JSONResponse:
         if not self._authentic(request):
             return JSONResponse({"error": f"missing or wrong {AUTH_HEADER} header"}, 401)
         try:

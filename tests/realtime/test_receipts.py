@@ -257,3 +257,24 @@ async def until(holds: Callable[[], bool]) -> None:
         return holds()
 
     await eventually(check)
+
+
+async def test_no_receipt_is_claimed_while_a_webhook_is_being_acknowledged(
+    database: str,
+) -> None:
+    log = HandledLog()
+    queue = processor(log, poll_interval=60.0)
+    await queue.start()
+    try:
+        identity = identify(MESSAGE)
+        assert identity is not None
+        with queue.acknowledging():
+            receipt_id = await record_receipt(identity, MESSAGE)
+            assert receipt_id is not None
+            queue.recorded(receipt_id)
+            await asyncio.sleep(0.1)
+            assert log.ids == []
+            assert (await WebhookReceipt.get(id=receipt_id)).claimed_by is None
+        await until(lambda: log.ids == [receipt_id])
+    finally:
+        await queue.aclose()
