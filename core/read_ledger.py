@@ -21,14 +21,19 @@ from dataclasses import dataclass, field
 class ReadLedger:
     versions: dict[str, int] = field(default_factory=dict)
     """The version, by key (`db.versions`), of each versioned read the answer used."""
+    pages: set[str] = field(default_factory=set)
+    """The cached pages those reads were served from, which must still be cached."""
     fresh_until: float = math.inf
     """The clock time after which one of those reads is no longer fresh."""
     unkeepable: bool = False
     rewrites: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Writes the answer's reads made that giving it again must make again: its paging records,
     which expire from when they were last written."""
+    rewrite_bytes: int = 0
+    """What the rewrites hold."""
 
-    def read(self, key: str, version: int, fresh_until: float) -> None:
+    def read(self, key: str, version: int, fresh_until: float, page: str) -> None:
+        self.pages.add(page)
         known = self.versions.setdefault(key, version)
         if known != version:
             # Two versions of one list in one answer: it was made while the list changed.
@@ -50,18 +55,29 @@ def recording() -> Iterator[ReadLedger]:
         _current.reset(token)
 
 
-def note_read(key: str, version: int, fresh_until: float) -> None:
-    """A read of the data under `key`'s `version`, fresh until `fresh_until`."""
+def note_read(key: str, version: int, fresh_until: float, page: str) -> None:
+    """A read of the data under `key`'s `version`, fresh until `fresh_until`, served from the
+    cached `page`."""
     ledger = _current.get()
     if ledger is not None:
-        ledger.read(key, version, fresh_until)
+        ledger.read(key, version, fresh_until, page)
 
 
-def note_rewrite(write: Callable[[], Awaitable[None]]) -> None:
-    """A write of the operation under way that an answer given again must repeat."""
+def note_fresh_until(deadline: float) -> None:
+    """A read of the operation under way that is not to be served after `deadline` (a cache
+    bounded in age rather than versioned)."""
+    ledger = _current.get()
+    if ledger is not None:
+        ledger.fresh_until = min(ledger.fresh_until, deadline)
+
+
+def note_rewrite(write: Callable[[], Awaitable[None]], size: int) -> None:
+    """A write of the operation under way, holding `size` bytes, that an answer given again must
+    repeat."""
     ledger = _current.get()
     if ledger is not None:
         ledger.rewrites.append(write)
+        ledger.rewrite_bytes += size
 
 
 def note_unkeepable() -> None:

@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 
 from tortoise.expressions import F
 
+from core.read_ledger import note_fresh_until
 from db.models import Workspace
 
 __all__ = ["MAX_AGE_SECONDS", "Kept", "VersionedCache", "bump", "bumped_after"]
@@ -74,6 +75,7 @@ class VersionedCache(Generic[K, V]):
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
+        note_fresh_until(entry.read_at + self.max_age)
         return entry.value
 
     def put(self, key: K, versions: tuple[int, ...], value: V) -> None:

@@ -195,6 +195,18 @@ class LiveCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def holds(self, keys: Iterable[str]) -> bool:
+        """Whether each of these pages is still cached and fresh (its version aside): what was
+        made of them is what reading them again would make. Each is used again by that, as a
+        read of it would be, so that pages served only through kept answers stay cached."""
+        now = self.clock()
+        for key in keys:
+            entry = self._entries.get(key)
+            if entry is None or now >= entry.fresh_until:
+                return False
+            self._entries.move_to_end(key)
+        return True
+
     async def aclose(self) -> None:
         """Stop the fetches under way: those whose readers went (a failed operation) would
         otherwise outlive the app."""
@@ -214,7 +226,7 @@ class LiveCache:
         if entry is not None and entry.version == version and self.clock() < entry.fresh_until:
             self.stats.hits += 1
             self._entries.move_to_end(key)
-            note_read(version_key, version, entry.fresh_until)
+            note_read(version_key, version, entry.fresh_until, key)
             return entry.listing
         flight = self._flights.get((key, version))
         if flight is not None:
@@ -234,7 +246,7 @@ class LiveCache:
         if entry is None or entry.listing is not listing:
             note_unkeepable()
             return
-        note_read(version_key, entry.version, entry.fresh_until)
+        note_read(version_key, entry.version, entry.fresh_until, key)
 
     def _land(self, flight: tuple[str, int], task: asyncio.Future[Listing[Any]]) -> None:
         self._flights.pop(flight, None)

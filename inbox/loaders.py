@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from aiodataloader import DataLoader
 
 from access.scope import UserByIdLoader, ViewerScope
+from core.read_ledger import note_fresh_until
 from crm import Identifier, Match, MatchCache, StorageRules, load_storage_rules, resolve_cached
 from crm.caching import Kept, VersionedCache
 from crm.loaders import CompanyByIdLoader, ContactByIdLoader
@@ -43,6 +44,7 @@ class AttendeeCache:
         entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
             return None
+        note_fresh_until(entry[0])
         return entry[1]
 
     def put(self, key: ChatKey, attendees: tuple[ChatAttendee, ...]) -> None:

@@ -313,6 +313,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     )
     kept_responses = KeptResponses(
         versions,
+        live_cache.holds,
         max_age=min(settings.live_cache_seconds, settings.paging_ttl_seconds),
         max_bytes=settings.kept_response_bytes,
         report_cost=settings.report_cost,

@@ -405,6 +405,39 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         await self.websocket.send_encoded(encoded_message(start, result.payload))
 
 
+SUBSCRIPTIONS_OVER_WEBSOCKET = (
+    "Subscriptions are served over the WebSocket at /graphql (graphql-transport-ws or "
+    "graphql-ws), not over plain HTTP"
+)
+
+
+@lru_cache(maxsize=256)
+def operation_type_of(
+    query: str, operation_name: str | None, max_tokens: int
+) -> OperationType | None:
+    """The type of the document's operation; None for a document that does not parse or names
+    no operation, which execution answers with its errors."""
+    try:
+        document = parse(query, no_location=True, max_tokens=max_tokens)
+    except GraphQLError:
+        return None
+    operation = get_operation_ast(document, operation_name)
+    return None if operation is None else operation.operation
+
+
+def asks_for_subscription(request: GraphQLRequestData, max_tokens: int) -> bool:
+    """Whether a plain HTTP request asks for a subscription: Strawberry takes subscriptions over
+    HTTP only for its multipart protocol and would execute this one as a query, failing with an
+    internal error."""
+    query = request.query
+    return (
+        isinstance(query, str)
+        and "subscription" in query
+        and operation_type_of(query, request.operation_name, max_tokens)
+        is OperationType.SUBSCRIPTION
+    )
+
+
 class GraphQLView(GraphQL[Context, None]):
     websocket_adapter_class = TextFrames
     graphql_transport_ws_handler_class = TransportWSHandler
@@ -459,6 +492,10 @@ class GraphQLView(GraphQL[Context, None]):
         answer kept and given again while current (`server.kept_responses`)."""
         state = app_state(request)
         with observed_operation(request_data.operation_name, context, state.tracing) as observed:
+            if request_data.protocol == "http" and asks_for_subscription(
+                request_data, state.settings.max_query_tokens
+            ):
+                raise HTTPException(400, SUBSCRIPTIONS_OVER_WEBSOCKET)
             result = await state.kept_responses.answer(
                 context,
                 request_data,
@@ -520,6 +557,9 @@ class GraphQLView(GraphQL[Context, None]):
             return super().parse_json(data)
         except RecursionError:
             raise HTTPException(400, "The request body is nested too deeply") from None
+        except ValueError:
+            # Python's JSON refuses integers of more than 4,300 digits with a plain ValueError.
+            raise HTTPException(400, "The request holds a number too long to read") from None
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, cast
@@ -55,6 +55,7 @@ class KeptResponse:
     keys: tuple[str, ...]
     versions: tuple[int, ...]
     fresh_until: float
+    pages: tuple[str, ...]
     data: orjson.Fragment
     size: int
     rewrites: tuple[Callable[[], Awaitable[None]], ...]
@@ -112,6 +113,7 @@ class KeptResponses:
     def __init__(
         self,
         versions: Versions,
+        holds: Callable[[Iterable[str]], bool],
         *,
         max_age: float,
         max_bytes: int = DEFAULT_MAX_BYTES,
@@ -119,6 +121,8 @@ class KeptResponses:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.versions = versions
+        # Whether the live cache still holds these pages (`LiveCache.holds`).
+        self.holds = holds
         self.max_age = max_age
         self.max_bytes = max_bytes
         self.report_cost = report_cost
@@ -191,6 +195,7 @@ class KeptResponses:
         current = (
             kept.read_as == scope.read_as
             and self.clock() < kept.fresh_until
+            and self.holds(kept.pages)
             and await self.versions.current(kept.keys) == kept.versions
         )
         if not current:
@@ -220,7 +225,13 @@ class KeptResponses:
         encoded = orjson.dumps(result.data)
         scope = await context.scope()
         query_bytes = len(key.query.encode("utf-8", "surrogatepass"))
-        size = len(encoded) + query_bytes + len(key.variables) + len(scope.read_as)
+        size = (
+            len(encoded)
+            + query_bytes
+            + len(key.variables)
+            + len(scope.read_as)
+            + ledger.rewrite_bytes
+        )
         if size > self.max_bytes:
             return
         keys = tuple(ledger.versions)
@@ -229,6 +240,7 @@ class KeptResponses:
             keys,
             tuple(ledger.versions[version_key] for version_key in keys),
             fresh_until,
+            tuple(ledger.pages),
             orjson.Fragment(encoded),
             size,
             tuple(ledger.rewrites),

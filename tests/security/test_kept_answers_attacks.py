@@ -269,12 +269,6 @@ async def test_a_nan_or_infinite_variable_is_not_taken_for_null(serve: Serve) ->
             assert await send(keeper, call, token) == executed, spelled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Python's JSON refuses integers past 4,300 digits with a ValueError, which neither "
-    "Strawberry's parse_json (JSONDecodeError only) nor GraphQLView.parse_json (RecursionError "
-    "only) catches: a 500 with a traceback, for a query executing and keeping alike",
-)
 @pytest.mark.parametrize("transport", ["POST", "GET"])
 async def test_an_integer_of_thousands_of_digits_is_a_bad_request(
     cached: Served,  # noqa: F811
@@ -291,19 +285,15 @@ async def test_an_integer_of_thousands_of_digits_is_a_bad_request(
     assert codes(orjson.loads(answer.body)) == {"BAD_REQUEST"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Strawberry allows subscriptions over POST (for its multipart protocol); a plain JSON "
-    "POST executes the subscription as a query, whose async generator fails the non-null field: "
-    "INTERNAL_SERVER_ERROR and an 'unexpected error' traceback in the log",
-)
 async def test_a_subscription_over_plain_http_is_refused_as_the_clients_error(
     cached: Served,  # noqa: F811
 ) -> None:
-    result = await cached.query(SUBSCRIPTION)
+    body = orjson.dumps({"query": SUBSCRIPTION})
+    answer = await send(cached, Call("POST", body=body), cached.tokens["alice"])
+    assert answer.status == 400, answer
+    result = orjson.loads(answer.body)
     assert result.get("data") is None
-    assert "INTERNAL_SERVER_ERROR" not in codes(result), result
-    assert codes(result) <= {"BAD_REQUEST", "BAD_USER_INPUT"}, result
+    assert codes(result) == {"BAD_REQUEST"}, result
 
 
 # -- another viewer's answer ----------------------------------------------------------------
@@ -561,9 +551,11 @@ async def test_an_answer_that_queues_automatic_storage_is_never_given_again(serv
 
 async def test_mutations_subscriptions_and_failures_are_never_kept(cached: Served) -> None:  # noqa: F811
     await kept_page(cached)
+    alice = cached.tokens["alice"]
     for _ in range(3):
         await cached.query(MARK_READ, {"id": "Q29udmVyc2F0aW9uOm5vcGU=", "read": True})
-        await cached.query(SUBSCRIPTION)
+        refused = await send(cached, Call("POST", orjson.dumps({"query": SUBSCRIPTION})), alice)
+        assert refused.status == 400
     assert cached.kept.stats.kept == 1
     await cached.sandbox_post("/_sandbox/faults", {"error_rate": 1.0})
     await webhook(cached, {"AccountStatus": {"account_id": GMAIL, "message": "ERROR"}})
@@ -621,12 +613,6 @@ async def test_the_bytes_kept_are_the_bytes_held(serve: Serve) -> None:  # noqa:
         assert retained(inbox.kept) <= inbox.kept.max_bytes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KeptResponses._keep counts neither the paging record nor the shown threads an entry "
-    "holds to write again (KeptResponse.rewrites): about 21 KB uncounted for a 60 KB page of 50 "
-    "conversations, so the bytes held grow past KEPT_RESPONSE_BYTES by a third",
-)
 async def test_the_bytes_a_kept_page_holds_to_write_again_are_counted(
     serve: Serve,  # noqa: F811
 ) -> None:
@@ -642,16 +628,7 @@ async def test_the_bytes_a_kept_page_holds_to_write_again_are_counted(
     "kept_bytes",
     [
         "0",
-        pytest.param(
-            str(DEFAULT_MAX_BYTES),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="KeptResponses._current checks the versions and freshness of the pages an "
-                "answer was made of, not that they are still in the live cache: an answer made of "
-                "a page the live cache evicted (LIVE_CACHE_ENTRIES) is given again, where "
-                "executing reads the page again",
-            ),
-        ),
+        str(DEFAULT_MAX_BYTES),
     ],
     ids=["executed", "kept"],
 )
