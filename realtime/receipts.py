@@ -36,6 +36,7 @@ import orjson
 from prometheus_client import Counter
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from core.vocabulary import ReceiptState
 from db.claims import LeasedQueue, QueueTuning
@@ -127,18 +128,74 @@ def _by_content(kind: str, payload: Mapping[str, Any]) -> EventIdentity:
 async def record_receipt(identity: EventIdentity, payload: Mapping[str, Any]) -> int | None:
     """Record the event unless it already is; the new receipt's id when this call recorded it,
     None for a duplicate. The payload is stored as `db.text.storable` makes it."""
-    event = identity.kind if identity.kind in KNOWN_EVENTS else "other"
+    [receipt_id] = await record_receipts([(identity, payload)])
+    return receipt_id
+
+
+async def _insert(identity: EventIdentity, payload: Mapping[str, Any]) -> int | None:
+    """The INSERT of `record_receipts`, in a savepoint of its own: a duplicate rolls back only
+    itself (PostgreSQL would otherwise abort the whole transaction)."""
     try:
-        receipt = await WebhookReceipt.create(
-            event_key=storable_text(identity.key),
-            event=storable_text(identity.kind),
-            payload=storable(dict(payload)),
-        )
+        async with in_transaction():
+            receipt = await WebhookReceipt.create(
+                event_key=storable_text(identity.key),
+                event=storable_text(identity.kind),
+                payload=storable(dict(payload)),
+            )
     except IntegrityError:
-        RECEIPTS.labels(event, "duplicate").inc()
         return None
-    RECEIPTS.labels(event, "recorded").inc()
     return int(receipt.id)
+
+
+async def record_receipts(
+    events: Sequence[tuple[EventIdentity, Mapping[str, Any]]],
+) -> list[int | None]:
+    """`record_receipt` for each event, in one transaction: one commit, so one flush to disk,
+    for all of them."""
+    async with in_transaction():
+        recorded = [await _insert(identity, payload) for identity, payload in events]
+    for (identity, _), receipt_id in zip(events, recorded, strict=True):
+        event = identity.kind if identity.kind in KNOWN_EVENTS else "other"
+        RECEIPTS.labels(event, "duplicate" if receipt_id is None else "recorded").inc()
+    return recorded
+
+
+_Waiting = tuple[EventIdentity, Mapping[str, Any], "asyncio.Future[int | None]"]
+
+
+class ReceiptRecorder:
+    """Records the receipts of concurrent webhooks together (a group commit): the first waits for
+    its commit alone, and those that arrive meanwhile share the next one. Each call returns once
+    its receipt is committed, as `record_receipt` does; on SQLite, where commits are serialised
+    on one connection and each flushes to disk, this is what lets acknowledgements overlap."""
+
+    def __init__(self) -> None:
+        self._waiting: list[_Waiting] = []
+        self._committing: asyncio.Task[None] | None = None
+
+    async def record(self, identity: EventIdentity, payload: Mapping[str, Any]) -> int | None:
+        done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((identity, payload, done))
+        if self._committing is None:
+            self._committing = asyncio.create_task(self._commit(), name="receipt-commits")
+        return await done
+
+    async def _commit(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    recorded = await record_receipts([(i, payload) for i, payload, _ in batch])
+                except Exception as error:
+                    for _, _, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+                    continue
+                for (_, _, done), receipt_id in zip(batch, recorded, strict=True):
+                    if not done.done():
+                        done.set_result(receipt_id)
+        finally:
+            self._committing = None
 
 
 @dataclass(frozen=True, slots=True)

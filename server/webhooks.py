@@ -22,9 +22,9 @@ from db.text import storable
 from realtime.receipts import (
     ACCOUNT_STATUS,
     ReceiptProcessor,
+    ReceiptRecorder,
     identify,
     parse_webhook,
-    record_receipt,
 )
 from unipile import UnipileClient, Webhook, is_valid_id
 
@@ -58,6 +58,7 @@ class WebhookIntake:
     def __init__(self, secret: str, processor: ReceiptProcessor) -> None:
         self._secret = secret.encode()
         self._processor = processor
+        self._recorder = ReceiptRecorder()
 
     async def receive(self, request: Request) -> JSONResponse:
         with self._processor.acknowledging():
@@ -90,7 +91,7 @@ class WebhookIntake:
                 value,
             )
             return JSONResponse({"status": "rejected"})
-        receipt_id = await record_receipt(identity, payload)
+        receipt_id = await self._recorder.record(identity, payload)
         if receipt_id is None:
             return JSONResponse({"status": "duplicate"})
         self._processor.recorded(receipt_id)

@@ -2,16 +2,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from core.vocabulary import ReceiptState
 from db.claims import RetryPolicy
 from db.models import WebhookReceipt
+from realtime import receipts
 from realtime.pubsub import InProcessPubSub
 from realtime.receipts import (
+    EventIdentity,
     Publication,
     ReceiptProcessor,
+    ReceiptRecorder,
     identify,
     record_receipt,
 )
@@ -278,3 +284,30 @@ async def test_no_receipt_is_claimed_while_a_webhook_is_being_acknowledged(
         await until(lambda: log.ids == [receipt_id])
     finally:
         await queue.aclose()
+
+
+async def test_concurrent_receipts_share_one_commit_and_duplicates_stay_duplicates(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    original = receipts.record_receipts
+
+    async def counted(
+        events: Sequence[tuple[EventIdentity, Mapping[str, Any]]],
+    ) -> list[int | None]:
+        batches.append(len(events))
+        return await original(events)
+
+    monkeypatch.setattr(receipts, "record_receipts", counted)
+    recorder = ReceiptRecorder()
+    sent = [message(n) for n in range(8)] + [message(3)]
+    identities = [identify(payload) for payload in sent]
+    results = await asyncio.gather(
+        *(recorder.record(i, payload) for i, payload in zip(identities, sent, strict=True) if i)
+    )
+    assert batches == [9]
+    assert results[8] is None
+    assert all(isinstance(receipt_id, int) for receipt_id in results[:8])
+    stored = await WebhookReceipt.filter(id__in=results[:8]).values_list("event_key", flat=True)
+    assert sorted(stored) == sorted(f"message_received:m{n}" for n in range(8))
+    assert await recorder.record(identities[0], sent[0]) is None  # committed: a duplicate now
