@@ -455,7 +455,7 @@ class Delivery:
     latencies_ms: list[float]
     server_cpu_s: float
     client_cpu_s: float
-    warmup: bool  # the first message on each socket (see `--warmup-deliveries`), not judged
+    warmup: bool = False  # the first message on each socket (`--warmup-deliveries`): not judged
 
 
 @dataclass
