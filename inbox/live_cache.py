@@ -33,8 +33,6 @@ from redis.exceptions import RedisError
 from core.read_ledger import note_read, note_unkeepable
 from db.versions import Versions
 from unipile import (
-    Chat,
-    Email,
     InvalidRequestError,
     ListCall,
     NotFoundError,
@@ -169,22 +167,6 @@ class LiveCache:
         self.stats = CacheStats()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._flights: dict[tuple[str, int], asyncio.Future[Listing[Any]]] = {}
-
-    async def chats(
-        self, unipile_id: str, *, unread: bool | None, limit: int | None, cursor: str | None
-    ) -> Listing[Chat]:
-        call = self.client.chats_call(
-            account_id=unipile_id, unread=unread, limit=limit, cursor=cursor
-        )
-        return await self.read(unipile_id, call)
-
-    async def emails(
-        self, unipile_id: str, *, folder: str | None, limit: int | None, cursor: str | None
-    ) -> Listing[Email]:
-        call = self.client.emails_call(
-            account_id=unipile_id, folder=folder, meta_only=True, limit=limit, cursor=cursor
-        )
-        return await self.read(unipile_id, call)
 
     async def invalidate(self, unipile_ids: Iterable[str]) -> None:
         """The accounts' lists changed upstream: every process reads them again."""

@@ -187,7 +187,7 @@ VARIABLES: tuple[Variable, ...] = (
         "LIVE_CACHE_ENTRIES",
         "256",
         "Most pages of UniPile lists the live cache holds per process, least recently used "
-        "going first (a page of 200 emails is about 0.5 MB).",
+        "going first (a page of 200 emails is about 0.8 MB).",
     ),
     Variable(
         "KEPT_RESPONSE_BYTES",

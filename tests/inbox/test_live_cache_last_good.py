@@ -12,6 +12,7 @@ import redis.asyncio as redis
 from db.versions import RedisVersions
 from inbox.live_cache import LiveCache, RedisSharedPages
 from tests.inbox.conftest import SANDBOX_KEY
+from tests.inbox.test_live_cache_rules import chats
 from unipile import UnipileClient, UpstreamUnavailableError
 
 LINKEDIN = "acc_linkedin_demo_0001"
@@ -57,11 +58,11 @@ async def test_a_page_another_process_read_stands_in_when_unipile_fails(
     processes: list[LiveCache], sandbox_url: str
 ) -> None:
     here, there = processes
-    good = await here.chats(LINKEDIN, unread=None, limit=6, cursor=None)
+    good = await chats(here, LINKEDIN, unread=None, limit=6, cursor=None)
     # Changed since: the copy is no longer current anywhere, only the last good one.
     await here.invalidate([LINKEDIN])
     await fail_upstream(sandbox_url)
-    served = await there.chats(LINKEDIN, unread=None, limit=6, cursor=None)
+    served = await chats(there, LINKEDIN, unread=None, limit=6, cursor=None)
     assert isinstance(served.error, UpstreamUnavailableError)
     assert (served.page, served.fetched_at) == (good.page, good.fetched_at)
     assert there.stats.stale == 1
@@ -71,9 +72,9 @@ async def test_no_other_list_stands_in_for_a_list_never_read(
     processes: list[LiveCache], sandbox_url: str
 ) -> None:
     here, there = processes
-    await here.chats(LINKEDIN, unread=None, limit=6, cursor=None)
+    await chats(here, LINKEDIN, unread=None, limit=6, cursor=None)
     await fail_upstream(sandbox_url)
     with pytest.raises(UpstreamUnavailableError):
-        await there.chats(WHATSAPP, unread=None, limit=6, cursor=None)
+        await chats(there, WHATSAPP, unread=None, limit=6, cursor=None)
     with pytest.raises(UpstreamUnavailableError):
-        await there.chats(LINKEDIN, unread=True, limit=6, cursor=None)
+        await chats(there, LINKEDIN, unread=True, limit=6, cursor=None)
