@@ -40,6 +40,7 @@ from realtime.streams import SharedStreams
 from resolvers.context import Context
 from schema.extensions import code_request_error
 from server.graphiql import graphiql_page
+from server.kept_responses import variables_key
 from server.observability.operations import observed_operation, observed_stream
 from server.observability.requests import current_request
 from server.state import app_state
@@ -119,17 +120,27 @@ class EncodedResult(ExecutionResult):
 
 
 @lru_cache(maxsize=256)
-def is_subscription(query: str, operation_name: str | None) -> bool:
-    """Whether the document's operation is a subscription; False for a document that does not
-    parse, which the unshared path answers with its errors."""
-    if len(query) > SHARED_DOCUMENT_LENGTH:
-        return False
+def operation_type_of(
+    query: str, operation_name: str | None, max_tokens: int
+) -> OperationType | None:
+    """The type of the document's operation; None for a document that does not parse or names
+    no operation, which execution answers with its errors."""
     try:
-        document = parse(query, no_location=True, max_tokens=SHARED_DOCUMENT_TOKENS)
+        document = parse(query, no_location=True, max_tokens=max_tokens)
     except GraphQLError:
-        return False
+        return None
     operation = get_operation_ast(document, operation_name)
-    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+    return None if operation is None else operation.operation
+
+
+def is_subscription(query: str, operation_name: str | None) -> bool:
+    """Whether the document's operation is a subscription to share; False for a document that
+    does not parse, which the unshared path answers with its errors."""
+    return (
+        len(query) <= SHARED_DOCUMENT_LENGTH
+        and operation_type_of(query, operation_name, SHARED_DOCUMENT_TOKENS)
+        is OperationType.SUBSCRIPTION
+    )
 
 
 class SharedOperations:
@@ -164,9 +175,8 @@ class SharedOperations:
             return None
         if not isinstance(operation_name, str | None) or not is_subscription(query, operation_name):
             return None
-        try:
-            encoded = orjson.dumps(variables)
-        except TypeError:  # orjson refuses integers beyond 64 bits, which JSON allows
+        encoded = variables_key(variables)
+        if encoded is None:
             return None
         return (context.identity, query, operation_name, encoded)
 
@@ -409,20 +419,6 @@ SUBSCRIPTIONS_OVER_WEBSOCKET = (
     "Subscriptions are served over the WebSocket at /graphql (graphql-transport-ws or "
     "graphql-ws), not over plain HTTP"
 )
-
-
-@lru_cache(maxsize=256)
-def operation_type_of(
-    query: str, operation_name: str | None, max_tokens: int
-) -> OperationType | None:
-    """The type of the document's operation; None for a document that does not parse or names
-    no operation, which execution answers with its errors."""
-    try:
-        document = parse(query, no_location=True, max_tokens=max_tokens)
-    except GraphQLError:
-        return None
-    operation = get_operation_ast(document, operation_name)
-    return None if operation is None else operation.operation
 
 
 def asks_for_subscription(request: GraphQLRequestData, max_tokens: int) -> bool:

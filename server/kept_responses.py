@@ -102,11 +102,15 @@ class _Cost:
         return {"cost": {"dbQueries": self.queries.value, "upstreamRequests": self.requests.value}}
 
 
-def variables_key(variables: Mapping[str, Any] | None) -> bytes:
+def variables_key(variables: Mapping[str, Any] | None) -> bytes | None:
     """The variables as one value, equal exactly when they are: the standard library's JSON,
     which spells out the floats `NaN` and `Infinity` that a request's JSON may carry (orjson
-    writes them as `null`) and escapes lone surrogates."""
-    return json.dumps(variables, sort_keys=True, separators=(",", ":")).encode("ascii")
+    writes them as `null`) and escapes lone surrogates. None for variables it cannot write (an
+    integer of more digits than Python converts), whose answers are not kept."""
+    try:
+        return json.dumps(variables, sort_keys=True, separators=(",", ":")).encode("ascii")
+    except ValueError:
+        return None
 
 
 class KeptResponses:
@@ -179,13 +183,11 @@ class KeptResponses:
             or self.max_bytes <= 0
         ):
             return None
-        return ResponseKey(
-            identity.user_id,
-            identity.workspace_id,
-            request.query,
-            request.operation_name,
-            variables_key(request.variables),
-        )
+        variables = variables_key(request.variables)
+        if variables is None:
+            return None
+        query, name = request.query, request.operation_name
+        return ResponseKey(identity.user_id, identity.workspace_id, query, name, variables)
 
     async def _current(self, key: ResponseKey, context: Context) -> KeptResponse | None:
         kept = self._kept.get(key)

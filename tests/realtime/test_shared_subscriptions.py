@@ -197,3 +197,24 @@ def test_a_shared_payload_is_framed_as_the_whole_message_would_be_encoded() -> N
         framed = encoded_message(start, orjson.dumps(payload).decode())
         whole = orjson.dumps({"id": operation_id, "type": "next", "payload": payload})
         assert framed.encode() == whole
+
+
+FILTERED = """subscription($filter: SubscriptionFilter) {
+  messageReceived(filter: $filter) { message { text } } }"""
+
+
+async def test_a_nan_variable_is_not_taken_for_null_and_joins_no_stream(inbox: Inbox) -> None:
+    """A request's JSON may carry `NaN`, which orjson would write as `null`: the socket asking
+    with it must get its own coercion error, not the stream of the socket asking with null."""
+    async with AsyncExitStack() as stack:
+        with_null = await stack.enter_async_context(
+            connect(inbox.url, inbox.tokens["bob"], TRANSPORT_WS)
+        )
+        await start(with_null, TRANSPORT_WS, "null", FILTERED, {"filter": None})
+        await asyncio.sleep(SUBSCRIBED_GRACE)
+        with_nan = await stack.enter_async_context(
+            connect(inbox.url, inbox.tokens["bob"], TRANSPORT_WS)
+        )
+        await start(with_nan, TRANSPORT_WS, "nan", FILTERED, {"filter": float("nan")})
+        answer = json.loads(await asyncio.wait_for(with_nan.recv(), 10))
+    assert (answer["type"], answer["id"]) == ("error", "nan"), answer
