@@ -1,4 +1,5 @@
-"""Hand-written SQL helpers, for the few reads that need a UNION to stay at one query."""
+"""Hand-written SQL helpers, for the few reads that need a UNION to stay at one query, and what
+differs between the dialects."""
 
 from __future__ import annotations
 
@@ -10,3 +11,9 @@ def placeholders(start: int, count: int) -> list[str]:
     if get_connection("default").capabilities.dialect == "postgres":
         return [f"${index}" for index in range(start, start + count)]
     return ["?"] * count
+
+
+def errors_abort_transactions() -> bool:
+    """Whether a failed statement aborts the whole transaction it is in (PostgreSQL), so that a
+    statement expected to fail needs a savepoint of its own; SQLite undoes only the statement."""
+    return get_connection("default").capabilities.dialect == "postgres"

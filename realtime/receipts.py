@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Unpack
@@ -41,6 +41,7 @@ from tortoise.transactions import in_transaction
 from core.vocabulary import ReceiptState
 from db.claims import LeasedQueue, QueueTuning
 from db.models import WebhookReceipt
+from db.sql import errors_abort_transactions
 from db.text import storable, storable_text
 from realtime.pubsub import PubSub
 
@@ -133,10 +134,11 @@ async def record_receipt(identity: EventIdentity, payload: Mapping[str, Any]) ->
 
 
 async def _insert(identity: EventIdentity, payload: Mapping[str, Any]) -> int | None:
-    """The INSERT of `record_receipts`, in a savepoint of its own: a duplicate rolls back only
-    itself (PostgreSQL would otherwise abort the whole transaction)."""
+    """The INSERT of `record_receipts`, in a savepoint of its own where a failed statement would
+    abort the whole transaction (PostgreSQL): a duplicate rolls back only itself."""
+    savepoint = in_transaction() if errors_abort_transactions() else nullcontext()
     try:
-        async with in_transaction():
+        async with savepoint:
             receipt = await WebhookReceipt.create(
                 event_key=storable_text(identity.key),
                 event=storable_text(identity.kind),
