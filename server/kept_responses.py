@@ -219,10 +219,11 @@ class KeptResponses:
     async def _keep(
         self, key: ResponseKey, context: Context, ledger: ReadLedger, result: ExecutionResult
     ) -> None:
-        fresh_until = min(ledger.fresh_until, self.clock() + self.max_age)
         if ledger.unkeepable or result.errors or result.data is None:
             return
-        if self.clock() >= fresh_until:
+        now = self.clock()
+        fresh_until = min(ledger.fresh_until, now + self.max_age)
+        if now >= fresh_until:
             return
         encoded = orjson.dumps(result.data)
         scope = await context.scope()
