@@ -63,7 +63,7 @@ from storing.automatic import AutoStore, KeepInStep
 from storing.jobs import StoreWorker
 from storing.pruning import RetentionRunner
 from storing.sweeps import StorageSweeper
-from unipile import UnipileClient, UnipileError
+from unipile import UnipileClient, UnipileError, UnipileTransport
 
 if TYPE_CHECKING:
     from server.observability.traces import Tracing
@@ -280,7 +280,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     # Built here so that the routes can name the processor; opened and closed by the lifespan.
     http = httpx.AsyncClient(
         timeout=UPSTREAM_TIMEOUT,
-        transport=ObservedTransport(httpx.AsyncHTTPTransport(limits=UPSTREAM_LIMITS), tracing),
+        transport=ObservedTransport(UnipileTransport(UPSTREAM_LIMITS), tracing),
     )
     client = UnipileClient(http, dsn, api_key)
     pubsub = pubsub_for(settings.redis_url)

@@ -26,6 +26,7 @@ from unipile._errors import (
 from unipile._identifiers import is_whatsapp_group_jid, phone_to_whatsapp_jid, whatsapp_jid_to_phone
 from unipile._paths import is_valid_id
 from unipile._timestamps import format_timestamp, parse_timestamp
+from unipile._transport import UnipileTransport
 from unipile._types import (
     MUTED_FOREVER,
     Account,
@@ -96,6 +97,7 @@ __all__ = [
     "SourceStatus",
     "UnipileClient",
     "UnipileError",
+    "UnipileTransport",
     "UpstreamConnectionError",
     "UpstreamTimeoutError",
     "UpstreamUnavailableError",
