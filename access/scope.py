@@ -50,9 +50,12 @@ class ViewerScope:
     def __init__(self, identity: Identity, rows: list[dict[str, Any]]) -> None:
         self.identity = identity
         self._rows = rows
-        # The rows as one value: equal exactly when the viewer, their workspace's versions and
-        # their accounts are.
-        self.read_as = orjson.dumps(rows, default=str)
+
+    @cached_property
+    def read_as(self) -> bytes:
+        """The rows as one value: equal exactly when the viewer, their workspace's versions and
+        their accounts are (encoded only when an answer may be kept or given again)."""
+        return orjson.dumps(self._rows, default=str)
 
     @cached_property
     def workspace(self) -> Workspace:

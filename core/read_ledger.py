@@ -71,13 +71,13 @@ def note_fresh_until(deadline: float) -> None:
         ledger.fresh_until = min(ledger.fresh_until, deadline)
 
 
-def note_rewrite(write: Callable[[], Awaitable[None]], size: int) -> None:
-    """A write of the operation under way, holding `size` bytes, that an answer given again must
-    repeat."""
+def note_rewrite(write: Callable[[], Awaitable[None]], size: Callable[[], int]) -> None:
+    """A write of the operation under way, holding `size()` bytes (measured only when a ledger
+    records), that an answer given again must repeat."""
     ledger = _current.get()
     if ledger is not None:
         ledger.rewrites.append(write)
-        ledger.rewrite_bytes += size
+        ledger.rewrite_bytes += size()
 
 
 def note_unkeepable() -> None:

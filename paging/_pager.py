@@ -75,20 +75,22 @@ class Pager:
         page = {"u": self.viewer_id, "l": self.list_key, **pack_states(edge_states)}
         walk = _digest(orjson.dumps(page)) if session is None else session
         if shown:
-            shown_size = len(orjson.dumps(shown, default=str))
-            await self._written(partial(self.store.mark_shown, walk, shown), shown_size)
+            await self._written(
+                partial(self.store.mark_shown, walk, shown),
+                lambda: len(orjson.dumps(shown, default=str)),
+            )
         if not edge_states:
             return []
         record = orjson.dumps({**page, "s": walk})
         record_id = _digest(record)
-        await self._written(partial(self.store.put, record_id, record), len(record))
+        await self._written(partial(self.store.put, record_id, record), lambda: len(record))
         return [
             self.codec.seal(self.viewer_id, self.list_key, f"{record_id}.{index}")
             for index in range(len(edge_states))
         ]
 
     @staticmethod
-    async def _written(write: Callable[[], Awaitable[None]], size: int) -> None:
+    async def _written(write: Callable[[], Awaitable[None]], size: Callable[[], int]) -> None:
         """Write, and again whenever the page's answer is given again (`core.read_ledger`): a
         record expires from when it was last written, as the cursors given with it must."""
         await write()
