@@ -326,9 +326,10 @@ class InboxMerge:
 
     async def _fill(self) -> None:
         """Fetch, concurrently, the next page of every lane that has run dry."""
-        await asyncio.gather(
-            *(lane.load(self.pushed, self.first) for lane in self.lanes if lane.needs_page)
-        )
+        # Asked before each conversation taken, and mostly with every lane still holding rows.
+        dry = [lane for lane in self.lanes if lane.needs_page]
+        if dry:
+            await asyncio.gather(*(lane.load(self.pushed, self.first) for lane in dry))
 
     async def next_conversation(self) -> ConversationRecord | None:
         while True:
