@@ -24,6 +24,8 @@ from tests.unipile.transport.test_unipile_transport import (
     Answer,
     ScriptedServer,
     answering,
+    hanging,
+    on_turn,
     response,
     serving,
 )
@@ -288,19 +290,13 @@ async def test_a_reset_mid_body_is_a_read_error_and_never_sent_again() -> None:
         assert len(server.heads) == 1, name
 
 
+async def resetting(head: bytes, writer: asyncio.StreamWriter) -> bool:
+    reset(writer)
+    return False
+
+
 async def test_a_reused_connection_reset_as_the_request_arrives_is_replaced() -> None:
-    seen = 0
-
-    async def reset_the_second(head: bytes, writer: asyncio.StreamWriter) -> bool:
-        nonlocal seen
-        seen += 1
-        if seen == 2:
-            reset(writer)
-            return False
-        writer.write(response(b"ok"))
-        await writer.drain()
-        return True
-
+    reset_the_second = on_turn(2, resetting, answering(response(b"ok")))
     async with serving(reset_the_second) as server, lean_client() as client:
         assert (await client.get(server.url)).content == b"ok"
         assert (await client.get(server.url)).content == b"ok"
@@ -308,15 +304,9 @@ async def test_a_reused_connection_reset_as_the_request_arrives_is_replaced() ->
 
 
 async def test_a_reused_connection_that_began_an_answer_is_never_sent_again() -> None:
-    seen = 0
-
-    async def half_answer_the_second(head: bytes, writer: asyncio.StreamWriter) -> bool:
-        nonlocal seen
-        seen += 1
-        writer.write(response(b"ok") if seen != 2 else b"HTTP/1.1 200 OK\r\nContent-Le")
-        await writer.drain()
-        return seen != 2
-
+    half_answer_the_second = on_turn(
+        2, answering(b"HTTP/1.1 200 OK\r\nContent-Le", keep=False), answering(response(b"ok"))
+    )
     async with serving(half_answer_the_second) as server, lean_client() as client:
         assert (await client.get(server.url)).content == b"ok"
         with pytest.raises(httpx.RemoteProtocolError):
@@ -337,17 +327,7 @@ async def test_a_huge_body_arrives_whole() -> None:
 
 
 async def test_a_read_timeout_on_a_reused_connection_drops_it() -> None:
-    seen = 0
-
-    async def hang_on_the_second(head: bytes, writer: asyncio.StreamWriter) -> bool:
-        nonlocal seen
-        seen += 1
-        if seen == 2:
-            await asyncio.sleep(0.4)
-        writer.write(response(b"ok"))
-        await writer.drain()
-        return True
-
+    hang_on_the_second = on_turn(2, hanging(seconds=0.4), answering(response(b"ok")))
     async with serving(hang_on_the_second) as server, lean_client() as client:
         assert (await client.get(server.url)).content == b"ok"
         with pytest.raises(httpx.ReadTimeout):

@@ -78,6 +78,29 @@ def answering(*chunks: bytes, keep: bool = True) -> Answer:
     return answer
 
 
+def on_turn(turn: int, odd: Answer, usual: Answer) -> Answer:
+    """Answers the server's request number `turn` (from 1) by `odd`, every other by `usual`."""
+    seen = 0
+
+    async def answer(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        nonlocal seen
+        seen += 1
+        return await (odd if seen == turn else usual)(head, writer)
+
+    return answer
+
+
+def hanging(*chunks: bytes, seconds: float = 5.0) -> Answer:
+    """Writes `chunks`, then sends nothing more for `seconds` and drops the connection."""
+
+    async def answer(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        await answering(*chunks)(head, writer)
+        await asyncio.sleep(seconds)
+        return False
+
+    return answer
+
+
 @asynccontextmanager
 async def lean_client(**options: object) -> AsyncIterator[httpx.AsyncClient]:
     transport = UnipileTransport(**options)  # type: ignore[arg-type]
@@ -160,18 +183,8 @@ async def test_a_keep_alive_connection_the_server_closed_is_replaced() -> None:
 
 
 async def test_a_reused_connection_dropped_before_any_answer_is_sent_again_once() -> None:
-    seen = 0
-
-    async def answer(head: bytes, writer: asyncio.StreamWriter) -> bool:
-        nonlocal seen
-        seen += 1
-        if seen == 2:
-            return False
-        writer.write(response(b"ok"))
-        await writer.drain()
-        return True
-
-    async with serving(answer) as server, lean_client() as client:
+    drop_the_second = on_turn(2, answering(keep=False), answering(response(b"ok")))
+    async with serving(drop_the_second) as server, lean_client() as client:
         assert (await client.get(server.url)).content == b"ok"
         assert (await client.get(server.url)).content == b"ok"
     assert (server.connections, len(server.heads)) == (2, 3)
@@ -262,17 +275,8 @@ async def test_a_header_that_would_end_early_is_refused_unsent(value: str) -> No
 
 
 async def test_a_hung_answer_times_out_and_its_connection_is_not_reused() -> None:
-    calls = 0
-
-    async def hang_once(head: bytes, writer: asyncio.StreamWriter) -> bool:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234")
-            await asyncio.sleep(5)
-        writer.write(response(b"second"))
-        return True
-
+    half = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234"
+    hang_once = on_turn(1, hanging(half), answering(response(b"second")))
     async with serving(hang_once) as server, lean_client() as client:
         with pytest.raises(httpx.ReadTimeout):
             await client.get(server.url, timeout=httpx.Timeout(5.0, read=0.2))
