@@ -39,9 +39,11 @@ class StoreScheduler(Protocol):
         external_id: str,
         reason: StorageReason,
         rule_id: str | None = None,
+        seen_at: float | None = None,
     ) -> None:
         """Queue a conversation for automatic storage, after the current request, within the
-        sync limits of the rule `rule_id` (the channel's without one)."""
+        sync limits of the rule `rule_id` (the channel's without one), unless a job of it ended
+        after `seen_at`, when the caller read it unstored."""
 
 
 class SweepRequests(Protocol):

@@ -6,6 +6,7 @@ policy stores on sight are queued for storage after the response, never stored h
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from core.pages import validate_first
@@ -21,7 +22,9 @@ from storing.automatic import rule_id_of
 DEFAULT_PAGE_SIZE = 20
 
 
-def schedule_auto_storage(scheduler: StoreScheduler, facts: Iterable[ConversationFacts]) -> None:
+def schedule_auto_storage(
+    scheduler: StoreScheduler, facts: Iterable[ConversationFacts], seen_at: float
+) -> None:
     for item in facts:
         if item.decision.auto_store and item.state.stored_id is None:
             # The page given again would queue nothing: it is not kept while it queues.
@@ -31,6 +34,7 @@ def schedule_auto_storage(scheduler: StoreScheduler, facts: Iterable[Conversatio
                 item.record.external_id,
                 item.decision.reason,
                 rule_id_of(item.decision),
+                seen_at,
             )
 
 
@@ -39,10 +43,11 @@ async def inbox_page(
 ) -> ConversationPage:
     size = validate_first(first, DEFAULT_PAGE_SIZE)
     pager = context.pager(f"inbox:{inbox_filter.key}")
+    seen_at = time.monotonic()
     page = await conversations.inbox_page(
         await context.reading(), context.services.live_cache, pager, inbox_filter, size, after
     )
-    schedule_auto_storage(context.services.auto_store, (facts for facts, _ in page.edges))
+    schedule_auto_storage(context.services.auto_store, (facts for facts, _ in page.edges), seen_at)
     return page
 
 

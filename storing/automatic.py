@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
 from contextlib import suppress
@@ -67,6 +68,8 @@ class AutoStore:
         self._backlog = backlog
         # Conversations scheduled and not known to be done, oldest first, with when they expire.
         self._pending: OrderedDict[StoreKey, float] = OrderedDict()
+        # When each conversation's latest job ended, oldest first.
+        self._settled_at: OrderedDict[StoreKey, float] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         worker.on_settled(self._settled)
 
@@ -76,11 +79,16 @@ class AutoStore:
         external_id: str,
         reason: StorageReason,
         rule_id: str | None = None,
+        seen_at: float | None = None,
     ) -> None:
+        """`seen_at`: when (`time.monotonic()`) the caller read the conversation unstored; a read
+        older than the end of its latest job may not have seen the copy that job made."""
         key = (account_id, external_id)
         now = time.monotonic()
         self._expire(now)
         if key in self._pending:
+            return
+        if seen_at is not None and seen_at <= self._settled_at.get(key, -math.inf):
             return
         try:
             self._requests.put_nowait(
@@ -105,7 +113,12 @@ class AutoStore:
             del self._pending[key]
 
     def _settled(self, account_id: int, external_id: str) -> None:
-        self._pending.pop((account_id, external_id), None)
+        key = (account_id, external_id)
+        self._pending.pop(key, None)
+        self._settled_at.pop(key, None)
+        self._settled_at[key] = time.monotonic()
+        while len(self._settled_at) > self._backlog:
+            self._settled_at.popitem(last=False)
 
     async def enqueue(
         self,

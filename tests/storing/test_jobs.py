@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 from core.vocabulary import JobState, StorageReason
@@ -238,6 +239,24 @@ async def test_scheduling_a_conversation_again_while_it_is_pending_writes_nothin
     brief.schedule(whatsapp.id, conversations[1], REASON)
     brief.schedule(whatsapp.id, conversations[1], REASON)
     assert await brief.flush() == 2
+
+
+async def test_a_read_older_than_the_end_of_a_job_does_not_schedule_it_again(
+    client: UnipileClient, whatsapp: Account
+) -> None:
+    [(_, external_id)] = demo_conversations(6)[:1]
+    worker = StoreWorker(client)
+    auto = AutoStore(worker)
+    read_before_the_job_ended = time.monotonic()
+    auto.schedule(whatsapp.id, external_id, REASON, seen_at=read_before_the_job_ended)
+    assert await auto.flush() == 1
+    assert await worker.run_pending() == 1
+    # That read's facts were loaded before the copy was committed: they say unstored.
+    auto.schedule(whatsapp.id, external_id, REASON, seen_at=read_before_the_job_ended)
+    assert await auto.flush() == 0
+    auto.schedule(whatsapp.id, external_id, REASON, seen_at=time.monotonic())
+    assert await auto.flush() == 1
+    assert [job.generation for job in await StoreJob.all()] == [2]
 
 
 async def test_a_job_of_a_disconnected_account_stores_nothing_and_asks_nothing(
